@@ -1,0 +1,99 @@
+using System.CommandLine;
+using System.Net;
+using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
+using Sockeye.Handlers;
+
+namespace Sockeye.Cli.Commands;
+
+/// <summary><c>sockeye serve ...</c>: runs one of the built-in servers until SIGTERM or Ctrl-C, then drains.</summary>
+internal static class ServeCommand
+{
+    public static Command Create()
+    {
+        var serve = new Command("serve", "Run a built-in server until SIGTERM or Ctrl-C, then drain gracefully.");
+        serve.Subcommands.Add(CreateEcho());
+        return serve;
+    }
+
+    private static Command CreateEcho()
+    {
+        var host = CliOptions.Host("Address to listen on (an IP address; 0.0.0.0 or :: for all interfaces)");
+        var port = CliOptions.Port("Port to listen on (0 picks a free one; the chosen port is printed)", 7000);
+        var maxConnections = CliOptions.AtLeast("--max-connections", 1, 10_000, "Most connections held at once; more are refused and counted");
+        var drainTimeout = CliOptions.Duration("--drain-timeout", TimeSpan.FromSeconds(10), "On SIGTERM, how long handlers get to finish before their connections are aborted");
+
+        var echo = new Command("echo", "Echo every byte back to the sender (RFC 862).")
+        {
+            host, port, maxConnections, drainTimeout,
+        };
+
+        host.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (!IPAddress.TryParse(value, out _))
+            {
+                r.AddError($"--host must be an IP address, got '{value}'");
+            }
+        });
+
+        echo.SetAction((parse, _) =>
+        {
+            var options = new TcpServerOptions
+            {
+                EndPoint = new IPEndPoint(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(port)),
+                MaxConnections = parse.GetValue(maxConnections),
+            };
+            return RunAsync(options, EchoHandler.Instance, parse.GetValue(drainTimeout));
+        });
+        return echo;
+    }
+
+    /// <summary>
+    /// Starts the server, prints <c>listening on HOST:PORT</c>, waits for SIGTERM or SIGINT, drains,
+    /// and returns 0 after a clean drain (1 when connections had to be aborted).
+    /// </summary>
+    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout)
+    {
+        using var loggerFactory = LoggerFactory.Create(builder => builder
+            .SetMinimumLevel(LogLevel.Information)
+            .AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            })
+            .AddFilter("Microsoft", LogLevel.Warning)
+            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)); // stdout is for the listening line
+        options.LoggerFactory = loggerFactory;
+
+        var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true; // We exit ourselves, after the drain.
+            stop.TrySetResult(context.Signal);
+        }
+
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+
+        await using var server = new TcpServer(options);
+        try
+        {
+            await server.StartAsync(handler).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        await Console.Out.WriteLineAsync($"sockeye: listening on {server.LocalEndPoint}").ConfigureAwait(false);
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+
+        var signal = await stop.Task.ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Parsing.Duration.Format(drainTimeout)}").ConfigureAwait(false);
+        var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"sockeye: stopped: {summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms").ConfigureAwait(false);
+        return summary.IsClean ? 0 : 1;
+    }
+}

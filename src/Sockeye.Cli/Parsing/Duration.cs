@@ -1,0 +1,55 @@
+using System.Globalization;
+
+namespace Sockeye.Cli.Parsing;
+
+/// <summary>
+/// Parses the durations the CLI takes: a number with a unit (<c>500ms</c>, <c>30s</c>, <c>2m</c>,
+/// <c>1h</c>, <c>1.5s</c>), or <c>0</c> / <c>off</c> for "disabled" (a zero duration).
+/// </summary>
+internal static class Duration
+{
+    private static readonly (string Unit, double Milliseconds)[] Units =
+    [
+        ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000),
+    ];
+
+    /// <summary>Parses <paramref name="text"/>, or returns <see langword="false"/> with an
+    /// <paramref name="error"/> that says what was wrong.</summary>
+    public static bool TryParse(string text, out TimeSpan value, out string error)
+    {
+        value = TimeSpan.Zero;
+        error = "";
+        var s = text.Trim().ToLowerInvariant();
+        if (s is "0" or "off")
+        {
+            return true;
+        }
+
+        foreach (var (unit, ms) in Units.OrderByDescending(u => u.Unit.Length))
+        {
+            if (s.EndsWith(unit, StringComparison.Ordinal)
+                && double.TryParse(s.AsSpan(0, s.Length - unit.Length), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            {
+                var total = number * ms;
+                if (total > TimeSpan.FromDays(365).TotalMilliseconds)
+                {
+                    error = $"'{text}' is longer than a year";
+                    return false;
+                }
+
+                value = TimeSpan.FromMilliseconds(total);
+                return true;
+            }
+        }
+
+        error = $"'{text}' is not a duration (use a number with ms, s, m or h, such as 500ms, 30s, 2m; or 0/off)";
+        return false;
+    }
+
+    /// <summary>Formats a duration the way <see cref="TryParse"/> reads it.</summary>
+    public static string Format(TimeSpan value) =>
+        value == TimeSpan.Zero ? "off"
+        : value.TotalMilliseconds < 1000 || value.TotalMilliseconds % 1000 != 0 ? $"{value.TotalMilliseconds.ToString(CultureInfo.InvariantCulture)}ms"
+        : value.TotalSeconds % 60 != 0 ? $"{value.TotalSeconds.ToString(CultureInfo.InvariantCulture)}s"
+        : $"{value.TotalMinutes.ToString(CultureInfo.InvariantCulture)}m";
+}

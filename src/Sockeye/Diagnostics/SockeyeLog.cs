@@ -1,0 +1,50 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye.Diagnostics;
+
+/// <summary>
+/// Every log message the library writes, with stable event ids (1xx: server life, 2xx: accept loop,
+/// 3xx: connections). Per-connection events are Debug so that a busy server stays quiet by default.
+/// </summary>
+internal static partial class SockeyeLog
+{
+    [LoggerMessage(100, LogLevel.Information, "Listening on {EndPoint}")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint);
+
+    [LoggerMessage(101, LogLevel.Information, "Stopping: no longer accepting; asking {Open} connections to finish within {DrainTimeout}")]
+    public static partial void Draining(ILogger logger, int open, TimeSpan drainTimeout);
+
+    [LoggerMessage(102, LogLevel.Warning, "Drain timeout of {DrainTimeout} reached; aborting {Count} connections")]
+    public static partial void DrainTimedOut(ILogger logger, TimeSpan drainTimeout, int count);
+
+    [LoggerMessage(103, LogLevel.Information, "Stopped: {Drained} connections drained, {Aborted} aborted, in {Elapsed}")]
+    public static partial void Stopped(ILogger logger, int drained, int aborted, TimeSpan elapsed);
+
+    [LoggerMessage(104, LogLevel.Warning, "{Count} aborted connections had not ended {Wait} after the abort; their handlers ignore cancellation")]
+    public static partial void HandlersIgnoredAbort(ILogger logger, int count, TimeSpan wait);
+
+    [LoggerMessage(200, LogLevel.Warning, "Accept failed ({Error}); retrying in {Delay} ({Suppressed} similar errors since the last message)")]
+    public static partial void AcceptFailed(ILogger logger, string error, TimeSpan delay, long suppressed);
+
+    [LoggerMessage(201, LogLevel.Error, "Accept failed with an unexpected error; retrying in {Delay}")]
+    public static partial void AcceptFailedUnexpectedly(ILogger logger, Exception exception, TimeSpan delay);
+
+    [LoggerMessage(202, LogLevel.Information, "Accepting again after {Errors} accept errors")]
+    public static partial void AcceptResumed(ILogger logger, long errors);
+
+    [LoggerMessage(300, LogLevel.Debug, "Connection {ConnectionId} accepted from {RemoteEndPoint}")]
+    public static partial void ConnectionAccepted(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
+
+    [LoggerMessage(301, LogLevel.Debug, "Connection from {RemoteEndPoint} refused: {Active} connections open, MaxConnections is {Limit}")]
+    public static partial void ConnectionRejected(ILogger logger, EndPoint? remoteEndPoint, int active, int limit);
+
+    [LoggerMessage(302, LogLevel.Error, "Connection {ConnectionId}: the handler threw; aborting this connection only")]
+    public static partial void HandlerFailed(ILogger logger, long connectionId, Exception exception);
+
+    [LoggerMessage(303, LogLevel.Debug, "Connection {ConnectionId} ended: {Reason}")]
+    public static partial void ConnectionEnded(ILogger logger, long connectionId, string reason);
+
+    [LoggerMessage(304, LogLevel.Debug, "Connection from {RemoteEndPoint} could not be configured and was closed")]
+    public static partial void ConnectionSetupFailed(ILogger logger, EndPoint? remoteEndPoint, Exception exception);
+}

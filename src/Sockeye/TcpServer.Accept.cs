@@ -1,0 +1,233 @@
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Sockeye.Diagnostics;
+using Sockeye.Transport;
+
+namespace Sockeye;
+
+public sealed partial class TcpServer
+{
+    // Go's net/http back-off on temporary accept errors: 5 ms, doubling, at most 1 s, reset by a success.
+    private static readonly TimeSpan FirstAcceptBackoff = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan MaxAcceptBackoff = TimeSpan.FromSeconds(1);
+
+    // While accepts keep failing, one warning per this interval, carrying the count of the rest.
+    private static readonly TimeSpan AcceptWarningInterval = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Accept → take a slot → configure the socket → start the handler without awaiting it → loop.
+    /// Ends quietly when the listener is closed.
+    /// </summary>
+    private async Task AcceptLoopAsync(Socket listener)
+    {
+        var backoff = TimeSpan.Zero;
+        long errorsInEpisode = 0;
+        long suppressed = 0;
+        var lastWarning = long.MinValue;
+        while (true)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsListenerClosed(ex))
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _acceptErrors);
+                errorsInEpisode++;
+                backoff = backoff == TimeSpan.Zero ? FirstAcceptBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxAcceptBackoff.Ticks));
+                if (ex is SocketException se && SocketErrors.IsTemporaryAcceptError(se.SocketErrorCode))
+                {
+                    var now = _time.GetTimestamp();
+                    if (lastWarning == long.MinValue || _time.GetElapsedTime(lastWarning, now) >= AcceptWarningInterval)
+                    {
+                        SockeyeLog.AcceptFailed(_logger, se.SocketErrorCode.ToString(), backoff, suppressed);
+                        lastWarning = now;
+                        suppressed = 0;
+                    }
+                    else
+                    {
+                        suppressed++;
+                    }
+                }
+                else
+                {
+                    // Go's server gives up here; a server that silently stops accepting is worse, so
+                    // we log loudly and keep trying at the slowest back-off.
+                    backoff = MaxAcceptBackoff;
+                    SockeyeLog.AcceptFailedUnexpectedly(_logger, ex, backoff);
+                }
+
+                try
+                {
+                    await Task.Delay(backoff, _time, _shutdownRequested.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (errorsInEpisode > 0)
+            {
+                SockeyeLog.AcceptResumed(_logger, errorsInEpisode);
+                errorsInEpisode = 0;
+                suppressed = 0;
+                lastWarning = long.MinValue;
+                backoff = TimeSpan.Zero;
+            }
+
+            if (!TryTakeSlot())
+            {
+                Refuse(socket);
+                continue;
+            }
+
+            SocketConnection connection;
+            try
+            {
+                Configure(socket, _options);
+                connection = new SocketConnection(socket, _inputOptions, _outputOptions, _shutdownRequested.Token);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                // The peer reset before we could set options on the socket: not worth more than Debug.
+                SockeyeLog.ConnectionSetupFailed(_logger, null, ex);
+                socket.Dispose();
+                ReleaseSlot();
+                continue;
+            }
+
+            Interlocked.Increment(ref _accepted);
+            _connections[connection.Id] = connection;
+            ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Server.RunConnectionAsync(s.Connection), (Server: this, Connection: connection), preferLocal: false);
+        }
+    }
+
+    private bool IsListenerClosed(Exception ex) =>
+        ex is ObjectDisposedException
+        || (ex is SocketException se && SocketErrors.IsClosedLocally(se.SocketErrorCode))
+        || _state != ServerState.Listening;
+
+    private bool TryTakeSlot()
+    {
+        if (Interlocked.Increment(ref _active) <= _options.MaxConnections)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _active);
+        return false;
+    }
+
+    private void ReleaseSlot()
+    {
+        if (Interlocked.Decrement(ref _active) == 0 && _state != ServerState.Listening)
+        {
+            _allConnectionsEnded.TrySetResult();
+        }
+    }
+
+    private void Refuse(Socket socket)
+    {
+        Interlocked.Increment(ref _rejected);
+        if (_logger.IsEnabled(LogLevel.Debug))
+        {
+            SockeyeLog.ConnectionRejected(_logger, socket.RemoteEndPoint, ActiveConnections, _options.MaxConnections);
+        }
+
+        try
+        {
+            // RST at once: no handler, no buffers, no TIME_WAIT on our side.
+            socket.LingerState = new LingerOption(true, 0);
+        }
+        catch (SocketException)
+        {
+        }
+
+        socket.Dispose();
+    }
+
+    private static void Configure(Socket socket, TcpServerOptions options)
+    {
+        socket.NoDelay = options.NoDelay;
+        if (options.ReceiveBufferSize is { } receive)
+        {
+            socket.ReceiveBufferSize = receive;
+        }
+
+        if (options.SendBufferSize is { } send)
+        {
+            socket.SendBufferSize = send;
+        }
+
+        if (options.KeepAlive is { } keepAlive)
+        {
+            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.KeepAlive, true);
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveTime, (int)Math.Ceiling(keepAlive.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveInterval, (int)Math.Ceiling(options.KeepAliveInterval.TotalSeconds));
+            socket.SetSocketOption(SocketOptionLevel.Tcp, SocketOptionName.TcpKeepAliveRetryCount, options.KeepAliveRetryCount);
+        }
+    }
+
+    /// <summary>Runs one connection from start to end; releases its slot exactly once.</summary>
+    private async Task RunConnectionAsync(SocketConnection connection)
+    {
+        var reason = "handler returned";
+        try
+        {
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                SockeyeLog.ConnectionAccepted(_logger, connection.Id, connection.RemoteEndPoint);
+            }
+
+            connection.Start();
+            try
+            {
+                await _handler!(connection).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsEndOfConnection(ex, connection))
+            {
+                // The peer left, the connection was aborted, or the handler gave up on a token that
+                // fired for this connection: a normal end, not a handler fault.
+                reason = ex.Message;
+            }
+            catch (Exception ex)
+            {
+                Interlocked.Increment(ref _handlerErrors);
+                SockeyeLog.HandlerFailed(_logger, connection.Id, ex);
+                reason = $"handler threw {ex.GetType().Name}";
+                connection.Abort(reason);
+            }
+
+            await connection.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Closing failed (the peer vanished mid-flush): the connection is over either way.
+            reason = ex.Message;
+            connection.Abort(reason);
+        }
+        finally
+        {
+            _connections.TryRemove(connection.Id, out _);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                SockeyeLog.ConnectionEnded(_logger, connection.Id, reason);
+            }
+
+            ReleaseSlot();
+        }
+    }
+
+    private static bool IsEndOfConnection(Exception ex, SocketConnection connection) =>
+        ex is ConnectionAbortedException
+        || (ex is OperationCanceledException oce
+            && (oce.CancellationToken == connection.ShutdownRequested || connection.IsAborted));
+}

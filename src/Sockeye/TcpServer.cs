@@ -1,0 +1,199 @@
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sockeye.Diagnostics;
+using Sockeye.Transport;
+
+namespace Sockeye;
+
+/// <summary>
+/// A TCP server that runs one handler task per connection, the way Go's <c>net</c> package runs one
+/// goroutine per connection: an accept loop, a connection limit taken before the handler starts,
+/// isolated handler faults, and a graceful, ordered shutdown.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var server = new TcpServer(new TcpServerOptions { EndPoint = new(IPAddress.Loopback, 7000) });
+/// await server.StartAsync(async connection =>
+/// {
+///     while (true)
+///     {
+///         var result = await connection.Input.ReadAsync();
+///         foreach (var segment in result.Buffer) await connection.Output.WriteAsync(segment);
+///         connection.Input.AdvanceTo(result.Buffer.End);
+///         if (result.IsCompleted) break;
+///     }
+/// });
+/// ShutdownSummary summary = await server.StopAsync(TimeSpan.FromSeconds(10));
+/// </code>
+/// </example>
+/// <remarks>Start, stop and the counters are safe to use from any thread.</remarks>
+public sealed partial class TcpServer : IAsyncDisposable
+{
+    // How often unused pool blocks are given back (see PinnedBlockMemoryPool.Trim).
+    private static readonly TimeSpan PoolTrimInterval = TimeSpan.FromSeconds(10);
+
+    private readonly TcpServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly PinnedBlockMemoryPool _pool = new();
+    private readonly PipeOptions _inputOptions;
+    private readonly PipeOptions _outputOptions;
+
+    // Every live connection, so that a drain can abort the ones still running at its deadline.
+    private readonly ConcurrentDictionary<long, SocketConnection> _connections = new();
+
+    // One token for all handlers: cancelled once, when a graceful stop begins.
+    private readonly CancellationTokenSource _shutdownRequested = new();
+
+    // Completed when the last connection ends after a stop began.
+    private readonly TaskCompletionSource _allConnectionsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly object _lifecycleLock = new();
+    private Func<Connection, Task>? _handler;
+    private Socket? _listener;
+    private Task _acceptLoop = Task.CompletedTask;
+    private ITimer? _poolTrimmer;
+    private Task<ShutdownSummary>? _stopping;
+    private volatile ServerState _state;
+
+    private int _active;
+    private long _accepted;
+    private long _rejected;
+    private long _handlerErrors;
+    private long _acceptErrors;
+
+    /// <summary>Creates a server with <paramref name="options"/>; nothing is bound until
+    /// <see cref="StartAsync(Func{Connection, Task}, CancellationToken)"/>.</summary>
+    /// <param name="options">The settings; validated here.</param>
+    /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
+    public TcpServer(TcpServerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        _options = options;
+        _time = options.TimeProvider;
+        _logger = options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
+
+        // Inline schedulers on both pipes: see SocketConnection for why. The input pipe pauses the
+        // receive loop at 1 MiB unread (TCP flow control then pushes back on the peer); the output
+        // pipe pauses a flushing handler at 64 KiB unsent. Both are Kestrel's defaults.
+        _inputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
+            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024,
+            minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
+        _outputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
+            pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024,
+            minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
+    }
+
+    /// <summary>The address and port the server listens on; after a start on port 0 it holds the
+    /// port the kernel chose. <see langword="null"/> before the server starts.</summary>
+    public IPEndPoint? LocalEndPoint { get; private set; }
+
+    /// <summary>Where the server is in its life.</summary>
+    public ServerState State => _state;
+
+    /// <summary>Connections open now (each holds one of the <see cref="TcpServerOptions.MaxConnections"/> slots).</summary>
+    public int ActiveConnections => Volatile.Read(ref _active);
+
+    /// <summary>Connections accepted and handed to a handler since the start.</summary>
+    public long AcceptedConnections => Interlocked.Read(ref _accepted);
+
+    /// <summary>Connections refused because <see cref="TcpServerOptions.MaxConnections"/> were open.</summary>
+    public long RejectedConnections => Interlocked.Read(ref _rejected);
+
+    /// <summary>Handlers that ended with an exception (each aborted only its own connection).</summary>
+    public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
+
+    /// <summary>Accepts that failed (for example, out of file descriptors) and were retried after a back-off.</summary>
+    public long AcceptErrors => Interlocked.Read(ref _acceptErrors);
+
+    /// <summary>Binds, listens, and starts accepting; each accepted connection runs
+    /// <paramref name="handler"/> on its own task. Returns once the server is listening.</summary>
+    /// <param name="handler">The code that serves one connection; see <see cref="IConnectionHandler"/>.</param>
+    /// <param name="cancellationToken">Cancels the start (not the running server).</param>
+    /// <exception cref="InvalidOperationException">The server was already started.</exception>
+    /// <exception cref="IOException">The endpoint cannot be bound (the message names it and why).</exception>
+    public Task StartAsync(Func<Connection, Task> handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lifecycleLock)
+        {
+            if (_state != ServerState.Created)
+            {
+                throw new InvalidOperationException($"the server was already started (state: {_state})");
+            }
+
+            _handler = handler;
+            _listener = Listen(_options);
+            LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+            _state = ServerState.Listening;
+            _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
+            _acceptLoop = AcceptLoopAsync(_listener);
+        }
+
+        SockeyeLog.Listening(_logger, LocalEndPoint);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Starts the server with a handler object; see
+    /// <see cref="StartAsync(Func{Connection, Task}, CancellationToken)"/>.</summary>
+    /// <param name="handler">Serves every connection; must be safe for concurrent use.</param>
+    /// <param name="cancellationToken">Cancels the start (not the running server).</param>
+    public Task StartAsync(IConnectionHandler handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return StartAsync(handler.HandleAsync, cancellationToken);
+    }
+
+    /// <summary>Stops at once: the same as <see cref="StopAsync(TimeSpan, CancellationToken)"/> with a
+    /// zero drain timeout unless a stop is already under way, in which case it waits for that.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
+    }
+
+    private static Socket Listen(TcpServerOptions options)
+    {
+        var endPoint = options.EndPoint;
+        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
+            {
+                listener.DualMode = true;
+            }
+
+            if (OperatingSystem.IsLinux())
+            {
+                // SO_REUSEADDR alone, as Go does, so a restart can bind while old connections sit in
+                // TIME_WAIT. Not Socket.ReuseAddress: on Unix it also sets SO_REUSEPORT, which would let
+                // two servers share the port without knowing it (dotnet/corefx#24562).
+                listener.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
+            }
+
+            listener.Bind(endPoint);
+            listener.Listen(options.ListenBacklog);
+            return listener;
+        }
+        catch (SocketException ex)
+        {
+            listener.Dispose();
+            var why = ex.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => "the address is already in use",
+                SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
+                SocketError.AddressNotAvailable => "the address does not belong to this machine",
+                _ => ex.Message,
+            };
+            throw new IOException($"cannot listen on {endPoint}: {why}", ex);
+        }
+    }
+
+    private const int SolSocket = 1;
+    private const int SoReuseAddr = 2;
+}

@@ -1,0 +1,96 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye;
+
+/// <summary>
+/// Settings for a <see cref="TcpServer"/>: where it listens, how many connections it holds, and how
+/// each accepted socket is configured. Read once when the server starts; later changes have no effect.
+/// </summary>
+public sealed class TcpServerOptions
+{
+    /// <summary>The address and port to listen on.</summary>
+    /// <remarks>Default: 127.0.0.1 on port 0 (the kernel picks a free port; read it back from
+    /// <see cref="TcpServer.LocalEndPoint"/>). Use <see cref="IPAddress.IPv6Any"/> to accept IPv4
+    /// and IPv6 clients on one dual-mode socket.</remarks>
+    public IPEndPoint EndPoint { get; set; } = new(IPAddress.Loopback, 0);
+
+    /// <summary>The most connections the server holds at once.</summary>
+    /// <remarks>Default: 10,000. A connection accepted over the limit is reset at once (no handler
+    /// runs, no buffer is rented) and counted in <see cref="TcpServer.RejectedConnections"/>. Keep it
+    /// below the process's file-descriptor limit (<c>ulimit -n</c>) less a margin for the listener,
+    /// logs and metrics, or the kernel will refuse accepts before the limit is reached.</remarks>
+    public int MaxConnections { get; set; } = 10_000;
+
+    /// <summary>The length of the kernel's queue of connections that completed the handshake but
+    /// were not yet accepted.</summary>
+    /// <remarks>Default: 512, as Kestrel. Larger absorbs bigger connect bursts; the kernel caps it at
+    /// <c>net.core.somaxconn</c>.</remarks>
+    public int ListenBacklog { get; set; } = 512;
+
+    /// <summary>Whether small writes are sent at once (<c>TCP_NODELAY</c>, Nagle's algorithm off).</summary>
+    /// <remarks>Default: <see langword="true"/>, as Go's <c>net</c> package. Request/response protocols
+    /// want it; a bulk sender that makes many tiny writes without flushing in between may not.</remarks>
+    public bool NoDelay { get; set; } = true;
+
+    /// <summary>The kernel receive buffer size of each accepted socket (<c>SO_RCVBUF</c>, Go's
+    /// <c>SetReadBuffer</c>), in bytes; <see langword="null"/> keeps the kernel's default and its
+    /// auto-tuning.</summary>
+    /// <remarks>Default: <see langword="null"/>. Smaller saves kernel memory with many connections
+    /// and throttles fast senders sooner; larger helps throughput on high-latency links.</remarks>
+    public int? ReceiveBufferSize { get; set; }
+
+    /// <summary>The kernel send buffer size of each accepted socket (<c>SO_SNDBUF</c>, Go's
+    /// <c>SetWriteBuffer</c>), in bytes; <see langword="null"/> keeps the kernel's default.</summary>
+    /// <remarks>Default: <see langword="null"/>. The same trade-off as <see cref="ReceiveBufferSize"/>.</remarks>
+    public int? SendBufferSize { get; set; }
+
+    /// <summary>TCP keep-alive probes for accepted sockets, which find peers that vanished without
+    /// a FIN or RST; <see langword="null"/> leaves keep-alive off.</summary>
+    /// <remarks>Default: <see langword="null"/> (off). When set, the first probe is sent after this much
+    /// silence, then every <see cref="KeepAliveInterval"/>, and the connection is dropped after
+    /// <see cref="KeepAliveRetryCount"/> unanswered probes. Go turns keep-alive on at 15 seconds.</remarks>
+    public TimeSpan? KeepAlive { get; set; }
+
+    /// <summary>Time between unanswered keep-alive probes.</summary>
+    /// <remarks>Default: 15 seconds. Used only when <see cref="KeepAlive"/> is set.</remarks>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How many unanswered keep-alive probes drop the connection.</summary>
+    /// <remarks>Default: 9, the Linux default. Used only when <see cref="KeepAlive"/> is set.</remarks>
+    public int KeepAliveRetryCount { get; set; } = 9;
+
+    /// <summary>Where the server logs accept errors, handler faults and shutdown; <see langword="null"/>
+    /// logs nothing.</summary>
+    /// <remarks>Per-connection events are logged at Debug only: a server with a million connections
+    /// must not write a line per connection by default.</remarks>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>The clock for back-off delays and (later) deadlines; tests pass a fake one.</summary>
+    /// <remarks>Default: <see cref="TimeProvider.System"/>.</remarks>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Checks every option and throws an <see cref="ArgumentException"/> naming the first
+    /// one that is out of range.</summary>
+    /// <exception cref="ArgumentException">An option has a value the server cannot use.</exception>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(EndPoint, nameof(EndPoint));
+        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        Require(MaxConnections > 0, nameof(MaxConnections), MaxConnections, "must be at least 1");
+        Require(ListenBacklog > 0, nameof(ListenBacklog), ListenBacklog, "must be at least 1");
+        Require(ReceiveBufferSize is null or > 0, nameof(ReceiveBufferSize), ReceiveBufferSize, "must be positive");
+        Require(SendBufferSize is null or > 0, nameof(SendBufferSize), SendBufferSize, "must be positive");
+        Require(KeepAlive is null || KeepAlive.Value >= TimeSpan.FromSeconds(1), nameof(KeepAlive), KeepAlive, "must be at least 1 second");
+        Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), KeepAliveInterval, "must be at least 1 second");
+        Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
+    }
+
+    private static void Require(bool condition, string name, object? value, string rule)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException($"{name} {rule}, got {value?.ToString() ?? "null"}", name);
+        }
+    }
+}
