@@ -198,6 +198,15 @@ public sealed partial class TcpServer
                 // fired for this connection: a normal end, not a handler fault.
                 reason = ex.Message;
             }
+            catch (InvalidDataException ex)
+            {
+                // The peer broke the protocol (an oversize or malformed frame): its fault, not the
+                // handler's. Counted, logged at Debug, and only this connection is closed.
+                Interlocked.Increment(ref _protocolErrors);
+                SockeyeLog.ProtocolViolation(_logger, connection.Id, ex.Message);
+                reason = ex.Message;
+                connection.Abort(reason);
+            }
             catch (Exception ex)
             {
                 Interlocked.Increment(ref _handlerErrors);

@@ -65,6 +65,7 @@ public sealed partial class TcpServer : IAsyncDisposable
     private long _rejected;
     private long _handlerErrors;
     private long _acceptErrors;
+    private long _protocolErrors;
 
     /// <summary>Creates a server with <paramref name="options"/>; nothing is bound until
     /// <see cref="StartAsync(Func{Connection, Task}, CancellationToken)"/>.</summary>
@@ -107,6 +108,10 @@ public sealed partial class TcpServer : IAsyncDisposable
 
     /// <summary>Handlers that ended with an exception (each aborted only its own connection).</summary>
     public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
+
+    /// <summary>Connections closed because the peer broke the protocol: the handler ended with an
+    /// <see cref="InvalidDataException"/>, such as a framing codec's oversize-frame error.</summary>
+    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
     /// <summary>Accepts that failed (for example, out of file descriptors) and were retried after a back-off.</summary>
     public long AcceptErrors => Interlocked.Read(ref _acceptErrors);

@@ -42,6 +42,9 @@ internal static partial class SockeyeLog
     [LoggerMessage(302, LogLevel.Error, "Connection {ConnectionId}: the handler threw; aborting this connection only")]
     public static partial void HandlerFailed(ILogger logger, long connectionId, Exception exception);
 
+    [LoggerMessage(305, LogLevel.Debug, "Connection {ConnectionId} broke the protocol and was closed: {Reason}")]
+    public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
+
     [LoggerMessage(303, LogLevel.Debug, "Connection {ConnectionId} ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger logger, long connectionId, string reason);
 
