@@ -16,10 +16,12 @@ public sealed partial class TcpServer
 
     /// <summary>
     /// Accept → take a slot → configure the socket → start the handler without awaiting it → loop.
-    /// Ends quietly when the listener is closed.
+    /// Temporary accept errors (out of descriptors or buffers, an aborted handshake) back off 5 ms
+    /// doubling to 1 s, with one warning per 10 s; the loop ends quietly when the listener is closed.
     /// </summary>
     private async Task AcceptLoopAsync(Socket listener)
     {
+        using var cushion = new DescriptorCushion();
         var backoff = TimeSpan.Zero;
         long errorsInEpisode = 0;
         long suppressed = 0;
@@ -27,46 +29,68 @@ public sealed partial class TcpServer
         while (true)
         {
             Socket socket;
+            SocketError? failure = null;
             try
             {
                 socket = await listener.AcceptAsync().ConfigureAwait(false);
+
+                // Out of descriptors a moment ago: refuse this one unless the runtime's cushion can
+                // be taken back first, or our accepts would eat the room it was given.
+                if (cushion.IsReleased && !cushion.TryRestore())
+                {
+                    Refuse(socket);
+                    failure = SocketError.TooManyOpenSockets;
+                }
             }
             catch (Exception ex) when (IsListenerClosed(ex))
             {
                 return;
             }
+            catch (SocketException ex) when (SocketErrors.IsTemporaryAcceptError(ex.SocketErrorCode))
+            {
+                socket = null!;
+                failure = ex.SocketErrorCode;
+                if (failure == SocketError.TooManyOpenSockets)
+                {
+                    // Room for the runtime now; and the limit may have been lowered under us.
+                    cushion.Release();
+                    _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
+                }
+            }
             catch (Exception ex)
+            {
+                // Go's server gives up here; a server that silently stops accepting is worse, so we
+                // log loudly and keep trying at the slowest back-off.
+                Interlocked.Increment(ref _acceptErrors);
+                errorsInEpisode++;
+                backoff = MaxAcceptBackoff;
+                SockeyeLog.AcceptFailedUnexpectedly(_logger, ex, backoff);
+                if (!await BackOffAsync(backoff).ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            if (failure is { } error)
             {
                 Interlocked.Increment(ref _acceptErrors);
                 errorsInEpisode++;
                 backoff = backoff == TimeSpan.Zero ? FirstAcceptBackoff : TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxAcceptBackoff.Ticks));
-                if (ex is SocketException se && SocketErrors.IsTemporaryAcceptError(se.SocketErrorCode))
+                var now = _time.GetTimestamp();
+                if (lastWarning == long.MinValue || _time.GetElapsedTime(lastWarning, now) >= AcceptWarningInterval)
                 {
-                    var now = _time.GetTimestamp();
-                    if (lastWarning == long.MinValue || _time.GetElapsedTime(lastWarning, now) >= AcceptWarningInterval)
-                    {
-                        SockeyeLog.AcceptFailed(_logger, se.SocketErrorCode.ToString(), backoff, suppressed);
-                        lastWarning = now;
-                        suppressed = 0;
-                    }
-                    else
-                    {
-                        suppressed++;
-                    }
+                    SockeyeLog.AcceptFailed(_logger, error.ToString(), backoff, suppressed);
+                    lastWarning = now;
+                    suppressed = 0;
                 }
                 else
                 {
-                    // Go's server gives up here; a server that silently stops accepting is worse, so
-                    // we log loudly and keep trying at the slowest back-off.
-                    backoff = MaxAcceptBackoff;
-                    SockeyeLog.AcceptFailedUnexpectedly(_logger, ex, backoff);
+                    suppressed++;
                 }
 
-                try
-                {
-                    await Task.Delay(backoff, _time, _shutdownRequested.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
+                if (!await BackOffAsync(backoff).ConfigureAwait(false))
                 {
                     return;
                 }
@@ -83,7 +107,7 @@ public sealed partial class TcpServer
                 backoff = TimeSpan.Zero;
             }
 
-            if (!TryTakeSlot())
+            if (socket.SafeHandle.DangerousGetHandle() >= _descriptorCeiling || !TryTakeSlot())
             {
                 Refuse(socket);
                 continue;
@@ -107,6 +131,20 @@ public sealed partial class TcpServer
             Interlocked.Increment(ref _accepted);
             _connections[connection.Id] = connection;
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Server.RunConnectionAsync(s.Connection), (Server: this, Connection: connection), preferLocal: false);
+        }
+    }
+
+    /// <summary>Waits out one back-off step; <see langword="false"/> when the server began stopping.</summary>
+    private async Task<bool> BackOffAsync(TimeSpan delay)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, _shutdownRequested.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

@@ -61,6 +61,9 @@ public sealed partial class TcpServer : IAsyncDisposable
     private volatile ServerState _state;
 
     private int _active;
+
+    // A new socket numbered at or above this is refused: the process is short of descriptors.
+    private int _descriptorCeiling = int.MaxValue;
     private long _accepted;
     private long _rejected;
     private long _handlerErrors;
@@ -103,7 +106,8 @@ public sealed partial class TcpServer : IAsyncDisposable
     /// <summary>Connections accepted and handed to a handler since the start.</summary>
     public long AcceptedConnections => Interlocked.Read(ref _accepted);
 
-    /// <summary>Connections refused because <see cref="TcpServerOptions.MaxConnections"/> were open.</summary>
+    /// <summary>Connections refused because <see cref="TcpServerOptions.MaxConnections"/> were open or
+    /// the process was short of file descriptors (see <see cref="TcpServerOptions.DescriptorReserve"/>).</summary>
     public long RejectedConnections => Interlocked.Read(ref _rejected);
 
     /// <summary>Handlers that ended with an exception (each aborted only its own connection).</summary>
@@ -135,6 +139,7 @@ public sealed partial class TcpServer : IAsyncDisposable
 
             _handler = handler;
             _listener = Listen(_options);
+            _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
             LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
             _state = ServerState.Listening;
             _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
@@ -142,6 +147,11 @@ public sealed partial class TcpServer : IAsyncDisposable
         }
 
         SockeyeLog.Listening(_logger, LocalEndPoint);
+        var fit = _descriptorCeiling - (DescriptorLimits.OpenCount() ?? 0);
+        if (fit < _options.MaxConnections)
+        {
+            SockeyeLog.DescriptorsLimitConnections(_logger, _options.MaxConnections, Math.Max(0, fit), DescriptorLimits.SoftLimit() ?? 0, _options.DescriptorReserve);
+        }
         return Task.CompletedTask;
     }
 

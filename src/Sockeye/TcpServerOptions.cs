@@ -22,6 +22,16 @@ public sealed class TcpServerOptions
     /// logs and metrics, or the kernel will refuse accepts before the limit is reached.</remarks>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>How many file descriptors the process keeps free for itself: a connection accepted
+    /// when fewer than this many are left under the descriptor limit (<c>ulimit -n</c>) is refused,
+    /// like one over <see cref="MaxConnections"/>.</summary>
+    /// <remarks>Default: 64. The .NET runtime needs descriptors of its own (a pipe to start a thread,
+    /// two to load an assembly) and ends the process with "Out of memory." when it cannot get one, so
+    /// connections must not take the last ones. The check is one comparison per accept (the kernel
+    /// hands out the lowest free descriptor number), so descriptors that other code opens count too.
+    /// The limit is read at start and again whenever an accept fails for lack of descriptors.</remarks>
+    public int DescriptorReserve { get; set; } = 64;
+
     /// <summary>The length of the kernel's queue of connections that completed the handshake but
     /// were not yet accepted.</summary>
     /// <remarks>Default: 512, as Kestrel. Larger absorbs bigger connect bursts; the kernel caps it at
@@ -78,6 +88,7 @@ public sealed class TcpServerOptions
         ArgumentNullException.ThrowIfNull(EndPoint, nameof(EndPoint));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         Require(MaxConnections > 0, nameof(MaxConnections), MaxConnections, "must be at least 1");
+        Require(DescriptorReserve >= 0, nameof(DescriptorReserve), DescriptorReserve, "must not be negative");
         Require(ListenBacklog > 0, nameof(ListenBacklog), ListenBacklog, "must be at least 1");
         Require(ReceiveBufferSize is null or > 0, nameof(ReceiveBufferSize), ReceiveBufferSize, "must be positive");
         Require(SendBufferSize is null or > 0, nameof(SendBufferSize), SendBufferSize, "must be positive");

@@ -21,11 +21,12 @@ internal static class ServeCommand
         var host = CliOptions.Host("Address to listen on (an IP address; 0.0.0.0 or :: for all interfaces)");
         var port = CliOptions.Port("Port to listen on (0 picks a free one; the chosen port is printed)", 7000);
         var maxConnections = CliOptions.AtLeast("--max-connections", 1, 10_000, "Most connections held at once; more are refused and counted");
+        var descriptorReserve = CliOptions.AtLeast("--descriptor-reserve", 0, 64, "File descriptors kept free for the runtime; connections that would take them are refused");
         var drainTimeout = CliOptions.Duration("--drain-timeout", TimeSpan.FromSeconds(10), "On SIGTERM, how long handlers get to finish before their connections are aborted");
 
         var echo = new Command("echo", "Echo every byte back to the sender (RFC 862).")
         {
-            host, port, maxConnections, drainTimeout,
+            host, port, maxConnections, descriptorReserve, drainTimeout,
         };
 
         host.Validators.Add(r =>
@@ -43,6 +44,7 @@ internal static class ServeCommand
             {
                 EndPoint = new IPEndPoint(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(port)),
                 MaxConnections = parse.GetValue(maxConnections),
+                DescriptorReserve = parse.GetValue(descriptorReserve),
             };
             return RunAsync(options, EchoHandler.Instance, parse.GetValue(drainTimeout));
         });

@@ -12,6 +12,9 @@ internal static partial class SockeyeLog
     [LoggerMessage(100, LogLevel.Information, "Listening on {EndPoint}")]
     public static partial void Listening(ILogger logger, EndPoint endPoint);
 
+    [LoggerMessage(105, LogLevel.Warning, "MaxConnections is {Requested}, but only about {Fit} connections fit: the process may open {FileLimit} descriptors (ulimit -n) and keeps {Reserve} in reserve; connections past that are refused")]
+    public static partial void DescriptorsLimitConnections(ILogger logger, int requested, int fit, long fileLimit, int reserve);
+
     [LoggerMessage(101, LogLevel.Information, "Stopping: no longer accepting; asking {Open} connections to finish within {DrainTimeout}")]
     public static partial void Draining(ILogger logger, int open, TimeSpan drainTimeout);
 
@@ -36,7 +39,7 @@ internal static partial class SockeyeLog
     [LoggerMessage(300, LogLevel.Debug, "Connection {ConnectionId} accepted from {RemoteEndPoint}")]
     public static partial void ConnectionAccepted(ILogger logger, long connectionId, EndPoint? remoteEndPoint);
 
-    [LoggerMessage(301, LogLevel.Debug, "Connection from {RemoteEndPoint} refused: {Active} connections open, MaxConnections is {Limit}")]
+    [LoggerMessage(301, LogLevel.Debug, "Connection from {RemoteEndPoint} refused: {Active} connections open, the limit is {Limit}")]
     public static partial void ConnectionRejected(ILogger logger, EndPoint? remoteEndPoint, int active, int limit);
 
     [LoggerMessage(302, LogLevel.Error, "Connection {ConnectionId}: the handler threw; aborting this connection only")]
