@@ -44,13 +44,14 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
             var started = Stopwatch.GetTimestamp();
             participants.ForEach(p => p.Go());
             var warmup = settings.Mode == BenchMode.Idle ? TimeSpan.Zero : settings.Warmup;
-            await WatchAsync(participants, display, started, warmup, long.MaxValue, null, cancellationToken).ConfigureAwait(false);
+            await WatchAsync(participants, display, started, started, warmup, long.MaxValue, null, cancellationToken).ConfigureAwait(false);
 
             TimeSpan? cpuStart = pid is { } p1 ? ProcessStats.CpuTime(p1) : null;
             participants.ForEach(p => p.BeginMeasurement());
             var rssSamples = new List<long>();
             var measuredStart = Stopwatch.GetTimestamp();
-            await WatchAsync(participants, display, started, warmup + settings.Duration,
+            // The window is timed from its own start: a warm-up that overran on a busy machine must not shorten it.
+            await WatchAsync(participants, display, started, measuredStart, settings.Duration,
                 settings.Requests > 0 ? settings.Requests : long.MaxValue,
                 settings.Mode == BenchMode.Idle && pid is { } p2 ? () => rssSamples.Add(ProcessStats.ResidentBytes(p2)) : null,
                 cancellationToken).ConfigureAwait(false);
@@ -79,14 +80,14 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
         }
     }
 
-    /// <summary>Shows progress each second until <paramref name="until"/> (from <paramref name="started"/>)
+    /// <summary>Shows progress each second until <paramref name="length"/> has passed since <paramref name="from"/>
     /// or until <paramref name="operations"/> operations were done, calling <paramref name="sample"/> each tick.</summary>
-    private static async Task WatchAsync(List<IParticipant> participants, ProgressDisplay display, long started, TimeSpan until,
+    private static async Task WatchAsync(List<IParticipant> participants, ProgressDisplay display, long started, long from, TimeSpan length,
         long operations, Action? sample, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var left = until - Stopwatch.GetElapsedTime(started);
+            var left = length - Stopwatch.GetElapsedTime(from);
             if (left <= TimeSpan.Zero)
             {
                 return;

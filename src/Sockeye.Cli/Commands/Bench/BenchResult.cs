@@ -37,10 +37,10 @@ internal sealed record BenchResult
     /// <summary>Round trips (echo), short connections (churn) or connections alive after the hold (idle).</summary>
     public long Operations { get; init; }
 
-    /// <summary>Connections that failed: refused, reset, closed early, timed out.</summary>
+    /// <summary>Connections that failed over the whole run, warm-up included: refused, reset, closed early, timed out.</summary>
     public long Errors { get; init; }
 
-    /// <summary>Echoes whose bytes differed from what was sent.</summary>
+    /// <summary>Echoes whose bytes differed from what was sent, over the whole run.</summary>
     public long Mismatches { get; init; }
 
     /// <summary>CPU time the load generator used in the window, over all its processes.</summary>
