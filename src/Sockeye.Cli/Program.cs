@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using Sockeye.Cli.Commands;
+using Sockeye.Cli.Commands.Bench;
 
 namespace Sockeye.Cli;
 
@@ -20,6 +21,7 @@ public static class Program
             new VersionOption(),
         };
         root.Subcommands.Add(ServeCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

@@ -1,0 +1,3 @@
+module sockeye/bench/go-echo
+
+go 1.19

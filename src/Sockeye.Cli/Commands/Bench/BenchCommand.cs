@@ -1,0 +1,204 @@
+using System.CommandLine;
+using System.Text.Json;
+
+namespace Sockeye.Cli.Commands.Bench;
+
+/// <summary><c>sockeye bench echo|idle|churn</c>: a load generator for any TCP echo server.</summary>
+internal static class BenchCommand
+{
+    /// <summary>Exit code when the run saw errors or corrupted echoes.</summary>
+    public const int Failed = 1;
+
+    public static Command Create()
+    {
+        var bench = new Command("bench", "Load-test a TCP echo server (Sockeye's or anyone's) and report throughput, latency, CPU and memory.");
+        bench.Subcommands.Add(Create(BenchMode.Echo, "Round trips over long-lived connections: throughput, latency percentiles, CPU per round trip.", connections: 100));
+        bench.Subcommands.Add(Create(BenchMode.Idle, "Hold N idle connections, prove them alive before and after; with --server-pid, the server's bytes per connection.", connections: 10_000));
+        bench.Subcommands.Add(Create(BenchMode.Churn, "Short connections (connect, one round trip, close) as fast as the server takes them.", connections: 50));
+        return bench;
+    }
+
+    private static Command Create(BenchMode mode, string description, int connections)
+    {
+        var host = CliOptions.Host("Server address (an IP address)");
+        var port = CliOptions.Port("Server port", 7000);
+        var unix = new Option<string?>("--unix") { Description = "Connect to this Unix socket path instead of --host/--port" };
+        var count = CliOptions.AtLeast("--connections", 1, connections,
+            mode == BenchMode.Churn ? "Short connections in flight at once" : "Connections to open and hold");
+        var size = CliOptions.Size("--size", 64, "Bytes per message");
+        var duration = CliOptions.Duration("--duration", TimeSpan.FromSeconds(10),
+            mode == BenchMode.Idle ? "How long to hold the connections" : "Length of the measured window");
+        var warmup = CliOptions.Duration("--warmup", TimeSpan.FromSeconds(2), "Load before the measured window, not counted");
+        var depth = CliOptions.AtLeast("--depth", 1, 1, "Messages sent back to back before waiting for their echoes (pipelining)");
+        var rate = new Option<double>("--rate") { Description = "Open loop: round trips per second over all connections, latencies corrected for coordinated omission (default: closed loop)" };
+        var requests = new Option<long>("--requests") { Description = "Stop after this many measured round trips (default: run for --duration)" };
+        var sources = new Option<string?>("--source-ips") { Description = "Source addresses to spread connections over, e.g. 127.0.0.1-127.0.0.40 (one address runs out of ports near 28,000 connections)" };
+        var processes = CliOptions.AtLeast("--processes", 1, 1, "Child processes to spread connections over (each may hold 20,000 descriptors here); one merged report");
+        var serverPid = new Option<int?>("--server-pid") { Description = "The server's process id: report its CPU per operation and (idle) its memory per connection" };
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No live progress on stderr" };
+        var reset = new Option<bool>("--reset") { Description = "Close short connections with RST instead of FIN (no TIME_WAIT on the client)" };
+        var child = new Option<bool>(ChildProtocol.ChildOption) { Hidden = true };
+
+        var command = new Command(mode.ToString().ToLowerInvariant(), description)
+        {
+            host, port, unix, count, size, duration, json, sources, processes, serverPid, quiet, child,
+        };
+        if (mode != BenchMode.Idle)
+        {
+            command.Options.Add(warmup);
+        }
+
+        if (mode == BenchMode.Echo)
+        {
+            command.Options.Add(depth);
+            command.Options.Add(rate);
+            command.Options.Add(requests);
+        }
+
+        if (mode == BenchMode.Churn)
+        {
+            command.Options.Add(reset);
+        }
+
+        size.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<long>();
+            if (value is < 1 or > 16 * 1024 * 1024)
+            {
+                r.AddError($"--size must be between 1 byte and 16MiB, got {value}");
+            }
+        });
+        duration.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<TimeSpan>() <= TimeSpan.Zero)
+            {
+                r.AddError("--duration must be longer than zero");
+            }
+        });
+        rate.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<double>();
+            if (value < 0 || double.IsNaN(value) || double.IsInfinity(value))
+            {
+                r.AddError($"--rate must be a positive number of round trips per second, got {value}");
+            }
+        });
+        requests.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<long>() < 0)
+            {
+                r.AddError("--requests must not be negative");
+            }
+        });
+        sources.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !SourceAddresses.TryParse(text, out _, out var error))
+            {
+                r.AddError($"--source-ips: {error}");
+            }
+        });
+        host.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (!System.Net.IPAddress.TryParse(value, out _))
+            {
+                r.AddError($"--host must be an IP address, got '{value}'");
+            }
+        });
+        serverPid.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } pid && !ProcessStats.Exists(pid))
+            {
+                r.AddError($"--server-pid {pid}: no such process (or /proc is not readable)");
+            }
+        });
+        command.Validators.Add(r =>
+        {
+            var n = r.GetValue(count);
+            var p = r.GetValue(processes);
+            if (p > n)
+            {
+                r.AddError($"--processes {p} is more than --connections {n}: every process needs at least one connection");
+            }
+        });
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var sourceText = parse.GetValue(sources);
+            SourceAddresses? parsedSources = null;
+            if (sourceText is not null && !SourceAddresses.TryParse(sourceText, out parsedSources, out var sourceError))
+            {
+                throw new InvalidOperationException(sourceError); // The validator already refused it.
+            }
+
+            var settings = new BenchSettings
+            {
+                Mode = mode,
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port),
+                UnixPath = parse.GetValue(unix),
+                Connections = parse.GetValue(count),
+                Size = (int)parse.GetValue(size),
+                Duration = parse.GetValue(duration),
+                Warmup = mode == BenchMode.Idle ? TimeSpan.Zero : parse.GetValue(warmup),
+                Depth = mode == BenchMode.Echo ? parse.GetValue(depth) : 1,
+                Rate = mode == BenchMode.Echo ? parse.GetValue(rate) : 0,
+                Requests = mode == BenchMode.Echo ? parse.GetValue(requests) : 0,
+                SourceAddresses = parsedSources,
+                SourceAddressesText = sourceText,
+                Processes = parse.GetValue(processes),
+                ServerPid = parse.GetValue(serverPid),
+                Json = parse.GetValue(json),
+                Quiet = parse.GetValue(quiet) || parse.GetValue(child),
+                Reset = mode == BenchMode.Churn && parse.GetValue(reset),
+                Child = parse.GetValue(child),
+            };
+            return await RunAsync(settings, cancellationToken);
+        });
+        return command;
+    }
+
+    /// <summary>
+    /// Makes the socket engine run continuations on its epoll thread instead of handing each to the
+    /// thread pool: measured here, it cut the client's CPU per 64 B round trip from about 21 µs to
+    /// 13 µs, which is what lets one client core drive a server core. Safe for the client because no
+    /// connection loop blocks. The runtime reads the variable when the first socket operation starts,
+    /// so setting it before any socket is used takes effect; child processes inherit it.
+    /// An explicit setting in the environment wins.
+    /// </summary>
+    private static void UseInlineSocketCompletions()
+    {
+        const string name = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+        if (Environment.GetEnvironmentVariable(name) is null)
+        {
+            Environment.SetEnvironmentVariable(name, "1");
+        }
+    }
+
+    /// <summary>Runs the benchmark, prints the result, and returns the exit code.</summary>
+    public static async Task<int> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
+    {
+        UseInlineSocketCompletions();
+        if (settings.Child)
+        {
+            return await ChildRunner.RunAsync(settings);
+        }
+
+        BenchResult result;
+        try
+        {
+            result = await new BenchCoordinator(settings, Console.Error).RunAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await Console.Error.WriteLineAsync("sockeye bench: cancelled");
+            return Failed;
+        }
+
+        await Console.Out.WriteLineAsync(settings.Json
+            ? JsonSerializer.Serialize(result, BenchJson.Default.BenchResult)
+            : BenchReport.Format(result, settings));
+        return result.Errors == 0 && result.Mismatches == 0 ? 0 : Failed;
+    }
+}

@@ -1,0 +1,111 @@
+using System.Text.Json.Serialization;
+
+namespace Sockeye.Cli.Commands.Bench;
+
+/// <summary>
+/// What one benchmark run measured: counts over the measured window, the latency histogram, and
+/// the server's CPU and memory when its process id was given. Also the message a child process
+/// sends its parent, which merges them with <see cref="Merge"/>.
+/// </summary>
+internal sealed record BenchResult
+{
+    public string Mode { get; init; } = "";
+
+    public string Target { get; init; } = "";
+
+    public int Connections { get; init; }
+
+    public int Size { get; init; }
+
+    public int Depth { get; init; }
+
+    public double Rate { get; init; }
+
+    public int Processes { get; init; }
+
+    /// <summary>Connections open when the measured window began (idle: the connections held).</summary>
+    public long ConnectionsHeld { get; init; }
+
+    /// <summary>Connections open at the end of the window (idle: proved alive at the end).</summary>
+    public long ConnectionsOpen { get; init; }
+
+    public long ConnectFailures { get; init; }
+
+    /// <summary>Length of the measured window (idle: the hold).</summary>
+    public double Seconds { get; init; }
+
+    /// <summary>Round trips (echo), short connections (churn) or connections alive after the hold (idle).</summary>
+    public long Operations { get; init; }
+
+    /// <summary>Connections that failed over the whole run, warm-up included: refused, reset, closed early, timed out.</summary>
+    public long Errors { get; init; }
+
+    /// <summary>Echoes whose bytes differed from what was sent, over the whole run.</summary>
+    public long Mismatches { get; init; }
+
+    /// <summary>CPU time the load generator used in the window, over all its processes.</summary>
+    public double ClientCpuSeconds { get; init; }
+
+    public double? ServerCpuSeconds { get; init; }
+
+    public long? ServerRssBefore { get; init; }
+
+    public long? ServerRssHolding { get; init; }
+
+    /// <summary>Latencies in nanoseconds, HdrHistogram V2 compressed, base64.</summary>
+    public string Histogram { get; init; } = "";
+
+    [JsonIgnore]
+    public double OperationsPerSecond => Seconds > 0 ? Operations / Seconds : 0;
+
+    public double P50Microseconds => Percentile(50);
+
+    public double P90Microseconds => Percentile(90);
+
+    public double P99Microseconds => Percentile(99);
+
+    public double P999Microseconds => Percentile(99.9);
+
+    public double MaxMicroseconds => Percentile(100);
+
+    /// <summary>Throughput: round trips or short connections per second.</summary>
+    public double Throughput => OperationsPerSecond;
+
+    public double ClientCpuMicrosecondsPerOperation => Operations > 0 ? ClientCpuSeconds * 1e6 / Operations : 0;
+
+    public double? ServerCpuMicrosecondsPerOperation => ServerCpuSeconds is { } s && Operations > 0 ? s * 1e6 / Operations : null;
+
+    /// <summary>Server CPU in use over the window, in cores (1.0: one core busy).</summary>
+    public double? ServerCpuUtilization => ServerCpuSeconds is { } s && Seconds > 0 ? s / Seconds : null;
+
+    /// <summary>Growth of the server's resident memory per connection held (idle).</summary>
+    public double? ServerBytesPerConnection =>
+        ServerRssBefore is { } before && ServerRssHolding is { } holding && ConnectionsHeld > 0
+            ? (double)(holding - before) / ConnectionsHeld
+            : null;
+
+    private double Percentile(double percentile) =>
+        Histogram.Length == 0 ? 0 : LatencyHistogram.Microseconds(LatencyHistogram.Decode(Histogram), percentile);
+
+    /// <summary>One result for all processes: counts and CPU add up, histograms merge (so percentiles
+    /// are over every sample), the window is the longest.</summary>
+    public static BenchResult Merge(IReadOnlyList<BenchResult> parts)
+    {
+        ArgumentOutOfRangeException.ThrowIfZero(parts.Count);
+        var first = parts[0];
+        return first with
+        {
+            Connections = parts.Sum(p => p.Connections),
+            Processes = parts.Sum(p => p.Processes),
+            ConnectionsHeld = parts.Sum(p => p.ConnectionsHeld),
+            ConnectionsOpen = parts.Sum(p => p.ConnectionsOpen),
+            ConnectFailures = parts.Sum(p => p.ConnectFailures),
+            Seconds = parts.Max(p => p.Seconds),
+            Operations = parts.Sum(p => p.Operations),
+            Errors = parts.Sum(p => p.Errors),
+            Mismatches = parts.Sum(p => p.Mismatches),
+            ClientCpuSeconds = parts.Sum(p => p.ClientCpuSeconds),
+            Histogram = LatencyHistogram.Encode(LatencyHistogram.Merge(parts.Select(p => p.Histogram).Where(h => h.Length > 0))),
+        };
+    }
+}

@@ -1,0 +1,84 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sockeye.Cli.Commands.Bench;
+
+/// <summary>The three workloads <c>sockeye bench</c> runs.</summary>
+internal enum BenchMode
+{
+    /// <summary>Round trips over long-lived connections.</summary>
+    Echo,
+
+    /// <summary>Connections held open and idle, proved alive before and after.</summary>
+    Idle,
+
+    /// <summary>Short connections: connect, one round trip, close.</summary>
+    Churn,
+}
+
+/// <summary>Everything one run of <c>sockeye bench</c> needs, after the command line was checked.</summary>
+internal sealed record BenchSettings
+{
+    public BenchMode Mode { get; init; }
+
+    /// <summary>The server: an IP endpoint, or a Unix socket path when <see cref="UnixPath"/> is set.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    public int Port { get; init; } = 7000;
+
+    public string? UnixPath { get; init; }
+
+    /// <summary>Connections held (echo, idle) or connections in flight at once (churn).</summary>
+    public int Connections { get; init; } = 100;
+
+    /// <summary>Bytes per message.</summary>
+    public int Size { get; init; } = 64;
+
+    /// <summary>Messages sent back to back before waiting for their echoes (1: strict request/response).</summary>
+    public int Depth { get; init; } = 1;
+
+    /// <summary>The measured window (echo, churn) or the hold time (idle).</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Load applied before the measured window starts, not counted.</summary>
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Round trips per second over all connections (open loop); 0 for closed loop.</summary>
+    public double Rate { get; init; }
+
+    /// <summary>Stop after this many measured round trips (0: run for <see cref="Duration"/>).</summary>
+    public long Requests { get; init; }
+
+    public SourceAddresses? SourceAddresses { get; init; }
+
+    /// <summary>The text <see cref="SourceAddresses"/> was parsed from, passed on to child processes.</summary>
+    public string? SourceAddressesText { get; init; }
+
+    /// <summary>Child processes to spread connections over (1: this process only).</summary>
+    public int Processes { get; init; } = 1;
+
+    /// <summary>The server's process id, to charge it CPU time and memory; null when unknown.</summary>
+    public int? ServerPid { get; init; }
+
+    public bool Json { get; init; }
+
+    /// <summary>No live progress on stderr.</summary>
+    public bool Quiet { get; init; }
+
+    /// <summary>Close short connections with RST instead of FIN (churn): no TIME_WAIT on the client.</summary>
+    public bool Reset { get; init; }
+
+    /// <summary>Run as a child of another bench process: talk over stdin/stdout, print no table.</summary>
+    public bool Child { get; init; }
+
+    /// <summary>Connections being opened at once; more would overflow the server's listen backlog.</summary>
+    public int ConnectConcurrency { get; init; } = 128;
+
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Where connections go, for display.</summary>
+    public string Target => UnixPath is not null ? $"unix:{UnixPath}" : $"{Host}:{Port}";
+
+    /// <summary>The endpoint to connect to.</summary>
+    public EndPoint EndPoint => UnixPath is not null ? new UnixDomainSocketEndPoint(UnixPath) : new IPEndPoint(IPAddress.Parse(Host), Port);
+}

@@ -1,0 +1,186 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using HdrHistogram;
+
+namespace Sockeye.Cli.Commands.Bench;
+
+/// <summary>
+/// A participant in another process: this executable run again with <c>--child</c> and its share of
+/// the connections, spoken to with <see cref="ChildProtocol"/>. Each child has its own file
+/// descriptor limit, which is how one benchmark holds more connections than one process may.
+/// </summary>
+internal sealed class ChildParticipant : IParticipant
+{
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
+
+    private readonly Process _process;
+    private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<BenchResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _progressLock = new();
+    private readonly Task _reader;
+    private ChildProgress _last = new(0, 0, 0, 0, "");
+    private readonly List<string> _pendingIntervals = [];
+
+    public ChildParticipant(BenchSettings settings, int index, int count)
+    {
+        var start = new ProcessStartInfo
+        {
+            FileName = Environment.ProcessPath!,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = false,
+            UseShellExecute = false,
+        };
+        if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(ChildParticipant).Assembly.Location);
+        }
+
+        foreach (var argument in Arguments(settings, index, count))
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        _process = Process.Start(start) ?? throw new InvalidOperationException("could not start a child bench process");
+        // A thread of its own: pipe reads may block, and a thread pool on one pinned core has one thread.
+        _reader = Task.Factory.StartNew(ReadEvents, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+    }
+
+    /// <summary>The command line of child <paramref name="index"/> of <paramref name="count"/>.</summary>
+    public static IEnumerable<string> Arguments(BenchSettings settings, int index, int count)
+    {
+        static string F(double value) => value.ToString(CultureInfo.InvariantCulture);
+        var connections = Share(settings.Connections, index, count);
+        yield return "bench";
+        yield return settings.Mode.ToString().ToLowerInvariant();
+        if (settings.UnixPath is { } unix)
+        {
+            yield return "--unix";
+            yield return unix;
+        }
+        else
+        {
+            yield return "--host";
+            yield return settings.Host;
+            yield return "--port";
+            yield return settings.Port.ToString(CultureInfo.InvariantCulture);
+        }
+
+        yield return "--connections";
+        yield return connections.ToString(CultureInfo.InvariantCulture);
+        yield return "--size";
+        yield return settings.Size.ToString(CultureInfo.InvariantCulture);
+        yield return "--depth";
+        yield return settings.Depth.ToString(CultureInfo.InvariantCulture);
+        if (settings.Rate > 0)
+        {
+            yield return "--rate";
+            yield return F(settings.Rate * connections / settings.Connections);
+        }
+
+        if (settings.SourceAddresses is { } sources)
+        {
+            yield return "--source-ips";
+            yield return sources.SliceFor(index, count);
+        }
+
+        if (settings.Reset)
+        {
+            yield return "--reset";
+        }
+
+        yield return ChildProtocol.ChildOption;
+    }
+
+    /// <summary>Child <paramref name="index"/>'s share of <paramref name="total"/>: as even as possible.</summary>
+    public static int Share(int total, int index, int count) => (total / count) + (index < total % count ? 1 : 0);
+
+    public Task PrepareAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
+
+    public void Go() => Send(ChildProtocol.Go);
+
+    public void BeginMeasurement() => Send(ChildProtocol.Measure);
+
+    public void EndMeasurement() => Send(ChildProtocol.End);
+
+    public Progress TakeProgress()
+    {
+        ChildProgress last;
+        string[] intervals;
+        lock (_progressLock)
+        {
+            last = _last;
+            intervals = [.. _pendingIntervals];
+            _pendingIntervals.Clear();
+        }
+
+        HistogramBase interval = LatencyHistogram.Merge(intervals);
+        return new Progress(last.Open, last.Operations, last.Errors, last.Mismatches, interval);
+    }
+
+    public Task<BenchResult> FinishAsync(CancellationToken cancellationToken) => _result.Task.WaitAsync(StopGrace, cancellationToken);
+
+    private void Send(string command)
+    {
+        try
+        {
+            _process.StandardInput.WriteLine(command);
+            _process.StandardInput.Flush();
+        }
+        catch (IOException)
+        {
+            // The child has gone; ReadEventsAsync reports it.
+        }
+    }
+
+    private void ReadEvents()
+    {
+        var output = _process.StandardOutput;
+        while (output.ReadLine() is { } line)
+        {
+            if (line == ChildProtocol.Ready)
+            {
+                _ready.TrySetResult();
+            }
+            else if (line.StartsWith(ChildProtocol.Progress, StringComparison.Ordinal))
+            {
+                var progress = JsonSerializer.Deserialize(line[ChildProtocol.Progress.Length..], BenchJson.Default.ChildProgress)!;
+                lock (_progressLock)
+                {
+                    _last = progress;
+                    if (progress.Interval.Length > 0)
+                    {
+                        _pendingIntervals.Add(progress.Interval);
+                    }
+                }
+            }
+            else if (line.StartsWith(ChildProtocol.Result, StringComparison.Ordinal))
+            {
+                _result.TrySetResult(JsonSerializer.Deserialize(line[ChildProtocol.Result.Length..], BenchJson.Default.BenchResult)!);
+            }
+        }
+
+        var failure = new IOException($"child bench process {_process.Id} ended without a result");
+        _ready.TrySetException(failure);
+        _result.TrySetException(failure);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            if (!_process.WaitForExit(TimeSpan.FromSeconds(5)))
+            {
+                _process.Kill();
+            }
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
+        {
+        }
+
+        await _reader.ConfigureAwait(false);
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,47 @@
+namespace Sockeye.Cli.Commands.Bench;
+
+/// <summary>A participant that runs its <see cref="Workload"/> in this process.</summary>
+internal sealed class LocalParticipant(Workload workload) : IParticipant
+{
+    // How long connection loops get to finish their last round trip before their sockets are closed.
+    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
+
+    private Task _run = Task.CompletedTask;
+
+    public Task PrepareAsync(CancellationToken cancellationToken) => workload.PrepareAsync(cancellationToken);
+
+    public void Go() => _run = workload.RunAsync();
+
+    public void BeginMeasurement() => workload.BeginMeasurement();
+
+    public void EndMeasurement() => workload.EndMeasurement();
+
+    public Progress TakeProgress() =>
+        new(workload.Open, workload.Operations, workload.Errors + workload.ConnectFailures, workload.Mismatches, workload.TakeInterval());
+
+    public async Task<BenchResult> FinishAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _run.WaitAsync(StopGrace, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A server that stopped answering: closing the sockets ends the loops that wait on it.
+            await workload.DisposeAsync().ConfigureAwait(false);
+        }
+
+        workload.Complete();
+        return workload.Result();
+    }
+
+    public ValueTask DisposeAsync() => workload.DisposeAsync();
+
+    /// <summary>The workload for <paramref name="settings"/>.</summary>
+    public static Workload CreateWorkload(BenchSettings settings) => settings.Mode switch
+    {
+        BenchMode.Echo => new EchoWorkload(settings),
+        BenchMode.Idle => new IdleWorkload(settings),
+        _ => new ChurnWorkload(settings),
+    };
+}

@@ -1,0 +1,47 @@
+using System.CommandLine;
+using Sockeye.Cli.Commands.Bench;
+
+namespace Sockeye.Tests.Bench;
+
+public class BenchArgumentTests
+{
+    private static List<string> Errors(string commandLine)
+    {
+        var root = new Command("sockeye") { BenchCommand.Create() };
+        return root.Parse(commandLine).Errors.Select(e => e.Message).ToList();
+    }
+
+    [Theory]
+    [InlineData("bench echo")]
+    [InlineData("bench echo --connections 1000 --size 4KiB --duration 30s --warmup 0 --depth 4 --rate 5000 --source-ips 127.0.0.1-127.0.0.40 --processes 2 --json")]
+    [InlineData("bench idle --connections 19000 --duration 1m --processes 2")]
+    [InlineData("bench churn --connections 20 --reset --unix /tmp/echo.sock")]
+    public void AcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
+
+    [Theory]
+    [InlineData("bench echo --connections 0", "--connections must be at least 1")]
+    [InlineData("bench echo --size 0", "--size must be between 1 byte and 16MiB")]
+    [InlineData("bench echo --size 17MiB", "--size must be between 1 byte and 16MiB")]
+    [InlineData("bench echo --duration 0", "--duration must be longer than zero")]
+    [InlineData("bench echo --depth 0", "--depth must be at least 1")]
+    [InlineData("bench echo --rate -5", "--rate must be a positive number")]
+    [InlineData("bench echo --port 70000", "--port must be between 0 and 65535")]
+    [InlineData("bench echo --host localhost", "--host must be an IP address")]
+    [InlineData("bench echo --source-ips 127.0.0.9-127.0.0.1", "ends before it starts")]
+    [InlineData("bench echo --source-ips 127.0.0.x", "is not an IP address")]
+    [InlineData("bench echo --connections 2 --processes 3", "--processes 3 is more than --connections 2")]
+    [InlineData("bench idle --rate 100", "Unrecognized command or argument '--rate'")]
+    [InlineData("bench churn --depth 2", "Unrecognized command or argument '--depth'")]
+    public void RefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected)
+    {
+        var errors = Errors(commandLine);
+        Assert.Contains(errors, e => e.Contains(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void ServerPidMustNameARunningProcess()
+    {
+        Assert.Empty(Errors($"bench idle --server-pid {Environment.ProcessId}"));
+        Assert.Contains(Errors("bench idle --server-pid 2147483646"), e => e.Contains("no such process", StringComparison.Ordinal));
+    }
+}

@@ -1,0 +1,30 @@
+using Sockeye.Cli.Commands.Bench;
+
+namespace Sockeye.Tests.Bench;
+
+public class ChildProcessTests
+{
+    [Theory]
+    [InlineData(19_000, 2)]
+    [InlineData(10_001, 3)]
+    [InlineData(5, 5)]
+    public void SharesAddUpToTheConnectionsAskedFor(int connections, int processes)
+    {
+        var shares = Enumerable.Range(0, processes).Select(i => ChildParticipant.Share(connections, i, processes)).ToList();
+        Assert.Equal(connections, shares.Sum());
+        Assert.True(shares.Max() - shares.Min() <= 1);
+    }
+
+    [Fact]
+    public void ChildCommandLineCarriesItsShareOfConnectionsAndRate()
+    {
+        Assert.True(SourceAddresses.TryParse("127.0.0.1-127.0.0.4", out var sources, out _));
+        var settings = new BenchSettings { Mode = BenchMode.Echo, Port = 9000, Connections = 1000, Rate = 10_000, SourceAddresses = sources, Processes = 2 };
+        var arguments = ChildParticipant.Arguments(settings, 1, 2).ToList();
+        Assert.Equal("500", arguments[arguments.IndexOf("--connections") + 1]);
+        Assert.Equal("5000", arguments[arguments.IndexOf("--rate") + 1]);
+        Assert.Equal("127.0.0.2,127.0.0.4", arguments[arguments.IndexOf("--source-ips") + 1]);
+        Assert.Contains("--child", arguments);
+        Assert.DoesNotContain("--server-pid", arguments);
+    }
+}

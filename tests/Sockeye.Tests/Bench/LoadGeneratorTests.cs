@@ -1,0 +1,220 @@
+using System.Buffers;
+using Sockeye.Cli.Commands.Bench;
+using Sockeye.Handlers;
+
+namespace Sockeye.Tests.Bench;
+
+/// <summary>The load generator against real servers on loopback: counts, byte checks, errors.</summary>
+public class LoadGeneratorTests
+{
+    private static readonly TimeSpan Limit = TimeSpan.FromSeconds(30);
+
+    private static BenchSettings Settings(TcpServer server, BenchMode mode, int connections) => new()
+    {
+        Mode = mode,
+        Host = "127.0.0.1",
+        Port = server.LocalEndPoint!.Port,
+        Connections = connections,
+        Duration = TimeSpan.FromMilliseconds(600),
+        Warmup = TimeSpan.FromMilliseconds(100),
+        Quiet = true,
+    };
+
+    private static Task<BenchResult> RunAsync(BenchSettings settings) =>
+        new BenchCoordinator(settings, TextWriter.Null).RunAsync(CancellationToken.None).WaitAsync(Limit);
+
+    /// <summary>Echoes faithfully for the first <paramref name="honestBytes"/> bytes of each connection, then
+    /// flips every byte (or, with <paramref name="close"/>, closes the connection instead).</summary>
+    private static Func<Connection, Task> Corrupting(int honestBytes, bool close = false) => async connection =>
+    {
+        long seen = 0;
+        while (true)
+        {
+            var result = await connection.Input.ReadAsync();
+            foreach (var segment in result.Buffer)
+            {
+                var bytes = segment.ToArray();
+                for (var i = 0; i < bytes.Length; i++)
+                {
+                    if (seen + i >= honestBytes)
+                    {
+                        if (close)
+                        {
+                            return;
+                        }
+
+                        bytes[i] ^= 0xFF;
+                    }
+                }
+
+                seen += bytes.Length;
+                connection.Output.Write(bytes);
+            }
+
+            connection.Input.AdvanceTo(result.Buffer.End);
+            await connection.Output.FlushAsync();
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    };
+
+    [Fact]
+    public async Task EchoAgainstAnHonestServerCountsRoundTripsWithNoMismatch()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+
+        var result = await RunAsync(Settings(server, BenchMode.Echo, 20) with { Depth = 3, Size = 100 });
+
+        Assert.True(result.Operations > 0, "no round trip was counted");
+        Assert.Equal(0, result.Operations % 3); // Whole batches of the pipeline depth.
+        Assert.Equal(0, result.Mismatches);
+        Assert.Equal(0, result.Errors);
+        Assert.Equal(20, result.ConnectionsHeld);
+        Assert.True(result.P50Microseconds > 0);
+        Assert.True(result.P99Microseconds >= result.P50Microseconds);
+    }
+
+    [Fact]
+    public async Task EchoCountsEveryCorruptedReplyAsAMismatch()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(Corrupting(honestBytes: 64)); // The proving round trip passes, then every reply is wrong.
+
+        var result = await RunAsync(Settings(server, BenchMode.Echo, 5));
+
+        // Round trips are counted in the measured window, mismatches over the whole run (warm-up too).
+        Assert.True(result.Operations > 0);
+        Assert.True(result.Mismatches >= result.Operations, $"{result.Mismatches} mismatches for {result.Operations} corrupted round trips");
+        Assert.Equal(0, result.Errors);
+    }
+
+    [Fact]
+    public async Task EchoCountsAServerThatClosesMidRunAsErrors()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(Corrupting(honestBytes: 64 * 3, close: true));
+
+        var result = await RunAsync(Settings(server, BenchMode.Echo, 4));
+
+        Assert.Equal(4, result.Errors);
+        Assert.Equal(0, result.ConnectionsOpen);
+    }
+
+    [Fact]
+    public async Task ConnectionsThatFailTheirFirstRoundTripAreCountedAsConnectFailures()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(Corrupting(honestBytes: 0));
+
+        var result = await RunAsync(Settings(server, BenchMode.Idle, 3));
+
+        Assert.Equal(3, result.ConnectFailures);
+        Assert.Equal(0, result.ConnectionsHeld);
+    }
+
+    [Fact]
+    public async Task IdleProvesEveryConnectionAliveAndChargesTheServerMemory()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+
+        // The server runs in this process, so its pid is ours: the figure is real, if not meaningful.
+        var result = await RunAsync(Settings(server, BenchMode.Idle, 50) with { ServerPid = Environment.ProcessId });
+
+        Assert.Equal(50, result.ConnectionsHeld);
+        Assert.Equal(50, result.Operations);
+        Assert.Equal(0, result.Errors);
+        Assert.NotNull(result.ServerRssBefore);
+        Assert.NotNull(result.ServerBytesPerConnection);
+    }
+
+    [Fact]
+    public async Task IdleReportsConnectionsTheServerDroppedDuringTheHold()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        var dropped = 0;
+        await server.StartAsync(async connection =>
+        {
+            // Answer the proving round trip, then drop every other connection.
+            var result = await connection.Input.ReadAtLeastAsync(64);
+            await connection.Output.WriteAsync(result.Buffer.ToArray());
+            connection.Input.AdvanceTo(result.Buffer.End);
+            if (Interlocked.Increment(ref dropped) % 2 == 0)
+            {
+                return;
+            }
+
+            await EchoHandler.Instance.HandleAsync(connection);
+        });
+
+        var outcome = await RunAsync(Settings(server, BenchMode.Idle, 10));
+
+        Assert.Equal(10, outcome.ConnectionsHeld);
+        Assert.Equal(5, outcome.Operations);
+        Assert.Equal(5, outcome.Errors);
+    }
+
+    [Fact]
+    public async Task ChurnCountsShortConnectionsAndTheServerSeesEachOne()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+
+        var result = await RunAsync(Settings(server, BenchMode.Churn, 4));
+
+        Assert.True(result.Operations > 0, $"no short connection was counted: open {result.ConnectionsOpen}, errors {result.Errors}, accepted {server.AcceptedConnections}, seconds {result.Seconds}, histogram {LatencyHistogram.Decode(result.Histogram).TotalCount}");
+        Assert.Equal(0, result.Errors);
+        Assert.Equal(0, result.Mismatches);
+        Assert.True(server.AcceptedConnections >= result.Operations, $"server accepted {server.AcceptedConnections}, client counted {result.Operations}");
+    }
+
+    [Fact]
+    public async Task OpenLoopSendsAtTheAskedRateAndCountsLatencyFromWhenEachRequestWasDue()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        var stall = TimeSpan.FromMilliseconds(200);
+        var stalled = 0;
+        await server.StartAsync(async connection =>
+        {
+            var first = true;
+            while (true)
+            {
+                var result = await connection.Input.ReadAsync();
+                if (!first && Interlocked.Exchange(ref stalled, 1) == 0)
+                {
+                    await Task.Delay(stall); // One stall on one connection, once.
+                }
+
+                first = false;
+                foreach (var segment in result.Buffer)
+                {
+                    connection.Output.Write(segment.Span);
+                }
+
+                connection.Input.AdvanceTo(result.Buffer.End);
+                await connection.Output.FlushAsync();
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+
+        // 1 connection at 100/s: a request every 10 ms. The 200 ms stall delays ~20 requests that were
+        // due during it; charged from when they were due, their latencies fall from ~200 ms to ~10 ms,
+        // so the slowest few percent are far above one round trip, not just the one stalled request.
+        var result = await RunAsync(Settings(server, BenchMode.Echo, 1) with
+        {
+            Rate = 100,
+            Warmup = TimeSpan.Zero,
+            Duration = TimeSpan.FromSeconds(1),
+        });
+
+        Assert.InRange(result.Operations, 50, 150);
+        Assert.True(result.P90Microseconds >= 20_000, $"p90 {result.P90Microseconds} µs: delayed requests were not charged from when they were due");
+        Assert.True(result.MaxMicroseconds >= stall.TotalMicroseconds * 0.9);
+    }
+}
