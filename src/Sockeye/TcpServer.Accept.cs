@@ -118,6 +118,7 @@ public sealed partial class TcpServer
             {
                 Configure(socket, _options);
                 connection = new SocketConnection(socket, _inputOptions, _outputOptions, _shutdownRequested.Token);
+                connection.AttachDeadlines(_deadlineSettings);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -264,6 +265,7 @@ public sealed partial class TcpServer
         finally
         {
             _connections.TryRemove(connection.Id, out _);
+            connection.DetachDeadlines();
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 SockeyeLog.ConnectionEnded(_logger, connection.Id, reason);
