@@ -76,6 +76,9 @@ internal sealed partial class SocketConnection : IDeadlineTarget
     /// <summary>Bytes received from the peer so far.</summary>
     public long BytesReceived => Volatile.Read(ref _bytesReceived);
 
+    /// <summary>Whether the handler is in a read (a test probe).</summary>
+    internal bool IsReadPending => _readPending;
+
     /// <summary>Whether a socket send is waiting for the kernel to take its bytes (a test probe).</summary>
     internal bool IsSendPending => _sendPending;
 
