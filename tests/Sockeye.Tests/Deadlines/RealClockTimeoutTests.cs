@@ -97,9 +97,10 @@ public sealed class RealClockTimeoutTests
     /// </summary>
     private static async Task<(TimeSpan SlowlorisLived, int Served)> RaceSlowlorisAndNormalClient(TcpServer server)
     {
+        // From before the connect: the server's first read, and so its timers, start at the accept.
+        var started = Stopwatch.GetTimestamp();
         using var slowloris = await ConnectAsync(server);
         using var normal = await ConnectAsync(server);
-        var started = Stopwatch.GetTimestamp();
         var slowlorisClosed = Task.Run(async () =>
         {
             var closed = WaitForCloseAsync(slowloris);
