@@ -118,7 +118,6 @@ public sealed partial class TcpServer
             {
                 Configure(socket, _options);
                 connection = new SocketConnection(socket, _inputOptions, _outputOptions, _shutdownRequested.Token);
-                connection.AttachDeadlines(_deadlineSettings);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -129,6 +128,7 @@ public sealed partial class TcpServer
                 continue;
             }
 
+            connection.AttachDeadlines(_deadlineSettings);
             Interlocked.Increment(ref _accepted);
             _connections[connection.Id] = connection;
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Server.RunConnectionAsync(s.Connection), (Server: this, Connection: connection), preferLocal: false);
