@@ -128,6 +128,7 @@ public sealed partial class TcpServer
                 continue;
             }
 
+            connection.AttachDeadlines(_deadlineSettings);
             Interlocked.Increment(ref _accepted);
             _connections[connection.Id] = connection;
             ThreadPool.UnsafeQueueUserWorkItem(static s => _ = s.Server.RunConnectionAsync(s.Connection), (Server: this, Connection: connection), preferLocal: false);
@@ -264,6 +265,7 @@ public sealed partial class TcpServer
         finally
         {
             _connections.TryRemove(connection.Id, out _);
+            connection.DetachDeadlines();
             if (_logger.IsEnabled(LogLevel.Debug))
             {
                 SockeyeLog.ConnectionEnded(_logger, connection.Id, reason);

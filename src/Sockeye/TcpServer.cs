@@ -83,14 +83,15 @@ public sealed partial class TcpServer : IAsyncDisposable
         _logger = options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
 
         // Inline schedulers on both pipes: see SocketConnection for why. The input pipe pauses the
-        // receive loop at 1 MiB unread (TCP flow control then pushes back on the peer); the output
-        // pipe pauses a flushing handler at 64 KiB unsent. Both are Kestrel's defaults.
+        // receive loop at MaxReadBufferSize unread (TCP flow control then pushes back on the peer);
+        // the output pipe pauses a flushing handler at MaxWriteBufferSize unsent. Each resumes at half.
         _inputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024,
+            pauseWriterThreshold: PauseThreshold(options.MaxReadBufferSize), resumeWriterThreshold: ResumeThreshold(options.MaxReadBufferSize),
             minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
         _outputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024,
+            pauseWriterThreshold: PauseThreshold(options.MaxWriteBufferSize), resumeWriterThreshold: ResumeThreshold(options.MaxWriteBufferSize),
             minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
+        InitializeDeadlines(options);
     }
 
     /// <summary>The address and port the server listens on; after a start on port 0 it holds the
@@ -142,6 +143,7 @@ public sealed partial class TcpServer : IAsyncDisposable
             _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
             LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
             _state = ServerState.Listening;
+            _deadlineScanner.Start();
             _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
             _acceptLoop = AcceptLoopAsync(_listener);
         }

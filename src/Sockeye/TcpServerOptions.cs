@@ -7,7 +7,7 @@ namespace Sockeye;
 /// Settings for a <see cref="TcpServer"/>: where it listens, how many connections it holds, and how
 /// each accepted socket is configured. Read once when the server starts; later changes have no effect.
 /// </summary>
-public sealed class TcpServerOptions
+public sealed partial class TcpServerOptions
 {
     /// <summary>The address and port to listen on.</summary>
     /// <remarks>Default: 127.0.0.1 on port 0 (the kernel picks a free port; read it back from
@@ -95,6 +95,7 @@ public sealed class TcpServerOptions
         Require(KeepAlive is null || KeepAlive.Value >= TimeSpan.FromSeconds(1), nameof(KeepAlive), KeepAlive, "must be at least 1 second");
         Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), KeepAliveInterval, "must be at least 1 second");
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
+        ValidateTimeouts();
     }
 
     private static void Require(bool condition, string name, object? value, string rule)

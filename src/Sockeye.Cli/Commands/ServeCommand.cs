@@ -28,6 +28,8 @@ internal static class ServeCommand
         {
             host, port, maxConnections, descriptorReserve, drainTimeout,
         };
+        var timeouts = new TimeoutOptions();
+        timeouts.AddTo(echo);
 
         host.Validators.Add(r =>
         {
@@ -46,6 +48,7 @@ internal static class ServeCommand
                 MaxConnections = parse.GetValue(maxConnections),
                 DescriptorReserve = parse.GetValue(descriptorReserve),
             };
+            timeouts.Apply(parse, options);
             return RunAsync(options, EchoHandler.Instance, parse.GetValue(drainTimeout));
         });
         return echo;

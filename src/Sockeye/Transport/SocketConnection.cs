@@ -20,7 +20,7 @@ namespace Sockeye.Transport;
 /// in dotnet/aspnetcore#24638). The price is that a handler that blocks a thread blocks that loop;
 /// handlers are async, and blocking work belongs on a worker pool.
 /// </remarks>
-internal sealed class SocketConnection : Connection
+internal sealed partial class SocketConnection : Connection
 {
     // The least free space handed to one receive; a new 4 KiB block is rented when less remains.
     private const int MinReceiveSize = 2048;
@@ -30,6 +30,7 @@ internal sealed class SocketConnection : Connection
     private readonly Socket _socket;
     private readonly Pipe _input;
     private readonly Pipe _output;
+    private readonly DeadlinePipeReader _reader;
     private readonly CancellationToken _shutdownRequested;
     private readonly EndPoint? _remoteEndPoint;
     private EndPoint? _localEndPoint;
@@ -49,6 +50,7 @@ internal sealed class SocketConnection : Connection
         _socket = socket;
         _input = new Pipe(inputOptions);
         _output = new Pipe(outputOptions);
+        _reader = new DeadlinePipeReader(this, _input.Reader);
         _shutdownRequested = shutdownRequested;
 
         // Cached by the socket after accept or connect, so keeping it costs nothing and it stays
@@ -80,7 +82,7 @@ internal sealed class SocketConnection : Connection
 
     public override EndPoint? RemoteEndPoint => _remoteEndPoint;
 
-    public override PipeReader Input => _input.Reader;
+    public override PipeReader Input => _reader;
 
     public override PipeWriter Output => _output.Writer;
 
@@ -140,6 +142,9 @@ internal sealed class SocketConnection : Connection
         // Closing the socket fails the pending receive and send, which end both loops.
         _socket.Dispose();
         _output.Reader.CancelPendingRead();
+
+        // A receive loop paused on a full input pipe is not in a socket call: wake it too.
+        _input.Writer.CancelPendingFlush();
         FireConnectionClosed();
     }
 
@@ -183,7 +188,14 @@ internal sealed class SocketConnection : Connection
                 }
 
                 writer.Advance(received);
+                OnReceived(received);
                 var flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCanceled && IsAborted)
+                {
+                    error = CreateAbortException(null);
+                    break;
+                }
+
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
                     break; // The handler stopped reading.
@@ -218,7 +230,9 @@ internal sealed class SocketConnection : Connection
                 var buffer = result.Buffer;
                 if (!buffer.IsEmpty)
                 {
+                    BeginSend();
                     await SendAsync(buffer).ConfigureAwait(false);
+                    EndSend();
                 }
 
                 reader.AdvanceTo(buffer.End);
@@ -241,7 +255,7 @@ internal sealed class SocketConnection : Connection
         {
             if (IsAborted)
             {
-                error ??= new ConnectionAbortedException(AbortMessage);
+                error ??= CreateAbortException(null);
             }
 
             // A flush after this sees the failure, so a handler writing to a dead peer stops.
@@ -282,7 +296,7 @@ internal sealed class SocketConnection : Connection
     {
         if (IsAborted)
         {
-            return new ConnectionAbortedException(AbortMessage, ex);
+            return ex is ConnectionAbortedException aborted ? aborted : CreateAbortException(ex);
         }
 
         return ex switch

@@ -1,0 +1,47 @@
+using System.Diagnostics.CodeAnalysis;
+using Sockeye.Timing;
+
+namespace Sockeye;
+
+public sealed partial class TcpServer
+{
+    // The one timer for every connection's timeouts and deadlines (see DeadlineScanner).
+    private DeadlineScanner _deadlineScanner;
+
+    // Expiries by kind; kept apart so metrics can publish them later.
+    private TimeoutCounters _timeoutCounters;
+
+    // The defaults every accepted connection starts with, shared by reference.
+    private DeadlineSettings _deadlineSettings;
+
+    /// <summary>How many connections were closed because a timeout or deadline of
+    /// <paramref name="kind"/> expired, since the server started.</summary>
+    /// <param name="kind">The timeout or deadline to count.</param>
+    /// <returns>The count; safe to read from any thread.</returns>
+    public long GetTimeoutCount(ConnectionTimeoutKind kind) => _timeoutCounters.Get(kind);
+
+    /// <summary>How many connections were closed by a timeout or deadline of any kind.</summary>
+    public long TimedOutConnections => _timeoutCounters.Total;
+
+    /// <summary>The scanner, for tests and benchmarks.</summary>
+    internal DeadlineScanner DeadlineScanner => _deadlineScanner;
+
+    /// <summary>The memory pool, whose <see cref="Transport.PinnedBlockMemoryPool.BlocksAllocated"/>
+    /// measures what the pipes held (tests).</summary>
+    internal Transport.PinnedBlockMemoryPool MemoryPool => _pool;
+
+    [MemberNotNull(nameof(_deadlineScanner), nameof(_timeoutCounters), nameof(_deadlineSettings))]
+    private void InitializeDeadlines(TcpServerOptions options)
+    {
+        _deadlineScanner = new DeadlineScanner(options.TimeProvider, options.TimeoutResolution);
+        _timeoutCounters = new TimeoutCounters();
+        _deadlineSettings = new DeadlineSettings(_deadlineScanner, _timeoutCounters,
+            options.IdleTimeout, options.ReadTimeout, options.WriteTimeout, options.MinReceiveRate);
+    }
+
+    // A pipe pauses its writer at this many unconsumed bytes; 0 means never.
+    private static long PauseThreshold(long? limit) => limit ?? 0;
+
+    // ... and resumes it below this many: half the limit, so a paused side does not wake per byte.
+    private static long ResumeThreshold(long? limit) => limit is { } l ? Math.Max(1, l / 2) : 0;
+}

@@ -1,0 +1,74 @@
+namespace Sockeye;
+
+public sealed partial class TcpServerOptions
+{
+    /// <summary>How long a connection may go without receiving a byte before it is closed;
+    /// <see cref="TimeSpan.Zero"/> turns it off. Each connection can override it
+    /// (<see cref="Connection.IdleTimeout"/>).</summary>
+    /// <remarks>Default: off, as in Go: a protocol with long silent connections (push, pub/sub) must
+    /// not be cut by a default. An internet-facing server should set it (the design example uses two
+    /// minutes): with it off, a peer that connects and never sends holds its slot until TCP keep-alive
+    /// or the server's shutdown ends it. Only received bytes count as activity, so a server that
+    /// streams to a silent client must leave it off for that connection or expect the client to send.
+    /// It fires at most <see cref="TimeoutResolution"/> late.</remarks>
+    public TimeSpan IdleTimeout { get; set; }
+
+    /// <summary>The longest one read may take, from the handler's <c>ReadAsync</c> until it consumes
+    /// bytes (a whole frame through a codec); <see cref="TimeSpan.Zero"/> turns it off.</summary>
+    /// <remarks>Default: off. Set it to the longest a peer may take to send one request once it has
+    /// started, so a peer trickling a byte a second cannot keep a frame read alive. Too short cuts
+    /// large requests on slow links; <see cref="MinReceiveRate"/> judges those by rate instead. The
+    /// time a handler spends not reading (computing, writing) does not count.</remarks>
+    public TimeSpan ReadTimeout { get; set; }
+
+    /// <summary>The longest one send may wait for the kernel to take its bytes, which is how long a peer
+    /// may stop reading while the server has output for it; <see cref="TimeSpan.Zero"/> turns it off.</summary>
+    /// <remarks>Default: off. With it off, a peer that never reads leaves its handler paused in
+    /// <c>FlushAsync</c> forever (memory stays bounded by <see cref="MaxWriteBufferSize"/>, but the
+    /// connection and its task live on). Too short cuts slow but honest readers: a send of up to
+    /// <see cref="MaxWriteBufferSize"/> bytes must complete within it.</remarks>
+    public TimeSpan WriteTimeout { get; set; }
+
+    /// <summary>The least average rate a peer must send at while a handler waits for a read, once the
+    /// grace period has passed; <see langword="null"/> for none.</summary>
+    /// <remarks>Default: <see langword="null"/>. Kestrel's request-body default is 240 bytes/s after
+    /// 5 seconds. It defeats slowloris-style peers that keep a large read alive with a byte every few
+    /// seconds, without cutting large requests that arrive at a steady pace. It is checked on every
+    /// timer tick past the grace period, only for connections in a read.</remarks>
+    public MinDataRate? MinReceiveRate { get; set; }
+
+    /// <summary>How many received bytes the handler may leave unconsumed before the server stops
+    /// reading from the socket; <see langword="null"/> for no limit.</summary>
+    /// <remarks>Default: 1 MiB, as Kestrel. When reached, the receive loop pauses, the kernel's receive
+    /// buffer fills, and TCP flow control stops the peer; reading resumes when the handler has consumed
+    /// half of it. Smaller bounds memory per connection more tightly (a peer flooding the server costs
+    /// at most this plus the kernel buffers); it must be larger than the largest frame a codec has to
+    /// see whole, or that frame can never be read.</remarks>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>How many bytes may wait in the output pipe for the socket before the handler's
+    /// <c>FlushAsync</c> waits; <see langword="null"/> for no limit.</summary>
+    /// <remarks>Default: 64 KiB, as Kestrel. When reached, the flush waits until the peer has read half
+    /// of it, which pauses the handler (back-pressure); with <see cref="WriteTimeout"/> a peer that
+    /// never reads is disconnected. Larger smooths bursts for fast peers at the price of memory per
+    /// slow peer; with no limit, a peer that never reads makes the server buffer everything.</remarks>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>How often the one shared timer checks every connection's timeouts and deadlines.</summary>
+    /// <remarks>Default: 250 ms. A timeout never fires early and fires at most this late. Shorter is
+    /// more precise and costs more CPU with many connections (a check reads 24 bytes per connection;
+    /// see docs/DEADLINES.md for the measured cost at 100,000 connections). Between 10 ms and 10 s.</remarks>
+    public TimeSpan TimeoutResolution { get; set; } = TimeSpan.FromMilliseconds(250);
+
+    private void ValidateTimeouts()
+    {
+        Require(IdleTimeout >= TimeSpan.Zero, nameof(IdleTimeout), IdleTimeout, "must not be negative (zero turns it off)");
+        Require(ReadTimeout >= TimeSpan.Zero, nameof(ReadTimeout), ReadTimeout, "must not be negative (zero turns it off)");
+        Require(WriteTimeout >= TimeSpan.Zero, nameof(WriteTimeout), WriteTimeout, "must not be negative (zero turns it off)");
+        Require(MinReceiveRate is null || MinReceiveRate.BytesPerSecond > 0, nameof(MinReceiveRate), MinReceiveRate, "must have a positive BytesPerSecond");
+        Require(MinReceiveRate is null || MinReceiveRate.GracePeriod >= TimeSpan.Zero, nameof(MinReceiveRate), MinReceiveRate, "must not have a negative GracePeriod");
+        Require(MaxReadBufferSize is null or > 0, nameof(MaxReadBufferSize), MaxReadBufferSize, "must be positive (null for no limit)");
+        Require(MaxWriteBufferSize is null or > 0, nameof(MaxWriteBufferSize), MaxWriteBufferSize, "must be positive (null for no limit)");
+        Require(TimeoutResolution >= TimeSpan.FromMilliseconds(10) && TimeoutResolution <= TimeSpan.FromSeconds(10), nameof(TimeoutResolution), TimeoutResolution, "must be between 10 ms and 10 s");
+    }
+}

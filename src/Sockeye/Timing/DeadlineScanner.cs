@@ -1,0 +1,198 @@
+namespace Sockeye.Timing;
+
+/// <summary>
+/// The one timing mechanism for every connection of a server: a coarse periodic scan, like Kestrel's
+/// heartbeat. One <see cref="ITimer"/> from the server's <see cref="TimeProvider"/> ticks every
+/// <see cref="Resolution"/>; each tick walks a dense table of <see cref="TimerSlot"/>s and calls the
+/// owner of any slot whose expiry has come.
+/// </summary>
+/// <remarks>
+/// <para>Why a scan rather than a timer per connection or a timing wheel: the hot path only writes a
+/// timestamp into the connection's slot (no registration, no allocation, no
+/// <see cref="CancellationTokenSource"/> per read), and almost every deadline is pushed back long
+/// before it expires, which a wheel would have to re-file each time. The scan's cost is a sequential
+/// pass over 24 bytes per connection; it is measured in <c>bench/Sockeye.Benchmarks</c>
+/// (<c>DeadlineScanBenchmarks</c>) and reported in <c>docs/DEADLINES.md</c>.</para>
+/// <para>A timeout fires at the first tick at or after its expiry: never early, and late by at most
+/// one <see cref="Resolution"/> plus the timer's own jitter.</para>
+/// <para>Register and unregister take a lock (once per connection); the scan and the slot writes take
+/// none. A tick that finds the previous scan still running is skipped.</para>
+/// </remarks>
+internal sealed class DeadlineScanner : IDisposable
+{
+    private readonly TimeProvider _time;
+    private readonly Lock _lock = new();
+
+    // Free slot numbers, reused last-in first-out so the live slots stay packed at the front.
+    private readonly Stack<int> _free = new();
+
+    // Replaced (never mutated) when a chunk is added, so the scan can read it without the lock.
+    private TimerChunk[] _chunks = [];
+    private int _nextSlot;
+    private int _registered;
+    private ITimer? _timer;
+    private int _scanning;
+
+    /// <summary>Creates a scanner on <paramref name="time"/> that ticks every <paramref name="resolution"/>
+    /// once <see cref="Start"/> is called.</summary>
+    public DeadlineScanner(TimeProvider time, TimeSpan resolution)
+    {
+        _time = time;
+        Resolution = resolution;
+        ResolutionTicks = ToTicks(resolution);
+    }
+
+    /// <summary>Time between scans: the most a timeout can fire late.</summary>
+    public TimeSpan Resolution { get; }
+
+    /// <summary><see cref="Resolution"/> in timestamp units.</summary>
+    public long ResolutionTicks { get; }
+
+    /// <summary>The clock every slot is written in.</summary>
+    public TimeProvider Time => _time;
+
+    /// <summary>Slots in use: connections registered now.</summary>
+    public int Registered => Volatile.Read(ref _registered);
+
+    /// <summary>Scans completed since the start (a test and benchmark figure).</summary>
+    public long Scans => Interlocked.Read(ref _scans);
+
+    private long _scans;
+
+    /// <summary>The current timestamp, in the units the slots hold.</summary>
+    public long Now => _time.GetTimestamp();
+
+    /// <summary>Starts ticking. Call once.</summary>
+    public void Start() =>
+        _timer = _time.CreateTimer(static s => ((DeadlineScanner)s!).Tick(), this, Resolution, Resolution);
+
+    /// <summary>Stops ticking; registered slots are left as they are.</summary>
+    public void Dispose() => _timer?.Dispose();
+
+    /// <summary>Converts a duration to timestamp units (0 stays 0: "off").</summary>
+    public long ToTicks(TimeSpan duration)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            return 0;
+        }
+
+        // Saturate instead of overflowing: a duration of centuries means "never" in practice.
+        var ticks = duration.TotalSeconds * _time.TimestampFrequency;
+        return ticks >= long.MaxValue / 4 ? long.MaxValue / 4 : Math.Max(1, (long)ticks);
+    }
+
+    /// <summary>Converts timestamp units back to a duration, for messages and getters.</summary>
+    public TimeSpan ToTimeSpan(long ticks) =>
+        ticks <= 0 ? TimeSpan.Zero : TimeSpan.FromSeconds((double)ticks / _time.TimestampFrequency);
+
+    /// <summary>Converts an absolute time to a timestamp on this scanner's clock.</summary>
+    public long ToTimestamp(DateTimeOffset deadline)
+    {
+        var now = Now;
+        var delta = deadline - _time.GetUtcNow();
+        if (delta <= TimeSpan.Zero)
+        {
+            // Already passed: due at once, however far in the past (and without underflow).
+            return now - Math.Min(now, ToTicks(-delta));
+        }
+
+        return now + ToTicks(delta);
+    }
+
+    /// <summary>Converts a timestamp back to an absolute time, for messages.</summary>
+    public DateTimeOffset ToDateTimeOffset(long timestamp) =>
+        _time.GetUtcNow() + TimeSpan.FromSeconds((double)(timestamp - Now) / _time.TimestampFrequency);
+
+    /// <summary>Gives <paramref name="owner"/> a slot with nothing to check.</summary>
+    /// <returns>The chunk holding the slot and its index there: the owner writes
+    /// <c>chunk.Slots[index]</c> directly.</returns>
+    public (TimerChunk Chunk, int Index) Register(IDeadlineTarget owner)
+    {
+        lock (_lock)
+        {
+            if (!_free.TryPop(out var slot))
+            {
+                slot = _nextSlot++;
+                if (slot / TimerChunk.Size >= _chunks.Length)
+                {
+                    Volatile.Write(ref _chunks, [.. _chunks, new TimerChunk(slot)]);
+                }
+            }
+
+            var chunk = _chunks[slot / TimerChunk.Size];
+            var index = slot % TimerChunk.Size;
+            chunk.Slots[index] = TimerSlot.Empty;
+            Volatile.Write(ref chunk.Owners[index], owner);
+            _registered++;
+            return (chunk, index);
+        }
+    }
+
+    /// <summary>Frees a slot. The owner must not write it afterwards: the next owner would see its hints.</summary>
+    public void Unregister(TimerChunk chunk, int index)
+    {
+        lock (_lock)
+        {
+            Volatile.Write(ref chunk.Owners[index], null);
+            chunk.Slots[index] = TimerSlot.Empty;
+            _free.Push(chunk.FirstSlot + index);
+            _registered--;
+        }
+    }
+
+    /// <summary>One pass over every slot at <paramref name="now"/>: calls each owner with a due slot.</summary>
+    /// <returns>How many owners were called.</returns>
+    public int Scan(long now)
+    {
+        var called = 0;
+        foreach (var chunk in Volatile.Read(ref _chunks))
+        {
+            var slots = chunk.Slots;
+            for (var i = 0; i < slots.Length; i++)
+            {
+                if (slots[i].Earliest > now)
+                {
+                    continue;
+                }
+
+                var owner = Volatile.Read(ref chunk.Owners[i]);
+                if (owner is null)
+                {
+                    continue;
+                }
+
+                called++;
+                try
+                {
+                    owner.OnDeadlineDue(now);
+                }
+                catch (Exception)
+                {
+                    // An abort that failed leaves that connection to its own loops; the scan must go on
+                    // for the others.
+                }
+            }
+        }
+
+        Interlocked.Increment(ref _scans);
+        return called;
+    }
+
+    private void Tick()
+    {
+        if (Interlocked.Exchange(ref _scanning, 1) != 0)
+        {
+            return; // The previous scan is still running: skip a tick rather than pile up.
+        }
+
+        try
+        {
+            Scan(Now);
+        }
+        finally
+        {
+            Volatile.Write(ref _scanning, 0);
+        }
+    }
+}

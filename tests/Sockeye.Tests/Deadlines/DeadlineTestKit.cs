@@ -1,0 +1,189 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using Sockeye.Transport;
+
+namespace Sockeye.Tests.Deadlines;
+
+/// <summary>Handlers and helpers shared by the deadline tests.</summary>
+internal static class DeadlineTestKit
+{
+    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
+
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <see cref="Patience"/>.</summary>
+    public static async Task WaitUntil(Func<bool> condition, string what)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > Patience)
+            {
+                Assert.Fail($"timed out waiting until {what}");
+            }
+
+            await Task.Delay(10);
+        }
+    }
+
+    /// <summary>Reads until the server closes or resets the connection; returns when it did.</summary>
+    public static async Task WaitForCloseAsync(Socket client)
+    {
+        var buffer = new byte[4096];
+        using var cts = new CancellationTokenSource(Patience);
+        try
+        {
+            while (await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
+            {
+            }
+        }
+        catch (SocketException)
+        {
+            // RST: closed as well.
+        }
+    }
+
+    public static async Task<Socket> ConnectAsync(TcpServer server, int? receiveBufferSize = null)
+    {
+        var socket = new Socket(server.LocalEndPoint!.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (receiveBufferSize is { } size)
+        {
+            socket.ReceiveBufferSize = size; // before connect, so the window is small from the start
+        }
+
+        await socket.ConnectAsync(server.LocalEndPoint!).WaitAsync(Patience);
+        return socket;
+    }
+
+    public static async Task SendAsync(Socket socket, string text) =>
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text), SocketFlags.None).WaitAsync(Patience);
+
+    public static async Task<string> ReceiveExactlyAsync(Socket socket, int count)
+    {
+        var buffer = new byte[count];
+        var read = 0;
+        using var cts = new CancellationTokenSource(Patience);
+        while (read < count)
+        {
+            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
+            if (n == 0)
+            {
+                throw new IOException("closed before the expected reply");
+            }
+
+            read += n;
+        }
+
+        return System.Text.Encoding.ASCII.GetString(buffer);
+    }
+
+    public static SocketConnection Internal(Connection connection) => (SocketConnection)connection;
+}
+
+/// <summary>
+/// A line protocol: replies to each '\n'-terminated line with the line itself. A partial line is
+/// examined but not consumed, as a codec does, so it stays one read until its newline arrives.
+/// Records the connection and how the handler ended.
+/// </summary>
+internal sealed class LineEchoHandler
+{
+    private readonly TaskCompletionSource<Connection> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Every connection the handler served.</summary>
+    public System.Collections.Concurrent.ConcurrentQueue<Connection> All { get; } = new();
+
+    /// <summary>The first connection the handler served.</summary>
+    public Task<Connection> Connected => _connected.Task;
+
+    /// <summary>How the first connection's handler ended: null for a clean return.</summary>
+    public Task<Exception?> Ended => _ended.Task;
+
+    public async Task HandleAsync(Connection connection)
+    {
+        All.Enqueue(connection);
+        var first = _connected.TrySetResult(connection);
+        try
+        {
+            var input = connection.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                var buffer = result.Buffer;
+                var newline = buffer.PositionOf((byte)'\n');
+                if (newline is null)
+                {
+                    input.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    continue;
+                }
+
+                var line = buffer.Slice(0, buffer.GetPosition(1, newline.Value));
+                foreach (var segment in line)
+                {
+                    connection.Output.Write(segment.Span);
+                }
+
+                input.AdvanceTo(line.End);
+                await connection.Output.FlushAsync();
+            }
+
+            if (first)
+            {
+                _ended.TrySetResult(null);
+            }
+        }
+        catch (Exception ex)
+        {
+            if (first)
+            {
+                _ended.TrySetResult(ex);
+            }
+
+            throw;
+        }
+    }
+}
+
+/// <summary>Writes up to <see cref="Total"/> bytes in chunks, flushing after each, and records how far it got.</summary>
+internal sealed class FloodWriter(long total, int chunk = 16 * 1024)
+{
+    private static readonly byte[] Payload = Enumerable.Range(0, 64 * 1024).Select(i => (byte)i).ToArray();
+    private readonly TaskCompletionSource<Connection> _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<Exception?> _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private long _flushed;
+
+    public long Total { get; } = total;
+
+    public long Flushed => Interlocked.Read(ref _flushed);
+
+    public Task<Connection> Connected => _connected.Task;
+
+    public Task<Exception?> Ended => _ended.Task;
+
+    public async Task HandleAsync(Connection connection)
+    {
+        _connected.TrySetResult(connection);
+        try
+        {
+            var output = connection.Output;
+            for (long sent = 0; sent < Total; sent += chunk)
+            {
+                output.Write(Payload.AsSpan(0, chunk));
+                await output.FlushAsync();
+                Interlocked.Add(ref _flushed, chunk);
+            }
+
+            _ended.TrySetResult(null);
+        }
+        catch (Exception ex)
+        {
+            _ended.TrySetResult(ex);
+            throw;
+        }
+    }
+}
