@@ -21,6 +21,10 @@ public abstract class Connection
 {
     private Dictionary<object, object?>? _items;
 
+    /// <summary>The framing helpers' reader for this connection (see <c>Sockeye.Framing</c>), created on
+    /// first use; it keeps handed-out frames valid until the next read.</summary>
+    internal Framing.Internal.FrameReader? FrameReader { get; set; }
+
     /// <summary>A number unique to this connection within the process, for logs and lookups.</summary>
     public abstract long Id { get; }
 

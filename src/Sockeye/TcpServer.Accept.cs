@@ -237,7 +237,7 @@ public sealed partial class TcpServer
                 // fired for this connection: a normal end, not a handler fault.
                 reason = ex.Message;
             }
-            catch (InvalidDataException ex)
+            catch (Exception ex) when (ex is InvalidDataException or Framing.FrameTooLargeException)
             {
                 // The peer broke the protocol (an oversize or malformed frame): its fault, not the
                 // handler's. Counted, logged at Debug, and only this connection is closed.

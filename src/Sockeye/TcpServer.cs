@@ -115,7 +115,8 @@ public sealed partial class TcpServer : IAsyncDisposable
     public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
 
     /// <summary>Connections closed because the peer broke the protocol: the handler ended with an
-    /// <see cref="InvalidDataException"/>, such as a framing codec's oversize-frame error.</summary>
+    /// <see cref="InvalidDataException"/> (a malformed frame) or a
+    /// <see cref="Framing.FrameTooLargeException"/> (a frame over a codec's limit).</summary>
     public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
 
     /// <summary>Accepts that failed (for example, out of file descriptors) and were retried after a back-off.</summary>

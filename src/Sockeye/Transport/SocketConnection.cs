@@ -162,6 +162,7 @@ internal sealed partial class SocketConnection : Connection
     {
         await CloseAsync().ConfigureAwait(false);
         await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        FrameReader?.Dispose(); // frames the handler read are no longer in use
 
         // The receive loop may be parked in a zero-byte read; closing the socket ends it.
         _socket.Dispose();

@@ -1,0 +1,187 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+using Sockeye.Framing.Internal;
+
+namespace Sockeye.Framing;
+
+/// <summary>
+/// Reads and writes whole frames on a <see cref="Connection"/> with a codec: one frame, every frame
+/// (<c>await foreach</c>), one frame written and flushed, or many frames with a single flush.
+/// </summary>
+/// <remarks>
+/// <para><b>How long a frame's memory is valid.</b> A frame read by these helpers is a slice of the
+/// connection's receive buffer, handed out without copying. It is valid <b>until the next frame read
+/// on the same connection</b> (<see cref="ReadFrameAsync"/>, <see cref="TryReadFrame"/>, or the next
+/// step of <see cref="ReadFramesAsync"/>), or until the handler returns, whichever comes first. After
+/// that the memory goes back to the pool and holds other bytes. Writing the frame (echoing it, parsing
+/// it, copying it) before the next read is always safe; to keep it longer, copy it
+/// (<c>frame.ToArray()</c>, or into memory of your own).</para>
+/// <para>A frame larger than a quarter of the input pipe's pause threshold (256 KiB by default) is
+/// gathered in pooled memory instead, because the pipe stops receiving before such a frame could sit in
+/// it whole; the same validity rule applies.</para>
+/// <para>While a frame is held, the bytes behind it stay in <see cref="Connection.Input"/>: do not read
+/// <see cref="Connection.Input"/> directly and through these helpers on the same connection.</para>
+/// <para>Decoder errors propagate: a <see cref="FrameTooLargeException"/> or an
+/// <see cref="InvalidDataException"/> that ends the handler is counted by the server as a protocol
+/// error and closes that connection only.</para>
+/// </remarks>
+public static class ConnectionFramingExtensions
+{
+    /// <summary>Reads the next frame, waiting for its bytes as needed.</summary>
+    /// <param name="connection">The connection to read from.</param>
+    /// <param name="decoder">The frame format. Use one decoder instance per connection.</param>
+    /// <param name="cancellationToken">Cancels the wait (<see cref="OperationCanceledException"/>).</param>
+    /// <returns>The frame, valid until the next frame read (see the class remarks); <see langword="null"/>
+    /// when the peer closed its side between two frames.</returns>
+    /// <exception cref="FrameTooLargeException">The next frame exceeds the decoder's maximum.</exception>
+    /// <exception cref="InvalidDataException">The bytes are not a valid frame, or the peer closed the
+    /// connection in the middle of one.</exception>
+    /// <exception cref="OperationCanceledException">The token fired, or a pending read was cancelled
+    /// with <see cref="PipeReader.CancelPendingRead"/>.</exception>
+    public static ValueTask<ReadOnlySequence<byte>?> ReadFrameAsync(this Connection connection, IFrameDecoder decoder, CancellationToken cancellationToken = default)
+    {
+        var reader = ReaderFor(connection);
+        ArgumentNullException.ThrowIfNull(decoder);
+        if (reader.TryReadBuffered(decoder, out var frame))
+        {
+            return new ValueTask<ReadOnlySequence<byte>?>(frame);
+        }
+
+        return ReadSlowAsync(reader, decoder, cancellationToken);
+    }
+
+    /// <summary>Decodes a frame from bytes already received, without waiting: for handlers that answer
+    /// every request that arrived together with one flush.</summary>
+    /// <param name="connection">The connection to read from.</param>
+    /// <param name="decoder">The frame format.</param>
+    /// <param name="frame">The frame, valid until the next frame read (see the class remarks).</param>
+    /// <returns><see langword="true"/> when a whole frame was already buffered.</returns>
+    /// <exception cref="InvalidDataException">The decoder refused the buffered bytes.</exception>
+    public static bool TryReadFrame(this Connection connection, IFrameDecoder decoder, out ReadOnlySequence<byte> frame)
+    {
+        var reader = ReaderFor(connection);
+        ArgumentNullException.ThrowIfNull(decoder);
+        return reader.TryReadBuffered(decoder, out frame);
+    }
+
+    /// <summary>
+    /// Every frame until the peer closes its side, for <c>await foreach</c>. The enumeration also ends
+    /// when the server asks handlers to finish (<see cref="Connection.ShutdownRequested"/>), after the
+    /// frames already received have been handed out, so a graceful shutdown answers every request that
+    /// reached the server.
+    /// </summary>
+    /// <param name="connection">The connection to read from.</param>
+    /// <param name="decoder">The frame format. Use one decoder instance per connection.</param>
+    /// <param name="cancellationToken">Cancels the wait for the next frame.</param>
+    /// <returns>The frames; each is valid until the enumeration moves to the next (see the class remarks).</returns>
+    /// <exception cref="FrameTooLargeException">A frame exceeds the decoder's maximum.</exception>
+    /// <exception cref="InvalidDataException">The bytes are not a valid frame, or the peer closed the
+    /// connection in the middle of one.</exception>
+    public static async IAsyncEnumerable<ReadOnlySequence<byte>> ReadFramesAsync(this Connection connection, IFrameDecoder decoder, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var reader = ReaderFor(connection);
+        ArgumentNullException.ThrowIfNull(decoder);
+
+        // One registration for the whole enumeration rather than a token on every read: a pending read
+        // then returns "cancelled" when the server asks handlers to finish.
+        using var shutdown = connection.ShutdownRequested.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), connection.Input);
+        while (true)
+        {
+            var status = await reader.ReadAsync(decoder, cancellationToken).ConfigureAwait(false);
+            if (status == FrameReadStatus.Frame)
+            {
+                yield return reader.Frame;
+            }
+            else if (status == FrameReadStatus.End || connection.ShutdownRequested.IsCancellationRequested)
+            {
+                yield break;
+            }
+        }
+    }
+
+    /// <summary>Encodes <paramref name="frame"/> into <see cref="Connection.Output"/> without flushing:
+    /// call it for each frame of a batch, then flush once.</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="encoder">The frame format.</param>
+    /// <param name="frame">The frame's bytes.</param>
+    /// <exception cref="ArgumentException">The encoder cannot encode the frame (too large, contains its
+    /// delimiter, ...).</exception>
+    public static void WriteFrame(this Connection connection, IFrameEncoder encoder, in ReadOnlySequence<byte> frame)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(encoder);
+        encoder.Encode(frame, connection.Output);
+    }
+
+    /// <summary>Encodes <paramref name="frame"/> into <see cref="Connection.Output"/> without flushing.</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="encoder">The frame format.</param>
+    /// <param name="frame">The frame's bytes.</param>
+    /// <exception cref="ArgumentException">The encoder cannot encode the frame.</exception>
+    public static void WriteFrame(this Connection connection, IFrameEncoder encoder, ReadOnlyMemory<byte> frame) =>
+        WriteFrame(connection, encoder, new ReadOnlySequence<byte>(frame));
+
+    /// <summary>Writes one frame and flushes: it is on its way to the peer when the returned task
+    /// completes (the flush waits while the peer is slow to read).</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="encoder">The frame format.</param>
+    /// <param name="frame">The frame's bytes; a frame just read can be passed back directly (an echo).</param>
+    /// <param name="cancellationToken">Cancels the flush.</param>
+    /// <returns>The flush result; <c>IsCompleted</c> means the peer is no longer reading.</returns>
+    /// <exception cref="ArgumentException">The encoder cannot encode the frame.</exception>
+    public static ValueTask<FlushResult> WriteFrameAsync(this Connection connection, IFrameEncoder encoder, ReadOnlySequence<byte> frame, CancellationToken cancellationToken = default)
+    {
+        WriteFrame(connection, encoder, frame);
+        return connection.Output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>Writes one frame and flushes.</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="encoder">The frame format.</param>
+    /// <param name="frame">The frame's bytes.</param>
+    /// <param name="cancellationToken">Cancels the flush.</param>
+    /// <returns>The flush result; <c>IsCompleted</c> means the peer is no longer reading.</returns>
+    /// <exception cref="ArgumentException">The encoder cannot encode the frame.</exception>
+    public static ValueTask<FlushResult> WriteFrameAsync(this Connection connection, IFrameEncoder encoder, ReadOnlyMemory<byte> frame, CancellationToken cancellationToken = default) =>
+        WriteFrameAsync(connection, encoder, new ReadOnlySequence<byte>(frame), cancellationToken);
+
+    /// <summary>Writes every frame of <paramref name="frames"/>, then flushes once: one send for the
+    /// batch instead of one per frame.</summary>
+    /// <param name="connection">The connection to write to.</param>
+    /// <param name="encoder">The frame format.</param>
+    /// <param name="frames">The frames, in order.</param>
+    /// <param name="cancellationToken">Cancels the flush.</param>
+    /// <returns>The flush result; <c>IsCompleted</c> means the peer is no longer reading.</returns>
+    /// <exception cref="ArgumentException">The encoder cannot encode one of the frames; the frames before
+    /// it are written but not flushed.</exception>
+    public static ValueTask<FlushResult> WriteFramesAsync(this Connection connection, IFrameEncoder encoder, IEnumerable<ReadOnlyMemory<byte>> frames, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(encoder);
+        ArgumentNullException.ThrowIfNull(frames);
+        foreach (var frame in frames)
+        {
+            encoder.Encode(new ReadOnlySequence<byte>(frame), connection.Output);
+        }
+
+        return connection.Output.FlushAsync(cancellationToken);
+    }
+
+    private static FrameReader ReaderFor(Connection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return connection.FrameReader ??= new FrameReader(connection.Input);
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<ReadOnlySequence<byte>?> ReadSlowAsync(FrameReader reader, IFrameDecoder decoder, CancellationToken cancellationToken)
+    {
+        return await reader.ReadAsync(decoder, cancellationToken).ConfigureAwait(false) switch
+        {
+            FrameReadStatus.Frame => reader.Frame,
+            FrameReadStatus.End => null,
+            _ => throw new OperationCanceledException("the read was cancelled (PipeReader.CancelPendingRead)"),
+        };
+    }
+}
