@@ -24,9 +24,12 @@ internal static class ServeCommand
         var descriptorReserve = CliOptions.AtLeast("--descriptor-reserve", 0, 64, "File descriptors kept free for the runtime; connections that would take them are refused");
         var drainTimeout = CliOptions.Duration("--drain-timeout", TimeSpan.FromSeconds(10), "On SIGTERM, how long handlers get to finish before their connections are aborted");
 
-        var echo = new Command("echo", "Echo every byte back to the sender (RFC 862).")
+        var framing = EchoFraming.FramingOption();
+        var maxFrameSize = EchoFraming.MaxFrameSizeOption();
+
+        var echo = new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
         {
-            host, port, maxConnections, descriptorReserve, drainTimeout,
+            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize,
         };
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
@@ -49,7 +52,8 @@ internal static class ServeCommand
                 DescriptorReserve = parse.GetValue(descriptorReserve),
             };
             timeouts.Apply(parse, options);
-            return RunAsync(options, EchoHandler.Instance, parse.GetValue(drainTimeout));
+            var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
+            return RunAsync(options, handler, parse.GetValue(drainTimeout));
         });
         return echo;
     }
