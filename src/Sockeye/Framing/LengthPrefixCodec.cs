@@ -33,8 +33,8 @@ namespace Sockeye.Framing;
 /// itself but not the type byte; the handler needs the type, so nothing is stripped:
 /// <c>new LengthPrefixCodec(1 &lt;&lt; 20, lengthFieldOffset: 1, lengthFieldSize: 4, lengthAdjustment: -4, bytesToStrip: 0)</c>.</para>
 /// <code>
-///   before: | 'Q' | 00 00 00 0D | "SELECT 1;\0" (9 bytes) |
-///   after:  | 'Q' | 00 00 00 0D | "SELECT 1;\0" |            (the whole 14-byte message)
+///   before: | 'Q' | 00 00 00 0E | "SELECT 1;\0" (10 bytes) |
+///   after:  | 'Q' | 00 00 00 0E | "SELECT 1;\0" |             (the whole 15-byte message)
 /// </code>
 /// <para>Bitcoin P2P messages: 4 magic bytes, a 12-byte command, a 4-byte little-endian payload length,
 /// a 4-byte checksum the length does not count, then the payload:

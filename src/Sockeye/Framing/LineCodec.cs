@@ -33,11 +33,18 @@ public sealed class LineCodec : IFrameCodec
     /// frame. Default <see langword="true"/>: <c>\r\n</c> and <c>\n</c> lines read the same. Set it to
     /// <see langword="false"/> to hand lines out byte for byte (an echo that must not change them).</param>
     /// <param name="writeCrLf">Whether the encoder ends lines with <c>\r\n</c> (telnet-style protocols)
-    /// instead of <c>\n</c>. Default <see langword="false"/>.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxLineLength"/> is less than 1.</exception>
+    /// instead of <c>\n</c>. Default <see langword="false"/>. Needs <paramref name="stripCarriageReturn"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="maxLineLength"/> is less than 1, or
+    /// <paramref name="writeCrLf"/> is set without <paramref name="stripCarriageReturn"/> (lines written
+    /// would not read back as themselves).</exception>
     public LineCodec(int maxLineLength, bool stripCarriageReturn = true, bool writeCrLf = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxLineLength, 1);
+        if (writeCrLf && !stripCarriageReturn)
+        {
+            throw new ArgumentException("writeCrLf needs stripCarriageReturn: the decoder would keep the \r it writes", nameof(writeCrLf));
+        }
+
         MaxFrameSize = maxLineLength;
         StripCarriageReturn = stripCarriageReturn;
         WriteCrLf = writeCrLf;
