@@ -79,7 +79,7 @@ public sealed class LineCodec : IFrameCodec
         }
 
         var length = newline;
-        if (StripCarriageReturn && length > 0 && input.Slice(length - 1, 1).FirstSpan[0] == (byte)'\r')
+        if (StripCarriageReturn && length > 0 && ByteAt(input, length - 1) == (byte)'\r')
         {
             length--;
         }
@@ -92,6 +92,12 @@ public sealed class LineCodec : IFrameCodec
         frame = input.Slice(0, length);
         consumed = input.GetPosition(newline + 1);
         return true;
+    }
+
+    private static byte ByteAt(in ReadOnlySequence<byte> input, long index)
+    {
+        var first = input.FirstSpan;
+        return index < first.Length ? first[(int)index] : input.Slice(index, 1).FirstSpan[0];
     }
 
     /// <inheritdoc />

@@ -27,10 +27,26 @@ internal struct DelimiterSearch
     /// larger than the window allows.</param>
     public long IndexOf(in ReadOnlySequence<byte> input, ReadOnlySpan<byte> delimiter, long window, out bool windowFull)
     {
-        var searchable = input.Length > window ? input.Slice(0, window) : input;
+        var length = Math.Min(input.Length, window);
 
         // A stale offset (the caller moved on without a match) must not skip bytes.
-        var from = _searched > searchable.Length ? 0 : Math.Max(0, _searched - (delimiter.Length - 1));
+        var from = _searched > length ? 0 : Math.Max(0, _searched - (delimiter.Length - 1));
+
+        // Most frames end in the first segment: look there before slicing a multi-segment sequence
+        // (slicing walks segments). A match wholly inside it precedes any match that straddles.
+        var first = input.FirstSpan;
+        if (from < first.Length)
+        {
+            var found = first[(int)from..(int)Math.Min(first.Length, length)].IndexOf(delimiter);
+            if (found >= 0)
+            {
+                _searched = 0;
+                windowFull = false;
+                return from + found;
+            }
+        }
+
+        var searchable = input.Length > window ? input.Slice(0, window) : input;
         long index;
         if (searchable.IsSingleSegment)
         {
