@@ -117,7 +117,7 @@ public sealed partial class TcpServer
             try
             {
                 Configure(socket, _options);
-                connection = new SocketConnection(socket, _inputOptions, _outputOptions, _shutdownRequested.Token);
+                connection = new SocketConnection(socket, _pool, _senders, _options.MaxReadBufferSize, _options.MaxWriteBufferSize, _shutdownRequested.Token);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -226,7 +226,6 @@ public sealed partial class TcpServer
                 SockeyeLog.ConnectionAccepted(_logger, connection.Id, connection.RemoteEndPoint);
             }
 
-            connection.Start();
             try
             {
                 await _handler!(connection).ConfigureAwait(false);

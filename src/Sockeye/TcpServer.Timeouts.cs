@@ -38,10 +38,4 @@ public sealed partial class TcpServer
         _deadlineSettings = new DeadlineSettings(_deadlineScanner, _timeoutCounters,
             options.IdleTimeout, options.ReadTimeout, options.WriteTimeout, options.MinReceiveRate);
     }
-
-    // A pipe pauses its writer at this many unconsumed bytes; 0 means never.
-    private static long PauseThreshold(long? limit) => limit ?? 0;
-
-    // ... and resumes it below this many: half the limit, so a paused side does not wake per byte.
-    private static long ResumeThreshold(long? limit) => limit is { } l ? Math.Max(1, l / 2) : 0;
 }

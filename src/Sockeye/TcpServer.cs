@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -40,8 +39,7 @@ public sealed partial class TcpServer : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly PinnedBlockMemoryPool _pool = new();
-    private readonly PipeOptions _inputOptions;
-    private readonly PipeOptions _outputOptions;
+    private readonly SocketSenderPool _senders = new();
 
     // Every live connection, so that a drain can abort the ones still running at its deadline.
     private readonly ConcurrentDictionary<long, SocketConnection> _connections = new();
@@ -82,15 +80,6 @@ public sealed partial class TcpServer : IAsyncDisposable
         _time = options.TimeProvider;
         _logger = options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
 
-        // Inline schedulers on both pipes: see SocketConnection for why. The input pipe pauses the
-        // receive loop at MaxReadBufferSize unread (TCP flow control then pushes back on the peer);
-        // the output pipe pauses a flushing handler at MaxWriteBufferSize unsent. Each resumes at half.
-        _inputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            pauseWriterThreshold: PauseThreshold(options.MaxReadBufferSize), resumeWriterThreshold: ResumeThreshold(options.MaxReadBufferSize),
-            minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
-        _outputOptions = new PipeOptions(_pool, PipeScheduler.Inline, PipeScheduler.Inline,
-            pauseWriterThreshold: PauseThreshold(options.MaxWriteBufferSize), resumeWriterThreshold: ResumeThreshold(options.MaxWriteBufferSize),
-            minimumSegmentSize: PinnedBlockMemoryPool.BlockSize, useSynchronizationContext: false);
         InitializeDeadlines(options);
     }
 

@@ -37,21 +37,24 @@ public sealed partial class TcpServerOptions
     /// timer tick past the grace period, only for connections in a read.</remarks>
     public MinDataRate? MinReceiveRate { get; set; }
 
-    /// <summary>How many received bytes the handler may leave unconsumed before the server stops
-    /// reading from the socket; <see langword="null"/> for no limit.</summary>
-    /// <remarks>Default: 1 MiB, as Kestrel. When reached, the receive loop pauses, the kernel's receive
-    /// buffer fills, and TCP flow control stops the peer; reading resumes when the handler has consumed
-    /// half of it. Smaller bounds memory per connection more tightly (a peer flooding the server costs
-    /// at most this plus the kernel buffers); it must be larger than the largest frame a codec has to
-    /// see whole, or that frame can never be read.</remarks>
+    /// <summary>How many received bytes the handler may hold unconsumed (examined, waiting for the
+    /// rest of a frame) and still ask for more; <see langword="null"/> for no limit.</summary>
+    /// <remarks>Default: 1 MiB, as Kestrel. Sockeye receives only when the handler reads, so a handler
+    /// that is busy or slow is protected by TCP flow control: the kernel's receive buffer fills and
+    /// the peer stops. This limit catches the other case, a frame that never ends: a read past it
+    /// fails with an <see cref="InvalidDataException"/> naming the limit, counted as a protocol error,
+    /// and only that connection is closed. It must be larger than the largest frame a codec has to
+    /// see whole.</remarks>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
 
-    /// <summary>How many bytes may wait in the output pipe for the socket before the handler's
-    /// <c>FlushAsync</c> waits; <see langword="null"/> for no limit.</summary>
-    /// <remarks>Default: 64 KiB, as Kestrel. When reached, the flush waits until the peer has read half
-    /// of it, which pauses the handler (back-pressure); with <see cref="WriteTimeout"/> a peer that
-    /// never reads is disconnected. Larger smooths bursts for fast peers at the price of memory per
-    /// slow peer; with no limit, a peer that never reads makes the server buffer everything.</remarks>
+    /// <summary>The most output bytes buffered in user space for one send: a <c>WriteAsync</c> larger
+    /// than this is sent in pieces of this size; <see langword="null"/> for no limit.</summary>
+    /// <remarks>Default: 64 KiB, as Kestrel. A flush hands every buffered byte to the kernel before it
+    /// completes, so a handler writing to a peer that does not read waits in <c>FlushAsync</c>
+    /// (back-pressure) and holds at most this much plus the kernel's send buffer; with
+    /// <see cref="WriteTimeout"/> such a peer is disconnected. Bytes written with <c>GetSpan</c> and
+    /// <c>Advance</c> stay buffered until the handler flushes. Larger means fewer sends for big
+    /// responses; smaller bounds memory per slow peer more tightly.</remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>How often the one shared timer checks every connection's timeouts and deadlines.</summary>

@@ -4,19 +4,21 @@ using System.Collections.Concurrent;
 namespace Sockeye.Transport;
 
 /// <summary>
-/// A pool of fixed-size blocks on the pinned object heap, for the connection pipes. Pinned because
+/// A pool of fixed-size blocks on the pinned object heap, for the connections' receive and send
+/// buffers. Pinned because
 /// every block is handed to the kernel in socket reads and writes, which would otherwise pin and
 /// unpin it per operation; fixed-size so a block is reused as-is with no search.
 /// </summary>
 /// <remarks>
-/// Blocks come back when a pipe segment is released, so a connection that is idle (waiting with a
-/// zero-byte read) holds none. The pool shrinks: <see cref="Trim"/> gives back the blocks that sat
+/// A block is a <see cref="BufferSegment"/>, so a connection links blocks straight into its chain of
+/// received or unsent bytes. Blocks come back when those bytes are consumed or sent, so a connection
+/// that is idle (waiting with a zero-byte read) holds none. The pool shrinks: <see cref="Trim"/> gives back the blocks that sat
 /// unused through a whole trim interval, so memory taken for a burst is returned when load drops
 /// (pools that only grow are a classic complaint: dotnet/aspnetcore#27394). Safe for concurrent use.
 /// </remarks>
 internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
 {
-    /// <summary>The size of every block: one page, like Kestrel's pool; a pipe segment is one block.</summary>
+    /// <summary>The size of every block: one page, like Kestrel's pool.</summary>
     public const int BlockSize = 4096;
 
     private readonly ConcurrentQueue<Block> _free = new();
@@ -44,6 +46,12 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
             throw new ArgumentOutOfRangeException(nameof(minBufferSize), minBufferSize, $"a block holds at most {BlockSize} bytes");
         }
 
+        return (IMemoryOwner<byte>)RentBlock();
+    }
+
+    /// <summary>Takes a block, reused or new, as an empty segment.</summary>
+    public BufferSegment RentBlock()
+    {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_free.TryDequeue(out var block))
         {
@@ -100,10 +108,12 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
         Interlocked.Increment(ref _freeCount);
     }
 
-    private sealed class Block(PinnedBlockMemoryPool pool) : IMemoryOwner<byte>
+    private sealed class Block(PinnedBlockMemoryPool pool) : BufferSegment(GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true)), IMemoryOwner<byte>
     {
-        public Memory<byte> Memory { get; } = GC.AllocateUninitializedArray<byte>(BlockSize, pinned: true);
+        Memory<byte> IMemoryOwner<byte>.Memory => Array;
 
-        public void Dispose() => pool.Return(this);
+        public void Dispose() => Release();
+
+        protected override void Return() => pool.Return(this);
     }
 }

@@ -29,7 +29,7 @@ internal sealed partial class SocketConnection : IDeadlineTarget
     private long _readDeadline = long.MaxValue;
     private long _writeDeadline = long.MaxValue;
 
-    // The read the handler is in, from its ReadAsync until it consumes bytes (see DeadlinePipeReader).
+    // The read the handler is in, from its ReadAsync until it consumes bytes (see SocketReader).
     private volatile bool _readPending;
     private bool _readTimed;
     private long _readStart;
@@ -110,7 +110,7 @@ internal sealed partial class SocketConnection : IDeadlineTarget
         RefreshWriteHint();
     }
 
-    /// <summary>Takes a slot in the server's scanner and starts the idle clock. Call before <see cref="Start"/>.</summary>
+    /// <summary>Takes a slot in the server's scanner and starts the idle clock. Call before the handler starts.</summary>
     internal void AttachDeadlines(DeadlineSettings settings)
     {
         _deadlines = settings;
@@ -131,15 +131,20 @@ internal sealed partial class SocketConnection : IDeadlineTarget
     /// its next owner got it.</summary>
     internal void DetachDeadlines()
     {
-        var chunk = Interlocked.Exchange(ref _timerChunk, null);
-        if (chunk is not null)
+        // Under the reader's lock: a receive completing late (the socket is closed by now) must not
+        // write into a slot that already belongs to another connection.
+        lock (_reader)
         {
-            _deadlines!.Scanner.Unregister(chunk, _timerIndex);
+            var chunk = Interlocked.Exchange(ref _timerChunk, null);
+            if (chunk is not null)
+            {
+                _deadlines!.Scanner.Unregister(chunk, _timerIndex);
+            }
         }
     }
 
-    /// <summary>The receive loop got <paramref name="received"/> bytes: restart the idle clock.</summary>
-    private void OnReceived(int received)
+    /// <summary>A receive got <paramref name="received"/> bytes: restart the idle clock. Called under the reader's lock.</summary>
+    internal void OnReceived(int received)
     {
         _bytesReceived += received;
         var ticks = _idleTicks;
@@ -206,9 +211,9 @@ internal sealed partial class SocketConnection : IDeadlineTarget
         }
     }
 
-    /// <summary>The send loop hands bytes to the socket.</summary>
+    /// <summary>A flush hands bytes to the socket.</summary>
     /// <exception cref="ConnectionTimeoutException">The write deadline has passed.</exception>
-    private void BeginSend()
+    internal void BeginSend()
     {
         var settings = _deadlines;
         var chunk = _timerChunk;
@@ -234,7 +239,7 @@ internal sealed partial class SocketConnection : IDeadlineTarget
     }
 
     /// <summary>The kernel took every byte of the send.</summary>
-    private void EndSend()
+    internal void EndSend()
     {
         _sendPending = false;
         var chunk = _timerChunk;

@@ -1,42 +1,33 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 
 namespace Sockeye.Transport;
 
 /// <summary>
-/// A <see cref="Connection"/> over a connected <see cref="Socket"/>: a receive loop fills
-/// <see cref="Input"/>, a send loop drains <see cref="Output"/>.
+/// A <see cref="Connection"/> over a connected <see cref="Socket"/>: <see cref="Input"/> receives from
+/// the socket when the handler reads, <see cref="Output"/> sends to it when the handler flushes.
 /// </summary>
 /// <remarks>
 /// <code>
-/// socket ──receive loop──▶ input pipe ──▶ handler ──▶ output pipe ──send loop──▶ socket
+/// socket ──(handler reads)──▶ SocketReader ──▶ handler ──▶ SocketWriter ──(handler flushes)──▶ socket
 /// </code>
-/// Both pipes use inline schedulers: bytes read by the receive loop wake the handler on the same
-/// thread, and a handler's flush runs the send on its own thread, so a request/response round trip
-/// makes no thread-pool hop of ours (Kestrel's <c>UnsafePreferInlineScheduling</c>, measured at +4.7%
-/// in dotnet/aspnetcore#24638). The price is that a handler that blocks a thread blocks that loop;
-/// handlers are async, and blocking work belongs on a worker pool.
+/// There is no receive loop, send loop or pipe: the handler's own task does the I/O, the way a
+/// goroutine does in Go. An idle connection is a posted zero-byte receive, the handler's suspended
+/// state machine and this object: no buffer, no extra task. Measured against the first design (two
+/// pipes and two loops per connection), this halved the memory of an idle connection and removed two
+/// hand-offs per round trip; see BENCHMARKS.md.
 /// </remarks>
 internal sealed partial class SocketConnection : Connection
 {
-    // The least free space handed to one receive; a new 4 KiB block is rented when less remains.
-    private const int MinReceiveSize = 2048;
-
     private static long s_lastId;
 
     private readonly Socket _socket;
-    private readonly Pipe _input;
-    private readonly Pipe _output;
-    private readonly DeadlinePipeReader _reader;
+    private readonly SocketReader _reader;
+    private readonly SocketWriter _writer;
     private readonly CancellationToken _shutdownRequested;
     private readonly EndPoint? _remoteEndPoint;
     private EndPoint? _localEndPoint;
-
-    private Task _receiveTask = Task.CompletedTask;
-    private Task _sendTask = Task.CompletedTask;
 
     // Created only when someone asks for ConnectionClosed: most handlers never do, and an idle
     // connection should not carry a CancellationTokenSource it does not need.
@@ -45,12 +36,11 @@ internal sealed partial class SocketConnection : Connection
     private int _aborted;
     private string? _abortReason;
 
-    public SocketConnection(Socket socket, PipeOptions inputOptions, PipeOptions outputOptions, CancellationToken shutdownRequested)
+    public SocketConnection(Socket socket, PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize, CancellationToken shutdownRequested)
     {
         _socket = socket;
-        _input = new Pipe(inputOptions);
-        _output = new Pipe(outputOptions);
-        _reader = new DeadlinePipeReader(this, _input.Reader);
+        _reader = new SocketReader(this, socket, pool, maxReadBufferSize);
+        _writer = new SocketWriter(this, socket, pool, senders, maxWriteBufferSize);
         _shutdownRequested = shutdownRequested;
 
         // Cached by the socket after accept or connect, so keeping it costs nothing and it stays
@@ -84,7 +74,7 @@ internal sealed partial class SocketConnection : Connection
 
     public override PipeReader Input => _reader;
 
-    public override PipeWriter Output => _output.Writer;
+    public override PipeWriter Output => _writer;
 
     public override CancellationToken ShutdownRequested => _shutdownRequested;
 
@@ -115,12 +105,8 @@ internal sealed partial class SocketConnection : Connection
     /// <summary>Whether <see cref="Abort(string)"/> was called.</summary>
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
 
-    /// <summary>Starts the receive and send loops. Call once.</summary>
-    public void Start()
-    {
-        _receiveTask = ReceiveLoopAsync();
-        _sendTask = SendLoopAsync();
-    }
+    /// <summary>The reader, for tests that look at its state.</summary>
+    internal SocketReader Reader => _reader;
 
     public override void Abort(string reason)
     {
@@ -139,161 +125,34 @@ internal sealed partial class SocketConnection : Connection
         {
         }
 
-        // Closing the socket fails the pending receive and send, which end both loops.
+        // Closing the socket fails a posted receive and a send in progress: the handler's pending
+        // read or flush ends with the abort's exception.
         _socket.Dispose();
-        _output.Reader.CancelPendingRead();
-
-        // A receive loop paused on a full input pipe is not in a socket call: wake it too.
-        _input.Writer.CancelPendingFlush();
         FireConnectionClosed();
     }
 
-    public override async ValueTask CloseAsync()
-    {
-        await _output.Writer.CompleteAsync().ConfigureAwait(false);
-        await _sendTask.ConfigureAwait(false);
-    }
+    public override ValueTask CloseAsync() => _writer.CloseAsync();
 
     /// <summary>
-    /// Ends the connection after its handler returned: flushes and FINs (unless aborted), completes
-    /// both pipes, closes the socket, and waits for both loops to end.
+    /// Ends the connection after its handler returned: sends what is buffered and the FIN (unless
+    /// aborted), gives the buffers back, and closes the socket.
     /// </summary>
     public async ValueTask DisposeAsync()
     {
-        await CloseAsync().ConfigureAwait(false);
-        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+        await _writer.CloseAsync().ConfigureAwait(false);
+        _reader.Complete();
         FrameReader?.Dispose(); // frames the handler read are no longer in use
-
-        // The receive loop may be parked in a zero-byte read; closing the socket ends it.
         _socket.Dispose();
-        await _receiveTask.ConfigureAwait(false);
         FireConnectionClosed();
     }
 
-    private async Task ReceiveLoopAsync()
-    {
-        var writer = _input.Writer;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                // Wait for data before renting a buffer: an idle connection holds no receive memory.
-                await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-
-                var buffer = writer.GetMemory(MinReceiveSize);
-                var received = await _socket.ReceiveAsync(buffer, SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
-                {
-                    break; // FIN: the peer will send no more.
-                }
-
-                writer.Advance(received);
-                OnReceived(received);
-                var flush = await writer.FlushAsync().ConfigureAwait(false);
-                if (flush.IsCanceled && IsAborted)
-                {
-                    error = CreateAbortException(null);
-                    break;
-                }
-
-                if (flush.IsCompleted || flush.IsCanceled)
-                {
-                    break; // The handler stopped reading.
-                }
-            }
-        }
-        catch (Exception ex)
-        {
-            error = TranslateError(ex);
-        }
-        finally
-        {
-            await writer.CompleteAsync(error).ConfigureAwait(false);
-            FireConnectionClosed();
-        }
-    }
-
-    private async Task SendLoopAsync()
-    {
-        var reader = _output.Reader;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled)
-                {
-                    break; // Abort.
-                }
-
-                var buffer = result.Buffer;
-                if (!buffer.IsEmpty)
-                {
-                    BeginSend();
-                    await SendAsync(buffer).ConfigureAwait(false);
-                    EndSend();
-                }
-
-                reader.AdvanceTo(buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            if (!IsAborted)
-            {
-                _socket.Shutdown(SocketShutdown.Send); // FIN after the last byte.
-            }
-        }
-        catch (Exception ex)
-        {
-            error = TranslateError(ex);
-        }
-        finally
-        {
-            if (IsAborted)
-            {
-                error ??= CreateAbortException(null);
-            }
-
-            // A flush after this sees the failure, so a handler writing to a dead peer stops.
-            await reader.CompleteAsync(error).ConfigureAwait(false);
-        }
-    }
-
-    private ValueTask<int> SendAsync(in ReadOnlySequence<byte> buffer)
-    {
-        if (buffer.IsSingleSegment)
-        {
-            return _socket.SendAsync(buffer.First, SocketFlags.None);
-        }
-
-        return SendSegmentsAsync(buffer);
-    }
-
-    private async ValueTask<int> SendSegmentsAsync(ReadOnlySequence<byte> buffer)
-    {
-        // One gathered send (sendmsg with an iovec) for a multi-block output instead of one per block.
-        var segments = new List<ArraySegment<byte>>();
-        foreach (var memory in buffer)
-        {
-            if (!MemoryMarshal.TryGetArray(memory, out var segment))
-            {
-                segment = new ArraySegment<byte>(memory.ToArray());
-            }
-
-            segments.Add(segment);
-        }
-
-        return await _socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
-    }
+    /// <summary>The receive side ended (FIN, reset or abort).</summary>
+    internal void OnReceiveEnded() => FireConnectionClosed();
 
     private string AbortMessage => $"connection {Id} was aborted: {_abortReason}";
 
-    private Exception TranslateError(Exception ex)
+    /// <summary>Turns a socket failure into the exception the handler sees.</summary>
+    internal Exception TranslateError(Exception ex)
     {
         if (IsAborted)
         {
@@ -321,7 +180,7 @@ internal sealed partial class SocketConnection : Connection
         var source = Volatile.Read(ref _closedSource);
         if (source is not null)
         {
-            // Callbacks are the handler's code: run them on the pool, not inside a socket loop.
+            // Callbacks are the handler's code: run them on the pool, not inside a socket completion.
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.Cancel(), source, preferLocal: false);
         }
     }

@@ -1,0 +1,571 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Threading.Tasks.Sources;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// <see cref="Connection.Input"/>: a <see cref="PipeReader"/> that receives from the socket only when
+/// the handler asks for more bytes. No receive loop, no pipe in between: the bytes the kernel hands
+/// over go into pool blocks that the handler reads in place.
+/// </summary>
+/// <remarks>
+/// <para>A read that needs bytes first waits with a zero-byte receive, so an idle connection holds no
+/// buffer; only when the kernel says bytes are there is a block rented and filled. A receive that
+/// filled its block goes straight to the next receive, since more bytes are likely waiting.</para>
+/// <para>Back-pressure is TCP's own: while the handler is not reading, nothing is received, the
+/// kernel buffer fills and the peer's window closes. A handler that has examined
+/// <see cref="TcpServerOptions.MaxReadBufferSize"/> bytes without consuming any and asks for more gets
+/// an <see cref="InvalidDataException"/> naming the limit (a frame too large for this server).</para>
+/// <para>The socket operation and the handler's read are separate: a read cancelled by its token or
+/// by <see cref="CancelPendingRead"/> ends at once while the zero-byte receive stays posted, and the
+/// next read picks it up. State is guarded by a lock on this object: the socket's completions and
+/// cancellations arrive on other threads than the handler's.</para>
+/// <para>A read, for the timeouts, runs from the handler's first <c>ReadAsync</c> until
+/// <c>AdvanceTo</c> consumes bytes, so a codec that examines a partial frame and reads again stays in
+/// one read (see <see cref="Connection.ReadTimeout"/>).</para>
+/// </remarks>
+internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
+{
+    // The least free space handed to one receive; a new block is rented when less remains.
+    private const int MinReceiveSize = 2048;
+
+    private readonly SocketConnection _connection;
+    private readonly Socket _socket;
+    private readonly PinnedBlockMemoryPool _pool;
+    private readonly long _maxBuffered;
+
+    // Received bytes not yet consumed: from _headStart in _head to the end of _tail.
+    private BufferSegment? _head;
+    private int _headStart;
+    private BufferSegment? _tail;
+    private long _buffered;
+
+    // A block rented for a data receive that is not yet linked into the chain.
+    private BufferSegment? _reserved;
+
+    private bool _examinedAll = true;
+    private bool _resultOut;
+    private bool _completed;
+    private bool _peerClosed;
+    private Exception? _error;
+    private bool _cancelRequested;
+    private bool _lastReceiveFilled;
+
+    // The socket operation in flight, if any, and whether it is a data receive (or a zero-byte wait).
+    private ValueTask<int> _operation;
+    private bool _operationPending;
+    private bool _operationIsData;
+    private Action? _onOperationCompleted;
+
+    // The handler's pending read.
+    private ManualResetValueTaskSourceCore<ReadResult> _source;
+    private bool _waiting;
+    private CancellationTokenRegistration _registration;
+
+    // The read in progress for the timeouts: started, and whether it must tell consumption from a look.
+    private bool _inRead;
+    private bool _trackConsumption;
+    private SequencePosition _readStart;
+
+    public SocketReader(SocketConnection connection, Socket socket, PinnedBlockMemoryPool pool, long? maxBuffered)
+    {
+        _connection = connection;
+        _socket = socket;
+        _pool = pool;
+        _maxBuffered = maxBuffered ?? long.MaxValue;
+    }
+
+    /// <summary>Whether a socket receive is posted (a test probe).</summary>
+    internal bool IsReceivePending
+    {
+        get
+        {
+            lock (this)
+            {
+                return _operationPending;
+            }
+        }
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        ReadResult result;
+        lock (this)
+        {
+            ThrowIfUnusable();
+            if (!_inRead)
+            {
+                var error = BeginRead();
+                if (error is not null)
+                {
+                    return ValueTask.FromException<ReadResult>(error);
+                }
+            }
+
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                return new ValueTask<ReadResult>(TakeResult(canceled: true));
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+            }
+
+            if (TryTakeAvailable(out result, out var failure))
+            {
+                return new ValueTask<ReadResult>(result);
+            }
+
+            if (failure is not null)
+            {
+                return ValueTask.FromException<ReadResult>(failure);
+            }
+
+            if (!_operationPending)
+            {
+                Receive();
+                if (TryTakeAvailable(out result, out failure))
+                {
+                    return new ValueTask<ReadResult>(result);
+                }
+
+                if (failure is not null)
+                {
+                    return ValueTask.FromException<ReadResult>(failure);
+                }
+            }
+
+            _source.Reset();
+            _waiting = true;
+            if (cancellationToken.CanBeCanceled)
+            {
+                _registration = cancellationToken.UnsafeRegister(static (s, token) => ((SocketReader)s!).OnReadCanceled(token), this);
+            }
+
+            return new ValueTask<ReadResult>(this, _source.Version);
+        }
+    }
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (this)
+        {
+            ThrowIfUnusable();
+            if (_cancelRequested)
+            {
+                _cancelRequested = false;
+                result = TakeResult(canceled: true);
+                return StartedRead();
+            }
+
+            if (!TryTakeAvailable(out result, out var failure) && failure is null && !_operationPending)
+            {
+                // Nothing buffered: look at the socket without waiting (a posted receive is left posted).
+                Receive();
+                TryTakeAvailable(out result, out failure);
+            }
+
+            if (failure is not null)
+            {
+                throw failure;
+            }
+
+            return _resultOut && StartedRead();
+        }
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        lock (this)
+        {
+            if (!_resultOut)
+            {
+                throw new InvalidOperationException("AdvanceTo was called without a ReadResult to advance (no ReadAsync or TryRead before it).");
+            }
+
+            _resultOut = false;
+            var start = _head is null ? 0 : _head.RunningIndex + _headStart;
+            var end = _tail is null ? 0 : _tail.RunningIndex + _tail.End;
+            var consumedAt = Position(consumed, start);
+            var examinedAt = Position(examined, consumedAt);
+            if (consumedAt < start || consumedAt > end || examinedAt < consumedAt || examinedAt > end)
+            {
+                throw new InvalidOperationException("AdvanceTo was given a position outside the buffer of the last read, or examined before consumed.");
+            }
+
+            if (consumedAt > start)
+            {
+                Consume(consumed, consumedAt - start);
+            }
+
+            _examinedAll = examinedAt == end;
+            if (_inRead && (!_trackConsumption || !consumed.Equals(_readStart)))
+            {
+                _inRead = false;
+                _connection.EndRead();
+            }
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        lock (this)
+        {
+            if (!_waiting)
+            {
+                _cancelRequested = true;
+                return;
+            }
+
+            _waiting = false;
+            _registration.Unregister();
+        }
+
+        _source.SetResult(TakeResultLocked(canceled: true));
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        lock (this)
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            _completed = true;
+            _resultOut = false;
+            ReleaseAll();
+        }
+    }
+
+    /// <summary>Runs <paramref name="action"/> under the reader's lock, so it cannot interleave with a
+    /// receive that is completing (used to give the deadline slot back safely).</summary>
+    internal void Synchronized(Action<SocketConnection> action)
+    {
+        lock (this)
+        {
+            action(_connection);
+        }
+    }
+
+    // ---- socket receives ----
+
+    /// <summary>Posts receives until one is pending or an outcome (bytes, FIN, error) is recorded.</summary>
+    private void Receive()
+    {
+        while (true)
+        {
+            ValueTask<int> operation;
+            try
+            {
+                if (_operationIsData || _lastReceiveFilled)
+                {
+                    _operationIsData = true;
+                    operation = _socket.ReceiveAsync(ReserveSpace(), SocketFlags.None);
+                }
+                else
+                {
+                    operation = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                }
+            }
+            catch (Exception ex)
+            {
+                operation = ValueTask.FromException<int>(ex);
+            }
+
+            if (!operation.IsCompleted)
+            {
+                _operation = operation;
+                _operationPending = true;
+                operation.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onOperationCompleted ??= OnOperationCompleted);
+                return;
+            }
+
+            if (Record(operation))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Records the outcome of a finished receive; <see langword="false"/> when it was the
+    /// zero-byte wait and the data receive comes next.</summary>
+    private bool Record(ValueTask<int> operation)
+    {
+        int received;
+        try
+        {
+            received = operation.GetAwaiter().GetResult();
+        }
+        catch (Exception ex)
+        {
+            _operationIsData = false;
+            _error ??= _connection.TranslateError(ex);
+            ReleaseReserved();
+            _connection.OnReceiveEnded();
+            return true;
+        }
+
+        if (!_operationIsData)
+        {
+            _operationIsData = true; // bytes (or the FIN) are waiting
+            return false;
+        }
+
+        _operationIsData = false;
+        if (received == 0)
+        {
+            _peerClosed = true;
+            ReleaseReserved();
+            _connection.OnReceiveEnded();
+            return true;
+        }
+
+        if (_completed)
+        {
+            ReleaseReserved();
+            return true;
+        }
+
+        if (_reserved is { } block)
+        {
+            _reserved = null;
+            if (_tail is null)
+            {
+                _head = _tail = block;
+                _headStart = 0;
+            }
+            else
+            {
+                _tail.Link(block);
+                _tail = block;
+            }
+        }
+
+        _tail!.Commit(received);
+        _buffered += received;
+        _examinedAll = false;
+        _lastReceiveFilled = _tail.FreeSpace == 0;
+        _connection.OnReceived(received);
+        return true;
+    }
+
+    private void OnOperationCompleted()
+    {
+        ReadResult result = default;
+        Exception? failure = null;
+        lock (this)
+        {
+            var operation = _operation;
+            _operation = default;
+            _operationPending = false;
+            if (!Record(operation))
+            {
+                Receive();
+                if (_operationPending)
+                {
+                    return;
+                }
+            }
+
+            if (!_waiting || !TryTakeAvailable(out result, out failure) && failure is null)
+            {
+                return;
+            }
+
+            _waiting = false;
+            _registration.Unregister();
+        }
+
+        if (failure is not null)
+        {
+            _source.SetException(failure);
+        }
+        else
+        {
+            _source.SetResult(result);
+        }
+    }
+
+    private void OnReadCanceled(CancellationToken token)
+    {
+        lock (this)
+        {
+            if (!_waiting)
+            {
+                return;
+            }
+
+            _waiting = false;
+        }
+
+        _source.SetException(new OperationCanceledException(token));
+    }
+
+    /// <summary>Free space for the next data receive: the tail's, or a block rented for it.</summary>
+    private Memory<byte> ReserveSpace()
+    {
+        if (_tail is not null && _tail.FreeSpace >= MinReceiveSize)
+        {
+            return _tail.Writable;
+        }
+
+        _reserved ??= _pool.RentBlock();
+        return _reserved.Writable;
+    }
+
+    // ---- results ----
+
+    /// <summary>Hands out what is there: unexamined bytes, or the end of the stream. A failure is
+    /// returned once the buffered bytes have been read.</summary>
+    private bool TryTakeAvailable(out ReadResult result, out Exception? failure)
+    {
+        failure = null;
+        if (_buffered > 0 && !_examinedAll)
+        {
+            result = TakeResult(canceled: false);
+            return true;
+        }
+
+        if (_error is not null)
+        {
+            result = default;
+            failure = _error;
+            return false;
+        }
+
+        if (_peerClosed)
+        {
+            result = TakeResult(canceled: false);
+            return true;
+        }
+
+        if (_buffered >= _maxBuffered)
+        {
+            result = default;
+            failure = new InvalidDataException($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}");
+            return false;
+        }
+
+        result = default;
+        return false;
+    }
+
+    private ReadResult TakeResult(bool canceled)
+    {
+        _resultOut = true;
+        var buffer = _head is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head, _headStart, _tail!, _tail!.End);
+        if (_trackConsumption)
+        {
+            _readStart = buffer.Start;
+        }
+
+        return new ReadResult(buffer, canceled, _peerClosed && !canceled);
+    }
+
+    private ReadResult TakeResultLocked(bool canceled)
+    {
+        lock (this)
+        {
+            return TakeResult(canceled);
+        }
+    }
+
+    private bool StartedRead()
+    {
+        if (!_inRead && BeginRead() is { } error)
+        {
+            _resultOut = false;
+            throw error;
+        }
+
+        return true;
+    }
+
+    private Exception? BeginRead()
+    {
+        _inRead = true;
+        return _connection.BeginRead(out _trackConsumption);
+    }
+
+    // ---- memory ----
+
+    private static long Position(SequencePosition position, long fallback) =>
+        position.GetObject() is BufferSegment segment ? segment.RunningIndex + position.GetInteger() : fallback;
+
+    private void Consume(SequencePosition consumed, long count)
+    {
+        _buffered -= count;
+        var segment = (BufferSegment)consumed.GetObject()!;
+        while (_head != segment)
+        {
+            var next = _head!.NextSegment;
+            _head.Release();
+            _head = next;
+        }
+
+        _headStart = consumed.GetInteger();
+        if (_buffered == 0 && !(_operationPending && _operationIsData && _reserved is null))
+        {
+            // Everything consumed, and no receive is writing into the tail: give the block back.
+            _head!.Release();
+            _head = _tail = null;
+            _headStart = 0;
+        }
+    }
+
+    private void ReleaseAll()
+    {
+        var receivingIntoTail = _operationPending && _operationIsData && _reserved is null;
+        for (var segment = _head; segment is not null;)
+        {
+            var next = segment.NextSegment;
+            if (!(receivingIntoTail && segment == _tail))
+            {
+                segment.Release();
+            }
+
+            segment = next;
+        }
+
+        _head = _tail = null;
+        _buffered = 0;
+        if (!_operationPending)
+        {
+            ReleaseReserved();
+        }
+    }
+
+    private void ReleaseReserved()
+    {
+        _reserved?.Release();
+        _reserved = null;
+    }
+
+    private void ThrowIfUnusable()
+    {
+        if (_completed)
+        {
+            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+
+        if (_resultOut)
+        {
+            throw new InvalidOperationException("ReadAsync or TryRead was called again before AdvanceTo released the previous result.");
+        }
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
+}

@@ -1,0 +1,224 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// <see cref="Connection.Output"/>: a <see cref="PipeWriter"/> that buffers what the handler writes in
+/// pool blocks and hands it to the socket on <see cref="FlushAsync"/>. No send loop, no pipe in between.
+/// </summary>
+/// <remarks>
+/// <para>A flush sends every buffered byte in one (gathered) send and completes when the kernel has
+/// taken them all. That is the back-pressure: while the peer does not read, the socket buffer is full
+/// and the handler waits in <c>FlushAsync</c> (released by <see cref="Connection.WriteTimeout"/>).
+/// Memory held is what the handler wrote since its last flush; <c>WriteAsync</c> of a large buffer
+/// sends it in pieces of <see cref="TcpServerOptions.MaxWriteBufferSize"/>.</para>
+/// <para>Used by the handler alone, as any <see cref="PipeWriter"/>: one write or flush at a time.
+/// <see cref="Connection.Abort(string)"/> from another thread closes the socket, which fails a flush
+/// in progress.</para>
+/// </remarks>
+internal sealed class SocketWriter : PipeWriter
+{
+    private readonly SocketConnection _connection;
+    private readonly Socket _socket;
+    private readonly PinnedBlockMemoryPool _pool;
+    private readonly SocketSenderPool _senders;
+    private readonly int _maxBuffered;
+
+    private BufferSegment? _head;
+    private BufferSegment? _tail;
+    private long _unflushed;
+    private bool _completed;
+    private bool _closed;
+    private bool _cancelRequested;
+    private Exception? _error;
+
+    public SocketWriter(SocketConnection connection, Socket socket, PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxBuffered)
+    {
+        _maxBuffered = (int)Math.Min(maxBuffered ?? int.MaxValue, int.MaxValue);
+        _connection = connection;
+        _socket = socket;
+        _pool = pool;
+        _senders = senders;
+    }
+
+    public override bool CanGetUnflushedBytes => true;
+
+    public override long UnflushedBytes => _unflushed;
+
+    public override Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        if (_completed)
+        {
+            throw new InvalidOperationException("Writing is not allowed after the writer was completed.");
+        }
+
+        var needed = Math.Max(sizeHint, 1);
+        if (_tail is null || _tail.FreeSpace < needed)
+        {
+            BufferSegment segment = needed <= PinnedBlockMemoryPool.BlockSize ? _pool.RentBlock() : new RentedSegment(needed);
+            if (_tail is null)
+            {
+                _head = segment;
+            }
+            else
+            {
+                _tail.Link(segment);
+            }
+
+            _tail = segment;
+        }
+
+        return _tail.Writable;
+    }
+
+    public override Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public override void Advance(int bytes)
+    {
+        if (_tail is null || (uint)bytes > (uint)_tail.FreeSpace)
+        {
+            throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "Advance went past the memory that GetMemory or GetSpan returned.");
+        }
+
+        _tail.Commit(bytes);
+        _unflushed += bytes;
+    }
+
+    public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+    {
+        if (_error is not null)
+        {
+            return ValueTask.FromException<FlushResult>(_error);
+        }
+
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<FlushResult>(cancellationToken);
+        }
+
+        if (_unflushed == 0)
+        {
+            return new ValueTask<FlushResult>(Result());
+        }
+
+        return SendBufferedAsync();
+    }
+
+    /// <summary>Writes <paramref name="source"/> and flushes, in pieces of at most
+    /// <see cref="TcpServerOptions.MaxWriteBufferSize"/>, so one large write does not buffer all of
+    /// itself in user space before the kernel takes any of it.</summary>
+    public override async ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
+    {
+        var result = default(FlushResult);
+        do
+        {
+            var room = (int)Math.Max(1, _maxBuffered - _unflushed);
+            var piece = source[..Math.Min(source.Length, room)];
+            this.Write(piece.Span);
+            source = source[piece.Length..];
+            if (!source.IsEmpty || _unflushed > 0)
+            {
+                result = await FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        while (!source.IsEmpty && !result.IsCanceled);
+
+        return result;
+    }
+
+    public override void CancelPendingFlush() => _cancelRequested = true;
+
+    /// <summary>Marks the end of writing; what is buffered is sent when the connection closes.</summary>
+    public override void Complete(Exception? exception = null) => _completed = true;
+
+    /// <summary>Marks the end of writing, sends what is buffered, then the FIN.</summary>
+    public override async ValueTask CompleteAsync(Exception? exception = null)
+    {
+        _completed = true;
+        await CloseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Sends what is buffered, then the FIN (unless the connection was aborted or a send failed), and
+    /// gives the blocks back. Idempotent.
+    /// </summary>
+    public async ValueTask CloseAsync()
+    {
+        _completed = true;
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        try
+        {
+            if (_unflushed > 0 && _error is null && !_connection.IsAborted)
+            {
+                await SendBufferedAsync().ConfigureAwait(false);
+            }
+
+            if (_error is null && !_connection.IsAborted)
+            {
+                _socket.Shutdown(SocketShutdown.Send);
+            }
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            // The peer is gone or the connection was aborted meanwhile: nothing left to say.
+        }
+        finally
+        {
+            ReleaseAll();
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FlushResult> SendBufferedAsync()
+    {
+        var buffer = new ReadOnlySequence<byte>(_head!, 0, _tail!, _tail!.End);
+        var sender = _senders.Rent();
+        try
+        {
+            _connection.BeginSend();
+            await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            _error = ex as ConnectionAbortedException ?? _connection.TranslateError(ex);
+            throw _error;
+        }
+        finally
+        {
+            _connection.EndSend();
+            _senders.Return(sender);
+            ReleaseAll();
+        }
+
+        return Result();
+    }
+
+    private FlushResult Result()
+    {
+        var canceled = _cancelRequested;
+        _cancelRequested = false;
+        return new FlushResult(canceled, isCompleted: false);
+    }
+
+    private void ReleaseAll()
+    {
+        for (var segment = _head; segment is not null;)
+        {
+            var next = segment.NextSegment;
+            segment.Release();
+            segment = next;
+        }
+
+        _head = _tail = null;
+        _unflushed = 0;
+    }
+}
