@@ -52,8 +52,13 @@ public sealed partial class TcpServer
             SockeyeLog.Draining(_logger, open, drainTimeout);
         }
 
-        // 2. Ask every handler to finish.
+        // 2. Ask every handler to finish. Reads waiting with the shutdown token hold no registration
+        // on it (that would cost every idle connection 80 bytes), so they are woken here.
         await _shutdownRequested.CancelAsync().ConfigureAwait(false);
+        foreach (var connection in _connections.Snapshot())
+        {
+            connection.Reader.WakeForShutdown();
+        }
 
         // 3. Wait for them, up to the drain timeout.
         var aborted = 0;
@@ -64,14 +69,14 @@ public sealed partial class TcpServer
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
             // 4. Abort the rest.
-            var remaining = _connections.Values.ToArray();
-            SockeyeLog.DrainTimedOut(_logger, drainTimeout, remaining.Length);
+            var remaining = _connections.Snapshot();
+            SockeyeLog.DrainTimedOut(_logger, drainTimeout, remaining.Count);
             foreach (var connection in remaining)
             {
                 connection.Abort("the server stopped and the drain timeout passed");
             }
 
-            aborted = remaining.Length;
+            aborted = remaining.Count;
             try
             {
                 await _allConnectionsEnded.Task.WaitAsync(AbortGracePeriod, _time, CancellationToken.None).ConfigureAwait(false);

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -41,8 +40,11 @@ public sealed partial class TcpServer : IAsyncDisposable
     private readonly PinnedBlockMemoryPool _pool = new();
     private readonly SocketSenderPool _senders = new();
 
-    // Every live connection, so that a drain can abort the ones still running at its deadline.
-    private readonly ConcurrentDictionary<long, SocketConnection> _connections = new();
+    // Every live connection, so that a drain can wake and abort them.
+    private readonly ConnectionRegistry _connections = new();
+
+    // What runs when a handler's task completes (one delegate for the server, not one per connection).
+    private readonly Action<SocketConnection, Task> _finishConnection;
 
     // One token for all handlers: cancelled once, when a graceful stop begins.
     private readonly CancellationTokenSource _shutdownRequested = new();
@@ -79,6 +81,7 @@ public sealed partial class TcpServer : IAsyncDisposable
         _options = options;
         _time = options.TimeProvider;
         _logger = options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
+        _finishConnection = (connection, handler) => _ = FinishConnectionAsync(connection, handler);
 
         InitializeDeadlines(options);
     }

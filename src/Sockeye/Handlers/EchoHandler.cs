@@ -21,44 +21,46 @@ public sealed class EchoHandler : IConnectionHandler
     public async Task HandleAsync(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        var input = connection.Input;
-        var output = connection.Output;
 
-        // One registration for the connection's life, rather than a token on every read: a pending
-        // read then ends with IsCanceled when the server asks handlers to finish.
-        using var shutdown = connection.ShutdownRequested.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), input);
+        // Only the connection lives across the awaits, which keeps the suspended handler of an idle
+        // connection small. Reading with ShutdownRequested costs nothing while idle: the server
+        // wakes such reads itself when it stops.
         while (true)
         {
-            var result = await input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            foreach (var segment in buffer)
+            bool done;
+            try
             {
-                output.Write(segment.Span);
+                var result = await connection.Input.ReadAsync(connection.ShutdownRequested).ConfigureAwait(false);
+                done = CopyToOutput(connection, result);
             }
-
-            input.AdvanceTo(buffer.End);
-            var flush = await output.FlushAsync().ConfigureAwait(false);
-            if (result.IsCompleted || flush.IsCompleted)
+            catch (OperationCanceledException) when (connection.ShutdownRequested.IsCancellationRequested)
             {
-                return;
-            }
-
-            if (connection.ShutdownRequested.IsCancellationRequested)
-            {
-                // Echo what already arrived, then finish.
-                if (input.TryRead(out result))
+                // Shutdown: echo what already arrived, then finish.
+                done = true;
+                if (connection.Input.TryRead(out var rest))
                 {
-                    foreach (var segment in result.Buffer)
-                    {
-                        output.Write(segment.Span);
-                    }
-
-                    input.AdvanceTo(result.Buffer.End);
-                    await output.FlushAsync().ConfigureAwait(false);
+                    CopyToOutput(connection, rest);
                 }
+            }
 
+            var flush = await connection.Output.FlushAsync().ConfigureAwait(false);
+            if (done || flush.IsCompleted)
+            {
                 return;
             }
         }
+    }
+
+    /// <summary>Copies a read's bytes to the output; true when the peer has finished sending.</summary>
+    private static bool CopyToOutput(Connection connection, in ReadResult result)
+    {
+        var output = connection.Output;
+        foreach (var segment in result.Buffer)
+        {
+            output.Write(segment.Span);
+        }
+
+        connection.Input.AdvanceTo(result.Buffer.End);
+        return result.IsCompleted;
     }
 }

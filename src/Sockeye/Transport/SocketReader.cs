@@ -26,6 +26,8 @@ namespace Sockeye.Transport;
 /// <c>AdvanceTo</c> consumes bytes, so a codec that examines a partial frame and reads again stays in
 /// one read (see <see cref="Connection.ReadTimeout"/>).</para>
 /// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "The receiver is disposed by Complete, or by the completion of the receive still posted at that moment.")]
 internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 {
     // The least free space handed to one receive; a new block is rented when less remains.
@@ -54,14 +56,15 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private bool _lastReceiveFilled;
 
     // The socket operation in flight, if any, and whether it is a data receive (or a zero-byte wait).
-    private ValueTask<int> _operation;
+    private readonly SocketReceiver _receiver;
     private bool _operationPending;
     private bool _operationIsData;
-    private Action? _onOperationCompleted;
 
-    // The handler's pending read.
-    private ManualResetValueTaskSourceCore<ReadResult> _source;
+    // The handler's pending read: the source says how it ended (Delivered or Canceled); the result
+    // itself is built when the handler collects it.
+    private ManualResetValueTaskSourceCore<bool> _source;
     private bool _waiting;
+    private bool _waitingOnShutdown;
     private CancellationTokenRegistration _registration;
 
     // The read in progress for the timeouts: started, and whether it must tell consumption from a look.
@@ -75,6 +78,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         _socket = socket;
         _pool = pool;
         _maxBuffered = maxBuffered ?? long.MaxValue;
+        _receiver = new SocketReceiver(this);
     }
 
     /// <summary>Whether a socket receive is posted (a test probe).</summary>
@@ -141,7 +145,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
             _source.Reset();
             _waiting = true;
-            if (cancellationToken.CanBeCanceled)
+            if (cancellationToken == _connection.ShutdownRequested)
+            {
+                // The server wakes these itself (WakeForShutdown): no registration per idle read.
+                _waitingOnShutdown = true;
+            }
+            else if (cancellationToken.CanBeCanceled)
             {
                 _registration = cancellationToken.UnsafeRegister(static (s, token) => ((SocketReader)s!).OnReadCanceled(token), this);
             }
@@ -223,11 +232,26 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
                 return;
             }
 
-            _waiting = false;
-            _registration.Unregister();
+            StopWaiting();
         }
 
-        _source.SetResult(TakeResultLocked(canceled: true));
+        _source.SetResult(false);
+    }
+
+    /// <summary>Ends a read that waits with the server's shutdown token, now that it has fired.</summary>
+    internal void WakeForShutdown()
+    {
+        lock (this)
+        {
+            if (!_waiting || !_waitingOnShutdown)
+            {
+                return;
+            }
+
+            StopWaiting();
+        }
+
+        _source.SetException(new OperationCanceledException(_connection.ShutdownRequested));
     }
 
     public override void Complete(Exception? exception = null)
@@ -242,16 +266,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             _completed = true;
             _resultOut = false;
             ReleaseAll();
-        }
-    }
-
-    /// <summary>Runs <paramref name="action"/> under the reader's lock, so it cannot interleave with a
-    /// receive that is completing (used to give the deadline slot back safely).</summary>
-    internal void Synchronized(Action<SocketConnection> action)
-    {
-        lock (this)
-        {
-            action(_connection);
+            if (!_operationPending)
+            {
+                _receiver.Dispose();
+            }
         }
     }
 
@@ -262,54 +280,47 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     {
         while (true)
         {
-            ValueTask<int> operation;
+            bool pending;
             try
             {
                 if (_operationIsData || _lastReceiveFilled)
                 {
                     _operationIsData = true;
-                    operation = _socket.ReceiveAsync(ReserveSpace(), SocketFlags.None);
+                    _receiver.SetBuffer(ReserveSpace());
                 }
                 else
                 {
-                    operation = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                    _receiver.SetBuffer(Memory<byte>.Empty);
                 }
+
+                pending = _socket.ReceiveAsync(_receiver);
             }
             catch (Exception ex)
             {
-                operation = ValueTask.FromException<int>(ex);
-            }
-
-            if (!operation.IsCompleted)
-            {
-                _operation = operation;
-                _operationPending = true;
-                operation.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_onOperationCompleted ??= OnOperationCompleted);
+                RecordFailure(ex);
                 return;
             }
 
-            if (Record(operation))
+            if (pending)
+            {
+                _operationPending = true;
+                return;
+            }
+
+            if (Record())
             {
                 return;
             }
         }
     }
 
-    /// <summary>Records the outcome of a finished receive; <see langword="false"/> when it was the
-    /// zero-byte wait and the data receive comes next.</summary>
-    private bool Record(ValueTask<int> operation)
+    /// <summary>Records the outcome of the receive that just finished; <see langword="false"/> when
+    /// it was the zero-byte wait and the data receive comes next.</summary>
+    private bool Record()
     {
-        int received;
-        try
+        if (_receiver.SocketError != SocketError.Success)
         {
-            received = operation.GetAwaiter().GetResult();
-        }
-        catch (Exception ex)
-        {
-            _operationIsData = false;
-            _error ??= _connection.TranslateError(ex);
-            ReleaseReserved();
-            _connection.OnReceiveEnded();
+            RecordFailure(new SocketException((int)_receiver.SocketError));
             return true;
         }
 
@@ -319,7 +330,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return false;
         }
 
+        var received = _receiver.BytesTransferred;
         _operationIsData = false;
+        _receiver.SetBuffer(Memory<byte>.Empty); // keep no reference to a block between receives
         if (received == 0)
         {
             _peerClosed = true;
@@ -357,16 +370,31 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         return true;
     }
 
-    private void OnOperationCompleted()
+    private void RecordFailure(Exception ex)
     {
-        ReadResult result = default;
+        _operationIsData = false;
+        _error ??= _connection.TranslateError(ex);
+        ReleaseReserved();
+        _connection.OnReceiveEnded();
+    }
+
+    /// <summary>The posted receive finished (called by <see cref="SocketReceiver"/>).</summary>
+    internal void OnOperationCompleted()
+    {
         Exception? failure = null;
         lock (this)
         {
-            var operation = _operation;
-            _operation = default;
             _operationPending = false;
-            if (!Record(operation))
+            var recorded = Record();
+            if (_completed)
+            {
+                // The handler is gone: no more receives, and the receiver is no longer needed.
+                ReleaseReserved();
+                _receiver.Dispose();
+                return;
+            }
+
+            if (!recorded)
             {
                 Receive();
                 if (_operationPending)
@@ -375,13 +403,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
                 }
             }
 
-            if (!_waiting || !TryTakeAvailable(out result, out failure) && failure is null)
+            if (!_waiting || !CanDeliver(out failure))
             {
                 return;
             }
 
-            _waiting = false;
-            _registration.Unregister();
+            StopWaiting();
         }
 
         if (failure is not null)
@@ -390,7 +417,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
         else
         {
-            _source.SetResult(result);
+            _source.SetResult(true);
         }
     }
 
@@ -403,7 +430,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
                 return;
             }
 
-            _waiting = false;
+            StopWaiting();
         }
 
         _source.SetException(new OperationCanceledException(token));
@@ -450,7 +477,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         if (_buffered >= _maxBuffered)
         {
             result = default;
-            failure = new InvalidDataException($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}");
+            failure = TooMuchBuffered();
             return false;
         }
 
@@ -470,13 +497,29 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         return new ReadResult(buffer, canceled, _peerClosed && !canceled);
     }
 
-    private ReadResult TakeResultLocked(bool canceled)
+    /// <summary>Whether a waiting read can end now: with bytes, the end of the stream, or a failure.</summary>
+    private bool CanDeliver(out Exception? failure)
     {
-        lock (this)
+        failure = null;
+        if ((_buffered > 0 && !_examinedAll) || _peerClosed)
         {
-            return TakeResult(canceled);
+            return true;
         }
+
+        failure = _error ?? (_buffered >= _maxBuffered ? TooMuchBuffered() : null);
+        return failure is not null;
     }
+
+    private void StopWaiting()
+    {
+        _waiting = false;
+        _waitingOnShutdown = false;
+        _registration.Unregister();
+        _registration = default;
+    }
+
+    private InvalidDataException TooMuchBuffered() =>
+        new($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}");
 
     private bool StartedRead()
     {
@@ -562,10 +605,27 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
     }
 
-    ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        var delivered = _source.GetResult(token);
+        lock (this)
+        {
+            return TakeResult(canceled: !delivered);
+        }
+    }
 
     ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token) => _source.GetStatus(token);
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
+}
+
+/// <summary>
+/// The reader's one socket operation object, reused for every zero-byte wait and data receive of the
+/// connection. Owning it (rather than calling <c>Socket.ReceiveAsync(Memory)</c>) lets its completion
+/// call the reader directly, with no delegate and no awaiter per connection.
+/// </summary>
+internal sealed class SocketReceiver(SocketReader reader) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
+{
+    protected override void OnCompleted(SocketAsyncEventArgs e) => reader.OnOperationCompleted();
 }
