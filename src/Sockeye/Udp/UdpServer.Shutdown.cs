@@ -35,11 +35,13 @@ public sealed partial class UdpServer
         var started = _time.GetTimestamp();
         var wasStarted = _state == ServerState.Listening;
 
-        // 1. Stop receiving; ask handlers to finish.
+        // 1. Stop receiving; ask handlers to finish. Handlers running when the stop began are counted
+        // first (one may finish while the loops wind down), then any a loop started meanwhile.
+        var open = HandlersInFlight;
         _state = ServerState.Draining;
         await _stopping.CancelAsync().ConfigureAwait(false);
         await Task.WhenAll(_receiveLoops).ConfigureAwait(false);
-        var open = HandlersInFlight;
+        open = Math.Max(open, HandlersInFlight);
         if (open == 0)
         {
             _allHandlersDone.TrySetResult();
