@@ -35,6 +35,9 @@ public sealed class Dialer
     // Go's net.Dialer never gives an address less than this of the remaining time (partialDeadline).
     private static readonly TimeSpan SaneMinimumAttempt = TimeSpan.FromSeconds(2);
 
+    // Linux's IP_BIND_ADDRESS_NO_PORT (IPPROTO_IP level).
+    private const int IpBindAddressNoPort = 24;
+
     /// <summary>The longest a whole dial may take: resolving the name and trying every address.</summary>
     /// <remarks>Default: 30 seconds (Go's HTTP transport). Use <see cref="Timeout.InfiniteTimeSpan"/> to wait as
     /// long as the kernel keeps retrying SYNs (about two minutes on Linux). With a
@@ -249,6 +252,13 @@ public sealed class Dialer
         {
             if (!isUnix && LocalAddress is { } local)
             {
+                if (OperatingSystem.IsLinux())
+                {
+                    // IP_BIND_ADDRESS_NO_PORT: pick the port at connect(), so it need only be unique per
+                    // destination, not per source address (what the bench's own dialer does too).
+                    socket.SetRawSocketOption(0, IpBindAddressNoPort, BitConverter.GetBytes(1));
+                }
+
                 socket.Bind(new IPEndPoint(local, 0));
             }
 

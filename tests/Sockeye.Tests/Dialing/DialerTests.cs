@@ -41,6 +41,19 @@ public class DialerTests
     }
 
     [Fact]
+    public async Task ConnectsFromTheConfiguredLocalAddress()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+        var source = IPAddress.Parse("127.0.0.3");
+
+        await using var connection = await new Dialer { LocalAddress = source }.DialAsync(server.LocalEndPoint!).WaitAsync(Wait);
+
+        Assert.Equal(source, ((IPEndPoint)connection.LocalEndPoint!).Address);
+        Assert.Equal("from .3", await RoundTripAsync(connection, "from .3"));
+    }
+
+    [Fact]
     public async Task RefusedPortThrowsConnectionRefusedCarryingTheTarget()
     {
         var port = ClosedPort();
