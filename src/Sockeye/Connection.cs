@@ -76,7 +76,17 @@ public abstract class Connection : IAsyncDisposable
     /// it only releases. Calling it again, or concurrently, waits for the first call.</summary>
     /// <remarks>Like <see cref="CloseAsync"/>, it waits while a slow peer keeps unsent output from
     /// draining; call <see cref="Abort(string)"/> first to end at once.</remarks>
-    public abstract ValueTask DisposeAsync();
+    public ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return DisposeAsyncCore();
+    }
+
+    /// <summary>The work of <see cref="DisposeAsync"/>, for a subclass to provide; it must be idempotent.
+    /// The base implementation only calls <see cref="CloseAsync"/>, for connections that own no socket
+    /// (test doubles, adapters).</summary>
+    /// <returns>A task that completes when the connection is released.</returns>
+    protected virtual ValueTask DisposeAsyncCore() => CloseAsync();
 
     /// <summary>How long this connection may go without receiving a byte before it is closed;
     /// <see cref="TimeSpan.Zero"/> turns the idle timeout off. Starts as

@@ -142,7 +142,9 @@ internal sealed partial class SocketConnection : Connection
     /// what is buffered and the FIN (unless aborted), gives the buffers back, and closes the socket.
     /// Idempotent.
     /// </summary>
-    public override ValueTask DisposeAsync()
+#pragma warning disable CA2215 // The base only calls CloseAsync, which DisposeCoreAsync does first.
+    protected override ValueTask DisposeAsyncCore()
+#pragma warning restore CA2215
     {
         var task = Volatile.Read(ref _disposeTask);
         if (task is null)
