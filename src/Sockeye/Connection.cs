@@ -16,8 +16,11 @@ namespace Sockeye;
 /// <para>Bytes written to <see cref="Output"/> reach the socket when the handler flushes
 /// (<c>await Output.FlushAsync()</c>); a flush waits while the peer is slow to read, which is how
 /// back-pressure reaches the handler.</para>
+/// <para>A connection from <see cref="Dialing.Dialer"/> belongs to the caller, who must dispose it
+/// (<c>await using</c>). A connection accepted by <see cref="TcpServer"/> belongs to the server, which
+/// disposes it when the handler returns; a handler may dispose it earlier, which is harmless.</para>
 /// </remarks>
-public abstract class Connection
+public abstract class Connection : IAsyncDisposable
 {
     private Dictionary<object, object?>? _items;
 
@@ -66,6 +69,24 @@ public abstract class Connection
     /// it is not allowed. The server does the same when the handler returns, so calling it is needed
     /// only to close before the handler ends.</summary>
     public abstract ValueTask CloseAsync();
+
+    /// <summary>Ends the connection and releases its socket and buffers: sends what
+    /// <see cref="Output"/> still holds, closes the sending side (FIN), stops reading, closes the
+    /// socket, and completes when both directions have stopped. After an <see cref="Abort(string)"/>
+    /// it only releases. Calling it again, or concurrently, waits for the first call.</summary>
+    /// <remarks>Like <see cref="CloseAsync"/>, it waits while a slow peer keeps unsent output from
+    /// draining; call <see cref="Abort(string)"/> first to end at once.</remarks>
+    public ValueTask DisposeAsync()
+    {
+        GC.SuppressFinalize(this);
+        return DisposeAsyncCore();
+    }
+
+    /// <summary>The work of <see cref="DisposeAsync"/>, for a subclass to provide; it must be idempotent.
+    /// The base implementation only calls <see cref="CloseAsync"/>, for connections that own no socket
+    /// (test doubles, adapters).</summary>
+    /// <returns>A task that completes when the connection is released.</returns>
+    protected virtual ValueTask DisposeAsyncCore() => CloseAsync();
 
     /// <summary>How long this connection may go without receiving a byte before it is closed;
     /// <see cref="TimeSpan.Zero"/> turns the idle timeout off. Starts as

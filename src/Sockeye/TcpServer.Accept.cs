@@ -195,6 +195,11 @@ public sealed partial class TcpServer
 
     private static void Configure(Socket socket, TcpServerOptions options)
     {
+        if (socket.AddressFamily == AddressFamily.Unix)
+        {
+            return; // Nagle, keep-alive and TCP buffer tuning do not exist on a Unix domain socket.
+        }
+
         socket.NoDelay = options.NoDelay;
         if (options.ReceiveBufferSize is { } receive)
         {

@@ -10,7 +10,8 @@ public sealed partial class TcpServer
     /// <summary>
     /// Stops the server gracefully, in this order:
     /// <list type="number">
-    /// <item>stop accepting: the listener is closed, so new connections are refused by the kernel;</item>
+    /// <item>stop accepting: the listener is closed, so new connections are refused by the kernel (a Unix
+    /// socket file is removed);</item>
     /// <item>ask every handler to finish: <see cref="Connection.ShutdownRequested"/> fires;</item>
     /// <item>wait until every handler has returned and its output is flushed, or
     /// <paramref name="drainTimeout"/> has passed;</item>
@@ -39,6 +40,7 @@ public sealed partial class TcpServer
         // 1. Stop accepting.
         _state = ServerState.Draining;
         _listener?.Dispose();
+        RemoveUnixSocketFile();
         await _acceptLoop.ConfigureAwait(false);
 
         var open = ActiveConnections;

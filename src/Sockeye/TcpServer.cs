@@ -132,16 +132,17 @@ public sealed partial class TcpServer : IAsyncDisposable
             }
 
             _handler = handler;
-            _listener = Listen(_options);
+            _listener = _options.UnixSocketPath is null ? Listen(_options) : ListenUnix(_options);
             _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
-            LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+            ListenEndPoint = _listener.LocalEndPoint!;
+            LocalEndPoint = ListenEndPoint as IPEndPoint;
             _state = ServerState.Listening;
             _deadlineScanner.Start();
             _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
             _acceptLoop = AcceptLoopAsync(_listener);
         }
 
-        SockeyeLog.Listening(_logger, LocalEndPoint);
+        SockeyeLog.Listening(_logger, ListenEndPoint);
         var fit = _descriptorCeiling - (DescriptorLimits.OpenCount() ?? 0);
         if (fit < _options.MaxConnections)
         {

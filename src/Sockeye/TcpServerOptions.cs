@@ -15,6 +15,23 @@ public sealed partial class TcpServerOptions
     /// and IPv6 clients on one dual-mode socket.</remarks>
     public IPEndPoint EndPoint { get; set; } = new(IPAddress.Loopback, 0);
 
+    /// <summary>A Unix domain socket path to listen on instead of <see cref="EndPoint"/>;
+    /// <see langword="null"/> listens on TCP.</summary>
+    /// <remarks>Default: <see langword="null"/>. Connections get the same <see cref="Connection"/> API as over
+    /// TCP, without TCP's per-packet cost, for peers on the same machine. The file is created when the server
+    /// starts and removed when it stops. A file left by a crashed run is replaced when nothing is listening on
+    /// it; the start fails if a server is listening, or if the path is a directory, a symbolic link or a
+    /// non-empty regular file. Linux limits the path to 107 bytes. TCP-only options
+    /// (<see cref="NoDelay"/>, <see cref="KeepAlive"/>) do not apply.</remarks>
+    public string? UnixSocketPath { get; set; }
+
+    /// <summary>The permissions given to the <see cref="UnixSocketPath"/> file; <see langword="null"/> keeps
+    /// those the process's umask gives.</summary>
+    /// <remarks>Default: <see langword="null"/>, as Go. Connecting needs write permission on the file, so
+    /// <c>UserRead | UserWrite</c> (0600) admits only the server's user and adding the group bits (0660) admits
+    /// its group. The mode is set before the socket listens, so no client connects under a looser one.</remarks>
+    public UnixFileMode? UnixSocketPermissions { get; set; }
+
     /// <summary>The most connections the server holds at once.</summary>
     /// <remarks>Default: 10,000. A connection accepted over the limit is reset at once (no handler
     /// runs, no buffer is rented) and counted in <see cref="TcpServer.RejectedConnections"/>. Keep it
@@ -87,6 +104,8 @@ public sealed partial class TcpServerOptions
     {
         ArgumentNullException.ThrowIfNull(EndPoint, nameof(EndPoint));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        Require(UnixSocketPath is null || (UnixSocketPath.Length > 0 && System.Text.Encoding.UTF8.GetByteCount(UnixSocketPath) <= MaxUnixSocketPathBytes),
+            nameof(UnixSocketPath), UnixSocketPath, $"must be a path of 1 to {MaxUnixSocketPathBytes} bytes");
         Require(MaxConnections > 0, nameof(MaxConnections), MaxConnections, "must be at least 1");
         Require(DescriptorReserve >= 0, nameof(DescriptorReserve), DescriptorReserve, "must not be negative");
         Require(ListenBacklog > 0, nameof(ListenBacklog), ListenBacklog, "must be at least 1");
@@ -97,6 +116,9 @@ public sealed partial class TcpServerOptions
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
         ValidateTimeouts();
     }
+
+    // sockaddr_un.sun_path holds 108 bytes on Linux, the last one the terminating NUL.
+    private const int MaxUnixSocketPathBytes = 107;
 
     private static void Require(bool condition, string name, object? value, string rule)
     {

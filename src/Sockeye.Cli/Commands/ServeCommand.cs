@@ -13,6 +13,7 @@ internal static class ServeCommand
     {
         var serve = new Command("serve", "Run a built-in server until SIGTERM or Ctrl-C, then drain gracefully.");
         serve.Subcommands.Add(CreateEcho());
+        serve.Subcommands.Add(ServeUdpEchoCommand.Create());
         return serve;
     }
 
@@ -23,13 +24,23 @@ internal static class ServeCommand
         var maxConnections = CliOptions.AtLeast("--max-connections", 1, 10_000, "Most connections held at once; more are refused and counted");
         var descriptorReserve = CliOptions.AtLeast("--descriptor-reserve", 0, 64, "File descriptors kept free for the runtime; connections that would take them are refused");
         var drainTimeout = CliOptions.Duration("--drain-timeout", TimeSpan.FromSeconds(10), "On SIGTERM, how long handlers get to finish before their connections are aborted");
+        var unix = new Option<string?>("--unix") { Description = "Listen on this Unix domain socket path instead of TCP (a stale file from a crashed run is replaced; the file is removed on exit)" };
+        var unixMode = new Option<string?>("--unix-permissions") { Description = "Octal permissions for the --unix socket file, such as 600 or 660 (default: from the umask)" };
+        unixMode.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string?>();
+            if (value is not null && !TryParseMode(value, out _))
+            {
+                r.AddError($"--unix-permissions must be octal permissions such as 600 or 660, got '{value}'");
+            }
+        });
 
         var framing = EchoFraming.FramingOption();
         var maxFrameSize = EchoFraming.MaxFrameSizeOption();
 
         var echo = new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
         {
-            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize,
+            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode,
         };
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
@@ -50,12 +61,26 @@ internal static class ServeCommand
                 EndPoint = new IPEndPoint(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(port)),
                 MaxConnections = parse.GetValue(maxConnections),
                 DescriptorReserve = parse.GetValue(descriptorReserve),
+                UnixSocketPath = parse.GetValue(unix),
+                UnixSocketPermissions = parse.GetValue(unixMode) is { } mode && TryParseMode(mode, out var parsed) ? parsed : null,
             };
             timeouts.Apply(parse, options);
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout));
         });
         return echo;
+    }
+
+    private static bool TryParseMode(string text, out UnixFileMode mode)
+    {
+        mode = default;
+        if (text.Length is < 1 or > 4 || text.Any(c => c is < '0' or > '7'))
+        {
+            return false;
+        }
+
+        mode = (UnixFileMode)Convert.ToInt32(text, 8);
+        return true;
     }
 
     /// <summary>
@@ -96,7 +121,7 @@ internal static class ServeCommand
             return 1;
         }
 
-        await Console.Out.WriteLineAsync($"sockeye: listening on {server.LocalEndPoint}").ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
 
         var signal = await stop.Task.ConfigureAwait(false);

@@ -36,6 +36,10 @@ internal sealed partial class SocketConnection : Connection
     private int _aborted;
     private string? _abortReason;
 
+    // Set by the first DisposeAsync; later calls (a handler's `await using`, then the server's own
+    // dispose) wait for the same work instead of repeating it.
+    private Task? _disposeTask;
+
     public SocketConnection(Socket socket, PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize, CancellationToken shutdownRequested)
     {
         _socket = socket;
@@ -169,10 +173,33 @@ internal sealed partial class SocketConnection : Connection
     public override ValueTask CloseAsync() => _writer.CloseAsync();
 
     /// <summary>
-    /// Ends the connection after its handler returned: sends what is buffered and the FIN (unless
-    /// aborted), gives the buffers back, and closes the socket.
+    /// Ends the connection (after a server handler returned, or when a dialer's caller is done): sends
+    /// what is buffered and the FIN (unless aborted), gives the buffers back, and closes the socket.
+    /// Idempotent.
     /// </summary>
-    public async ValueTask DisposeAsync()
+#pragma warning disable CA2215 // The base only calls CloseAsync, which DisposeCoreAsync does first.
+    protected override ValueTask DisposeAsyncCore()
+#pragma warning restore CA2215
+    {
+        var task = Volatile.Read(ref _disposeTask);
+        if (task is null)
+        {
+            // A cold task, published first and run second, so the work starts exactly once and
+            // outside any lock (its first steps may send inline).
+            var start = new Task<Task>(DisposeCoreAsync);
+            var unwrapped = start.Unwrap();
+            task = Interlocked.CompareExchange(ref _disposeTask, unwrapped, null);
+            if (task is null)
+            {
+                start.RunSynchronously(TaskScheduler.Default);
+                task = unwrapped;
+            }
+        }
+
+        return new ValueTask(task);
+    }
+
+    private async Task DisposeCoreAsync()
     {
         await _writer.CloseAsync().ConfigureAwait(false);
         _reader.Complete();

@@ -3,7 +3,7 @@ using System.Text.Json;
 
 namespace Sockeye.Cli.Commands.Bench;
 
-/// <summary><c>sockeye bench echo|idle|churn</c>: a load generator for any TCP echo server.</summary>
+/// <summary><c>sockeye bench echo|idle|churn|udp</c>: a load generator for any TCP (or UDP) echo server.</summary>
 internal static class BenchCommand
 {
     /// <summary>Exit code when the run saw errors or corrupted echoes.</summary>
@@ -11,10 +11,11 @@ internal static class BenchCommand
 
     public static Command Create()
     {
-        var bench = new Command("bench", "Load-test a TCP echo server (Sockeye's or anyone's) and report throughput, latency, CPU and memory.");
+        var bench = new Command("bench", "Load-test a TCP or UDP echo server (Sockeye's or anyone's) and report throughput, latency, CPU and memory.");
         bench.Subcommands.Add(Create(BenchMode.Echo, "Round trips over long-lived connections: throughput, latency percentiles, CPU per round trip.", connections: 100));
         bench.Subcommands.Add(Create(BenchMode.Idle, "Hold N idle connections, prove them alive before and after; with --server-pid, the server's bytes per connection.", connections: 10_000));
         bench.Subcommands.Add(Create(BenchMode.Churn, "Short connections (connect, one round trip, close) as fast as the server takes them.", connections: 50));
+        bench.Subcommands.Add(UdpBenchCommand.Create());
         return bench;
     }
 

@@ -1,0 +1,29 @@
+using Sockeye.Transport;
+
+namespace Sockeye.Dialing;
+
+/// <summary>
+/// The buffers of dialed connections: one process-wide block pool, trimmed every 10 seconds so a burst
+/// of client connections does not keep its memory after it ends, and one pool of send state; the same
+/// read and write limits as a server's defaults (see <see cref="TcpServerOptions.MaxReadBufferSize"/>).
+/// </summary>
+internal static class ClientPipes
+{
+    public const long MaxReadBufferSize = 1024 * 1024;
+
+    public const long MaxWriteBufferSize = 64 * 1024;
+
+    public static readonly PinnedBlockMemoryPool Pool = new();
+
+    public static readonly SocketSenderPool Senders = new();
+
+    // Held here so the timer lives as long as the pool; a process has one.
+    private static readonly ITimer Trimmer = TimeProvider.System.CreateTimer(static _ => Pool.Trim(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
+
+    /// <summary>Creates a client connection over a connected <paramref name="socket"/>.</summary>
+    public static SocketConnection Create(System.Net.Sockets.Socket socket)
+    {
+        GC.KeepAlive(Trimmer);
+        return new SocketConnection(socket, Pool, Senders, MaxReadBufferSize, MaxWriteBufferSize, CancellationToken.None);
+    }
+}
