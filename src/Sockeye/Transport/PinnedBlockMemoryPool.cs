@@ -21,6 +21,11 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     /// <summary>The size of every block: one page, like Kestrel's pool.</summary>
     public const int BlockSize = 4096;
 
+    /// <summary>The most free blocks kept for reuse (2 MiB); a block returned beyond that is left to
+    /// the garbage collector. A burst of many connections reading at once then leaves no lasting
+    /// memory behind, even before <see cref="Trim"/> runs.</summary>
+    public const int MaxFreeBlocks = 512;
+
     private readonly ConcurrentQueue<Block> _free = new();
 
     // Approximate counts, updated without locks; Trim uses them only to decide how much to free.
@@ -99,7 +104,7 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
-        if (_disposed)
+        if (_disposed || Volatile.Read(ref _freeCount) >= MaxFreeBlocks)
         {
             return;
         }
