@@ -1,7 +1,5 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
-using Microsoft.Extensions.Logging;
 using Sockeye.Handlers;
 
 namespace Sockeye.Cli.Commands;
@@ -95,26 +93,10 @@ internal static class ServeCommand
     /// </summary>
     private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout)
     {
-        using var loggerFactory = LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(LogLevel.Information)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            })
-            .AddFilter("Microsoft", LogLevel.Warning)
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace)); // stdout is for the listening line
+        using var loggerFactory = ServeRunner.CreateLoggerFactory();
         options.LoggerFactory = loggerFactory;
-
-        var stop = new TaskCompletionSource<PosixSignal>(TaskCreationOptions.RunContinuationsAsynchronously);
-        void OnSignal(PosixSignalContext context)
-        {
-            context.Cancel = true; // We exit ourselves, after the drain.
-            stop.TrySetResult(context.Signal);
-        }
-
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        var (stop, registration) = ServeRunner.WaitForStopSignal();
+        using var signals = registration;
 
         await using var server = new TcpServer(options);
         try
@@ -130,7 +112,7 @@ internal static class ServeCommand
         await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
 
-        var signal = await stop.Task.ConfigureAwait(false);
+        var signal = await stop.ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Parsing.Duration.Format(drainTimeout)}").ConfigureAwait(false);
         var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms").ConfigureAwait(false);
