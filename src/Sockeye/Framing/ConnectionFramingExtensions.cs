@@ -17,9 +17,9 @@ namespace Sockeye.Framing;
 /// that the memory goes back to the pool and holds other bytes. Writing the frame (echoing it, parsing
 /// it, copying it) before the next read is always safe; to keep it longer, copy it
 /// (<c>frame.ToArray()</c>, or into memory of your own).</para>
-/// <para>A frame larger than a quarter of the input pipe's pause threshold (256 KiB by default) is
-/// gathered in pooled memory instead, because the pipe stops receiving before such a frame could sit in
-/// it whole; the same validity rule applies.</para>
+/// <para>A frame larger than a quarter of <see cref="TcpServerOptions.MaxReadBufferSize"/> (256 KiB by
+/// default) is gathered in pooled memory instead, because the reader refuses to hold more than that
+/// limit unconsumed; the same validity rule applies.</para>
 /// <para>While a frame is held, the bytes behind it stay in <see cref="Connection.Input"/>: do not read
 /// <see cref="Connection.Input"/> directly and through these helpers on the same connection.</para>
 /// <para>Decoder errors propagate: a <see cref="FrameTooLargeException"/> or an
