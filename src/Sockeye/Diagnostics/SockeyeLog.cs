@@ -5,7 +5,8 @@ namespace Sockeye.Diagnostics;
 
 /// <summary>
 /// Every log message the library writes, with stable event ids (1xx: server life, 2xx: accept loop,
-/// 3xx: connections). Per-connection events are Debug so that a busy server stays quiet by default.
+/// 3xx: connections, 9xx: Generic Host listeners). Per-connection events are Debug so that a busy
+/// server stays quiet by default.
 /// </summary>
 internal static partial class SockeyeLog
 {
@@ -53,4 +54,16 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(304, LogLevel.Debug, "Connection from {RemoteEndPoint} could not be configured and was closed")]
     public static partial void ConnectionSetupFailed(ILogger logger, EndPoint? remoteEndPoint, Exception exception);
+
+    [LoggerMessage(900, LogLevel.Information, "Listener {Listener} ({Protocol}) listening on {EndPoint}")]
+    public static partial void ListenerStarted(ILogger logger, string listener, string protocol, EndPoint? endPoint);
+
+    [LoggerMessage(901, LogLevel.Information, "Host is stopping: draining {Count} listeners until the host's shutdown timeout")]
+    public static partial void ListenersDraining(ILogger logger, int count);
+
+    [LoggerMessage(902, LogLevel.Information, "Listener {Listener} stopped: {Drained} connections drained, {Aborted} aborted, in {Elapsed}")]
+    public static partial void ListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);
+
+    [LoggerMessage(903, LogLevel.Warning, "AddSockeye was called but no listener is configured: add one in code or under {Section}")]
+    public static partial void NoListeners(ILogger logger, string section);
 }

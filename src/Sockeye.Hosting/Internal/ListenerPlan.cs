@@ -1,0 +1,101 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+
+namespace Sockeye.Hosting.Internal;
+
+/// <summary>
+/// A listener ready to start: its options bound and checked, its handler chosen. Plans are made for
+/// every listener before any binds its port, so a bad value anywhere stops the start with nothing open.
+/// </summary>
+internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListenerOptions Options, Func<Connection, Task> Handler)
+{
+    /// <summary>Every listener from code and from <c>{section}:Listeners</c>, bound and checked.</summary>
+    /// <exception cref="SockeyeConfigurationException">A value is wrong; the message names key and value.</exception>
+    public static List<ListenerPlan> MakeAll(SockeyeBuilder builder, IConfiguration? configuration, IServiceProvider services)
+    {
+        var listenersSection = builder.ConfigurationSection is { } root && configuration is not null
+            ? configuration.GetSection($"{root}:Listeners")
+            : null;
+        var configured = listenersSection?.GetChildren().ToList() ?? [];
+        var plans = new List<ListenerPlan>();
+        foreach (var registration in builder.Listeners)
+        {
+            var section = configured.FirstOrDefault(s => string.Equals(s.Key, registration.Name, StringComparison.OrdinalIgnoreCase));
+            plans.Add(Make(registration.Name, section, listenersSection, registration, builder, services));
+        }
+
+        foreach (var section in configured.Where(s => !builder.Listeners.Any(r => string.Equals(r.Name, s.Key, StringComparison.OrdinalIgnoreCase))))
+        {
+            plans.Add(Make(section.Key, section, listenersSection, null, builder, services));
+        }
+
+        return plans;
+    }
+
+    private static ListenerPlan Make(string name, IConfigurationSection? section, IConfigurationSection? listenersSection,
+        ListenerRegistration? registration, SockeyeBuilder builder, IServiceProvider services)
+    {
+        var path = section?.Path ?? (listenersSection is null ? $"listener '{name}'" : $"{listenersSection.Path}:{name}");
+        var options = new SockeyeListenerOptions();
+        registration?.Configure?.Invoke(options);
+        if (section is not null)
+        {
+            OptionsBinder.Bind(section, options);
+        }
+
+        var address = options.ParseHost()
+            ?? throw new SockeyeConfigurationException($"{path}:Host", options.Host, $"{path}:Host must be an IP address, localhost or *, got '{options.Host}'");
+        if (options.Port is < IPEndPoint.MinPort or > IPEndPoint.MaxPort)
+        {
+            throw new SockeyeConfigurationException($"{path}:Port", options.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                $"{path}:Port must be between 0 and 65535, got {options.Port}");
+        }
+
+        options.Server.EndPoint = new IPEndPoint(address, options.Port);
+        try
+        {
+            options.Server.Validate();
+        }
+        catch (ArgumentException ex) when (ex.ParamName is { } option)
+        {
+            // TcpServerOptions names the option first ("MaxConnections must be at least 1, got 0");
+            // put the configuration key in its place.
+            var message = ex.Message.Replace($" (Parameter '{option}')", "", StringComparison.Ordinal);
+            if (message.StartsWith(option, StringComparison.Ordinal))
+            {
+                message = message[option.Length..];
+            }
+
+            throw new SockeyeConfigurationException($"{path}:{option}", section?[option], $"{path}:{option}{message}", ex);
+        }
+
+        var (protocol, handler) = ChooseHandler(name, path, options, registration, builder, services);
+        return new ListenerPlan(name, protocol, options, handler);
+    }
+
+    private static (string Protocol, Func<Connection, Task> Handler) ChooseHandler(string name, string path, SockeyeListenerOptions options,
+        ListenerRegistration? registration, SockeyeBuilder builder, IServiceProvider services)
+    {
+        if (registration is not null)
+        {
+            if (options.Protocol is { Length: > 0 } named)
+            {
+                throw new SockeyeConfigurationException($"{path}:Protocol", named,
+                    $"{path}:Protocol is '{named}', but listener '{name}' has its handler set in code ({registration.Protocol}); remove the key");
+            }
+
+            return (registration.Protocol, registration.Handler(services));
+        }
+
+        if (options.Protocol is not { Length: > 0 } protocol)
+        {
+            throw new SockeyeConfigurationException($"{path}:Protocol", null,
+                $"{path}:Protocol is missing: name a built-in protocol ({string.Join(", ", builder.Protocols)}) or add listener '{name}' in code");
+        }
+
+        var factory = builder.FindProtocol(protocol)
+            ?? throw new SockeyeConfigurationException($"{path}:Protocol", protocol,
+                $"{path}:Protocol must be one of {string.Join(", ", builder.Protocols)}, got '{protocol}'");
+        return (protocol.ToLowerInvariant(), factory(services).HandleAsync);
+    }
+}

@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Reflection;
+using Microsoft.Extensions.Configuration;
+
+namespace Sockeye.Hosting.Internal;
+
+/// <summary>
+/// Binds a listener's configuration section onto <see cref="SockeyeListenerOptions"/> and its
+/// <see cref="TcpServerOptions"/>, failing with one message that names the key and the value.
+/// </summary>
+/// <remarks>
+/// Not ConfigurationBinder: its errors name the key but not the value, it reads <c>"30"</c> as thirty
+/// days, it cannot read <c>"30s"</c>, and it ignores misspelt keys. Server options are found by
+/// reflection over <see cref="TcpServerOptions"/>' public settable properties, so an option added there
+/// is bindable without a change here.
+/// </remarks>
+internal static class OptionsBinder
+{
+    private static readonly string[] ListenerKeys = [nameof(SockeyeListenerOptions.Host), nameof(SockeyeListenerOptions.Port), nameof(SockeyeListenerOptions.Protocol)];
+
+    /// <summary>Applies every key of <paramref name="section"/> to <paramref name="options"/>.</summary>
+    /// <exception cref="SockeyeConfigurationException">A key is unknown or its value does not parse.</exception>
+    public static void Bind(IConfigurationSection section, SockeyeListenerOptions options)
+    {
+        foreach (var child in section.GetChildren())
+        {
+            if (Is(child.Key, nameof(SockeyeListenerOptions.Host)))
+            {
+                options.Host = Scalar(child);
+            }
+            else if (Is(child.Key, nameof(SockeyeListenerOptions.Port)))
+            {
+                options.Port = (int)Convert(child, typeof(int))!;
+            }
+            else if (Is(child.Key, nameof(SockeyeListenerOptions.Protocol)))
+            {
+                options.Protocol = Scalar(child);
+            }
+            else
+            {
+                var property = FindProperty(typeof(TcpServerOptions), child.Key)
+                    ?? throw new SockeyeConfigurationException(child.Path, child.Value,
+                        $"{child.Path} is not a listener option (the options are {string.Join(", ", ListenerKeys.Concat(BindableProperties(typeof(TcpServerOptions)).Select(p => p.Name)))})");
+                property.SetValue(options.Server, Convert(child, property.PropertyType));
+            }
+        }
+    }
+
+    /// <summary>The names of the options configuration can set on a server, for messages and docs.</summary>
+    public static IEnumerable<string> ServerOptionNames => BindableProperties(typeof(TcpServerOptions)).Select(p => p.Name);
+
+    private static PropertyInfo? FindProperty(Type type, string key) =>
+        BindableProperties(type).FirstOrDefault(p => Is(p.Name, key));
+
+    private static IEnumerable<PropertyInfo> BindableProperties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.SetMethod is { IsPublic: true } && IsBindable(p.PropertyType));
+
+    private static bool IsBindable(Type type)
+    {
+        type = Nullable.GetUnderlyingType(type) ?? type;
+        return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || ConstructorOf(type) is not null;
+    }
+
+    // A record such as MinDataRate: bound through its one constructor, from one key per parameter.
+    private static ConstructorInfo? ConstructorOf(Type type) =>
+        type.IsClass && type != typeof(string) && type.GetConstructors() is [var only] && only.GetParameters().Length > 0
+        && only.GetParameters().All(p => IsBindable(p.ParameterType))
+            ? only
+            : null;
+
+    private static object? Convert(IConfigurationSection section, Type type)
+    {
+        var underlying = Nullable.GetUnderlyingType(type);
+        var canBeNull = underlying is not null || !type.IsValueType;
+        var target = underlying ?? type;
+        var text = section.Value;
+        if (canBeNull && target != typeof(string) && !section.GetChildren().Any() && (string.IsNullOrWhiteSpace(text) || Is(text.Trim(), "null")))
+        {
+            return null;
+        }
+
+        if (ConstructorOf(target) is { } constructor)
+        {
+            return Construct(section, constructor);
+        }
+
+        text = Scalar(section);
+        if (target == typeof(string))
+        {
+            return text;
+        }
+
+        if (target == typeof(bool))
+        {
+            return bool.TryParse(text, out var flag) ? flag : throw Bad(section, "must be true or false");
+        }
+
+        if (target == typeof(TimeSpan))
+        {
+            return TryParseDuration(text, out var duration) ? duration
+                : throw Bad(section, "is not a duration (use hh:mm:ss such as 00:02:00, or a number with ms, s, m or h such as 30s; 0 or off to disable)");
+        }
+
+        if (target.IsEnum)
+        {
+            return text.Length > 0 && !char.IsAsciiDigit(text[0]) && text[0] != '-' && Enum.TryParse(target, text, ignoreCase: true, out var member) ? member
+                : throw Bad(section, $"must be one of {string.Join(", ", Enum.GetNames(target))}");
+        }
+
+        if (target == typeof(double) || target == typeof(float))
+        {
+            return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var real)
+                ? System.Convert.ChangeType(real, target, CultureInfo.InvariantCulture)
+                : throw Bad(section, "must be a number");
+        }
+
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var whole))
+        {
+            try
+            {
+                return System.Convert.ChangeType(whole, target, CultureInfo.InvariantCulture);
+            }
+            catch (OverflowException)
+            {
+                throw Bad(section, "is out of range");
+            }
+        }
+
+        throw Bad(section, canBeNull ? "must be a whole number (or null for none)" : "must be a whole number");
+    }
+
+    private static object Construct(IConfigurationSection section, ConstructorInfo constructor)
+    {
+        var parameters = constructor.GetParameters();
+        foreach (var child in section.GetChildren())
+        {
+            if (!parameters.Any(p => Is(p.Name!, child.Key)))
+            {
+                throw new SockeyeConfigurationException(child.Path, child.Value,
+                    $"{child.Path} is not known (use {string.Join(" and ", parameters.Select(p => $"{section.Path}:{Capitalize(p.Name!)}"))})");
+            }
+        }
+
+        var arguments = parameters.Select(p =>
+        {
+            var child = section.GetChildren().FirstOrDefault(c => Is(c.Key, p.Name!))
+                ?? throw new SockeyeConfigurationException($"{section.Path}:{Capitalize(p.Name!)}", null,
+                    $"{section.Path}:{Capitalize(p.Name!)} is missing (set {string.Join(" and ", parameters.Select(q => Capitalize(q.Name!)))})");
+            return Convert(child, p.ParameterType);
+        }).ToArray();
+        return constructor.Invoke(arguments);
+    }
+
+    /// <summary>Reads <c>00:02:00</c>-style (TimeSpan's invariant format) or <c>30s</c>-style durations.</summary>
+    internal static bool TryParseDuration(string text, out TimeSpan value)
+    {
+        value = TimeSpan.Zero;
+        var s = text.Trim().ToLowerInvariant();
+        if (s is "0" or "off")
+        {
+            return true;
+        }
+
+        // A bare number is refused: TimeSpan would read "30" as thirty days.
+        if (s.Contains(':', StringComparison.Ordinal))
+        {
+            return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out value);
+        }
+
+        foreach (var (unit, milliseconds) in (ReadOnlySpan<(string, double)>)[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)])
+        {
+            if (s.EndsWith(unit, StringComparison.Ordinal)
+                && !(unit == "s" && s.EndsWith("ms", StringComparison.Ordinal))
+                && double.TryParse(s.AsSpan(0, s.Length - unit.Length), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
+                && Math.Abs(number * milliseconds) < TimeSpan.MaxValue.TotalMilliseconds)
+            {
+                value = TimeSpan.FromMilliseconds(number * milliseconds);
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string Scalar(IConfigurationSection section)
+    {
+        if (section.Value is null && section.GetChildren().Any())
+        {
+            throw new SockeyeConfigurationException(section.Path, null, $"{section.Path} must be a single value, not a section");
+        }
+
+        return section.Value?.Trim() ?? "";
+    }
+
+    private static SockeyeConfigurationException Bad(IConfigurationSection section, string rule) =>
+        new(section.Path, section.Value, $"{section.Path} {rule}, got '{section.Value}'");
+
+    private static bool Is(string a, string b) => string.Equals(a, b, StringComparison.OrdinalIgnoreCase);
+
+    private static string Capitalize(string name) => char.ToUpperInvariant(name[0]) + name[1..];
+}

@@ -1,0 +1,42 @@
+using System.Net;
+
+namespace Sockeye.Hosting;
+
+/// <summary>
+/// One listener's settings: where it listens, which built-in protocol it serves when no handler is set
+/// in code, and every <see cref="TcpServerOptions"/> option. Bound from the configuration section
+/// <c>Sockeye:Listeners:NAME</c>, where the server options sit beside <c>Host</c> and <c>Port</c>
+/// (<c>Sockeye:Listeners:echo:MaxConnections</c>, not <c>...:Server:MaxConnections</c>).
+/// </summary>
+public sealed class SockeyeListenerOptions
+{
+    /// <summary>The address to listen on: an IP address, <c>localhost</c> (127.0.0.1) or <c>*</c>
+    /// (every IPv4 and IPv6 interface).</summary>
+    /// <remarks>Default: <c>127.0.0.1</c>, so that a listener is not exposed to the network until its
+    /// configuration says so.</remarks>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>The port to listen on; 0 lets the kernel pick one (read it back from
+    /// <see cref="SockeyeListener.LocalEndPoint"/>).</summary>
+    /// <remarks>Default: 0.</remarks>
+    public int Port { get; set; }
+
+    /// <summary>The built-in protocol the listener serves when no handler is set in code (<c>echo</c>,
+    /// or one added with <see cref="SockeyeBuilder.AddProtocol(string, Func{IServiceProvider, IConnectionHandler})"/>).</summary>
+    /// <remarks>Default: <see langword="null"/>; required for a listener that only the configuration
+    /// describes.</remarks>
+    public string? Protocol { get; set; }
+
+    /// <summary>The server's options (limits, timeouts, buffers). <see cref="TcpServerOptions.EndPoint"/>
+    /// is replaced by <see cref="Host"/> and <see cref="Port"/>, and <see cref="TcpServerOptions.LoggerFactory"/>
+    /// by the host's logging, when the listener starts.</summary>
+    public TcpServerOptions Server { get; } = new();
+
+    /// <summary>Parses <see cref="Host"/>; <see langword="null"/> when it is not an address.</summary>
+    internal IPAddress? ParseHost() => Host.Trim().ToLowerInvariant() switch
+    {
+        "localhost" => IPAddress.Loopback,
+        "*" => IPAddress.IPv6Any,
+        var text => IPAddress.TryParse(text, out var address) ? address : null,
+    };
+}

@@ -1,0 +1,26 @@
+namespace Sockeye.Hosting;
+
+/// <summary>
+/// The listeners the host started, by name: inject it to read a listener's port, state or counters.
+/// Empty until the host has started.
+/// </summary>
+/// <remarks>Safe to read from any thread once the host has started.</remarks>
+public sealed class SockeyeListeners
+{
+    private volatile SockeyeListener[] _listeners = [];
+
+    /// <summary>How many listeners are running.</summary>
+    public int Count => _listeners.Length;
+
+    /// <summary>The listener called <paramref name="name"/> (compared without case).</summary>
+    /// <param name="name">The listener's name.</param>
+    /// <exception cref="KeyNotFoundException">No listener has that name.</exception>
+    public SockeyeListener this[string name] =>
+        _listeners.FirstOrDefault(l => string.Equals(l.Name, name, StringComparison.OrdinalIgnoreCase))
+        ?? throw new KeyNotFoundException($"no Sockeye listener is called '{name}' (running: {string.Join(", ", _listeners.Select(l => l.Name))})");
+
+    /// <summary>Every running listener, in the order they started.</summary>
+    public IReadOnlyList<SockeyeListener> All => _listeners;
+
+    internal void Set(SockeyeListener[] listeners) => _listeners = listeners;
+}
