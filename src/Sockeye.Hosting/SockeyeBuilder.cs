@@ -32,6 +32,12 @@ public sealed class SockeyeBuilder
     /// <remarks>Default: <c>Sockeye</c>, so a listener called <c>echo</c> reads <c>Sockeye:Listeners:echo</c>.</remarks>
     public string? ConfigurationSection { get; set; } = "Sockeye";
 
+    /// <summary>How long connections get to finish when the host stops, before they are aborted.</summary>
+    /// <remarks>Default: 30 seconds, the host's default shutdown timeout. The drain also ends when the
+    /// host's shutdown timeout (<c>HostOptions.ShutdownTimeout</c>) does, whichever comes first, so raise
+    /// both for protocols with long requests. Shorter stops the host sooner and cuts more requests off.</remarks>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The protocol names configuration may use in <c>Protocol</c>: <c>echo</c> and those added
     /// with <see cref="AddProtocol(string, Func{IServiceProvider, IConnectionHandler})"/>.</summary>
     public IReadOnlyCollection<string> Protocols => _protocols.Keys;

@@ -12,6 +12,7 @@ internal static class ServeCommand
         var serve = new Command("serve", "Run a built-in server until SIGTERM or Ctrl-C, then drain gracefully.");
         serve.Subcommands.Add(CreateEcho());
         serve.Subcommands.Add(ServeUdpEchoCommand.Create());
+        ServeConfigCommand.AddTo(serve);
         return serve;
     }
 

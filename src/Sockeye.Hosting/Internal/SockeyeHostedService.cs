@@ -12,14 +12,11 @@ namespace Sockeye.Hosting.Internal;
 /// Start: check every listener's options (nothing binds if one is wrong), then bind them one by one;
 /// if one cannot bind, the ones already started are stopped and the start fails naming the listener.
 /// Stop: all listeners drain at once, each following <see cref="TcpServer.StopAsync(TimeSpan, CancellationToken)"/>'s
-/// steps, until the host's shutdown token fires (its shutdown timeout), which aborts what is left.
+/// steps, until <see cref="SockeyeBuilder.DrainTimeout"/> passes or the host's shutdown token fires
+/// (its shutdown timeout), whichever is first; then what is left is aborted.
 /// </summary>
 internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListeners listeners, IServiceProvider services) : IHostedService
 {
-    // The drain is bounded by the host's shutdown token, not by a timeout of our own; this only keeps
-    // the wait finite when a caller stops the host with a token that never fires.
-    private static readonly TimeSpan LongestDrain = TimeSpan.FromDays(1);
-
     private readonly ILogger _logger = services.GetService<ILoggerFactory>()?.CreateLogger("Sockeye.Hosting") ?? NullLogger.Instance;
 
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -75,13 +72,13 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
             return;
         }
 
-        SockeyeLog.ListenersDraining(_logger, listeners.Count);
+        SockeyeLog.ListenersDraining(_logger, listeners.Count, builder.DrainTimeout);
         await Task.WhenAll(listeners.All.Select(l => StopOneAsync(l, cancellationToken))).ConfigureAwait(false);
     }
 
     private async Task StopOneAsync(SockeyeListener listener, CancellationToken hostShutdownTimeout)
     {
-        var summary = await listener.Server.StopAsync(LongestDrain, hostShutdownTimeout).ConfigureAwait(false);
+        var summary = await listener.Server.StopAsync(builder.DrainTimeout, hostShutdownTimeout).ConfigureAwait(false);
         listener.ShutdownSummary = summary;
         SockeyeLog.ListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
     }

@@ -58,8 +58,8 @@ internal static partial class SockeyeLog
     [LoggerMessage(900, LogLevel.Information, "Listener {Listener} ({Protocol}) listening on {EndPoint}")]
     public static partial void ListenerStarted(ILogger logger, string listener, string protocol, EndPoint? endPoint);
 
-    [LoggerMessage(901, LogLevel.Information, "Host is stopping: draining {Count} listeners until the host's shutdown timeout")]
-    public static partial void ListenersDraining(ILogger logger, int count);
+    [LoggerMessage(901, LogLevel.Information, "Host is stopping: draining {Count} listeners for up to {DrainTimeout} or the host's shutdown timeout, whichever is first")]
+    public static partial void ListenersDraining(ILogger logger, int count, TimeSpan drainTimeout);
 
     [LoggerMessage(902, LogLevel.Information, "Listener {Listener} stopped: {Drained} connections drained, {Aborted} aborted, in {Elapsed}")]
     public static partial void ListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);

@@ -58,17 +58,23 @@ public class HostedListenerTests
         Assert.Equal(new ShutdownSummary(1, 1, 0, host.Listener("work").ShutdownSummary!.Value.Elapsed), host.Listener("work").ShutdownSummary);
     }
 
-    [Fact]
-    public async Task TheHostsShutdownTimeoutAbortsHandlersThatDoNotFinish()
+    [Theory]
+    [InlineData(300, 30_000)] // the host's shutdown timeout ends the drain
+    [InlineData(20_000, 300)] // Sockeye's DrainTimeout ends it
+    public async Task HandlersThatDoNotFinishAreAbortedAtTheHostsShutdownTimeoutOrTheDrainTimeout(int hostTimeoutMs, int drainTimeoutMs)
     {
         var accepted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var host = TestHost.Build(
-            s => s.AddListener("stubborn", async connection =>
+            s =>
             {
-                accepted.SetResult();
-                await Task.Delay(Timeout.Infinite, connection.ConnectionClosed); // ignores ShutdownRequested
-            }),
-            shutdownTimeout: TimeSpan.FromMilliseconds(300));
+                s.DrainTimeout = TimeSpan.FromMilliseconds(drainTimeoutMs);
+                s.AddListener("stubborn", async connection =>
+                {
+                    accepted.SetResult();
+                    await Task.Delay(Timeout.Infinite, connection.ConnectionClosed); // ignores ShutdownRequested
+                });
+            },
+            shutdownTimeout: TimeSpan.FromMilliseconds(hostTimeoutMs));
         await host.StartAsync().WaitAsync(Loopback.Patience);
         using var client = await Loopback.ConnectAsync(host.Listener("stubborn").LocalEndPoint!);
         await accepted.Task.WaitAsync(Loopback.Patience);

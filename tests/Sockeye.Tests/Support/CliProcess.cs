@@ -79,8 +79,9 @@ internal sealed partial class CliProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
-    /// <summary>Starts <c>sockeye ARGS</c>; with <paramref name="fileLimit"/>, under <c>ulimit -n</c>.</summary>
-    public static CliProcess Start(string arguments, int? fileLimit = null)
+    /// <summary>Starts <c>sockeye ARGS</c>; with <paramref name="fileLimit"/>, under <c>ulimit -n</c>;
+    /// with <paramref name="environment"/>, with those variables set.</summary>
+    public static CliProcess Start(string arguments, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Sockeye.Cli.dll");
         var command = $"exec dotnet \"{dll}\" {arguments}";
@@ -99,13 +100,18 @@ internal sealed partial class CliProcess : IDisposable
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add(command);
         info.Environment["DOTNET_gcServer"] = "0";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         return new CliProcess(Process.Start(info)!);
     }
 
     /// <summary>Runs <c>sockeye ARGS</c> to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string arguments)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
-        using var cli = Start(arguments);
+        using var cli = Start(arguments, environment: environment);
         var code = await cli.WaitForExitAsync();
         return (code, cli.Stdout, cli.Stderr);
     }
