@@ -108,6 +108,27 @@ internal sealed partial class CliProcess : IDisposable
         return new CliProcess(Process.Start(info)!);
     }
 
+    /// <summary>Starts another .NET program of this repository (a sample) in <paramref name="workingDirectory"/>.</summary>
+    public static CliProcess StartProgram(string dll, string arguments, string workingDirectory)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        info.ArgumentList.Add(dll);
+        foreach (var argument in arguments.Split(' ', StringSplitOptions.RemoveEmptyEntries))
+        {
+            info.ArgumentList.Add(argument);
+        }
+
+        info.Environment["DOTNET_gcServer"] = "0";
+        return new CliProcess(Process.Start(info)!);
+    }
+
     /// <summary>Runs <c>sockeye ARGS</c> to completion and returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string arguments, IReadOnlyDictionary<string, string>? environment = null)
     {
