@@ -50,6 +50,8 @@ internal static class ServeConfigCommand
             return await FailAsync($"Unrecognized argument '{stray}' (configuration overrides look like --Sockeye:Listeners:NAME:KEY=VALUE)", Program.UsageError);
         }
 
+        // The built-in protocols never block a thread, as with serve echo (an explicit setting in the environment wins).
+        SocketEngine.UseInlineCompletions();
         var path = Path.GetFullPath(configPath);
         if (!File.Exists(path))
         {
