@@ -35,6 +35,7 @@ public class ReadmeExampleTests
         await rude.SendAllAsync(new byte[5000]);
         await rude.ReceiveEndAsync();
         await Loopback.EventuallyAsync(() => server.ProtocolErrors == 1, "the oversize line is counted");
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the rude connection is gone");
 
         var summary = await server.StopAsync(drainTimeout: TimeSpan.FromSeconds(10));
         Assert.Equal(1, summary.Open);
