@@ -18,13 +18,14 @@ namespace Sockeye.Reliability.Support;
 /// </remarks>
 internal sealed class Scenario : IAsyncDisposable
 {
-    /// <summary>Descriptors the runtime may open on its own during a scenario (a timer, a thread's pipe).</summary>
+    /// <summary>Descriptors the runtime may open on its own during a scenario (two per assembly loaded late).</summary>
     private const int DescriptorSlack = 8;
 
     private readonly ITestOutputHelper _output;
     private readonly string _name;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private int _baselineDescriptors;
+    private int _baselineSockets;
 
     private Scenario(ITestOutputHelper output, string name, TcpServer server)
     {
@@ -60,11 +61,27 @@ internal sealed class Scenario : IAsyncDisposable
 
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "the warm-up connection is released");
         scenario._baselineDescriptors = OpenDescriptors();
+        scenario._baselineSockets = OpenSockets("self");
         return scenario;
     }
 
     /// <summary>How many file descriptors this process holds now.</summary>
     public static int OpenDescriptors() => Directory.GetFiles("/proc/self/fd").Length;
+
+    /// <summary>How many of process <paramref name="pid"/>'s descriptors are sockets ("self" for this one).
+    /// Sockets, because the runtime opens other descriptors on its own (two per assembly it loads
+    /// late, for instance to format a stack trace) and those are not leaks.</summary>
+    public static int OpenSockets(string pid) => Directory.GetFiles($"/proc/{pid}/fd").Count(fd =>
+    {
+        try
+        {
+            return new FileInfo(fd).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true;
+        }
+        catch (IOException)
+        {
+            return false; // closed while we looked
+        }
+    });
 
     /// <summary>Prints <paramref name="figure"/> and appends it to <see cref="FiguresFile"/>.</summary>
     public void Record(string figure, object value)
@@ -83,15 +100,18 @@ internal sealed class Scenario : IAsyncDisposable
         await Loopback.EventuallyAsync(() => Server.ActiveConnections == 0, $"every connection is released (active: {Server.ActiveConnections})");
         await Loopback.EventuallyAsync(() => Server.DeadlineScanner.Registered == 0, "no connection is left in the deadline scanner");
         var open = 0;
+        var sockets = 0;
         try
         {
+            await Loopback.EventuallyAsync(() => (sockets = OpenSockets("self")) <= _baselineSockets, "the sockets are back to the baseline");
             await Loopback.EventuallyAsync(() => (open = OpenDescriptors()) <= _baselineDescriptors + DescriptorSlack, "the descriptors are back to the baseline");
         }
         catch (TimeoutException)
         {
-            Assert.Fail($"{open} descriptors open, baseline {_baselineDescriptors}");
+            Assert.Fail($"{sockets} sockets and {open} descriptors open, baseline {_baselineSockets} and {_baselineDescriptors}");
         }
 
+        Record("sockets at baseline / after", $"{_baselineSockets} / {sockets}");
         Record("descriptors at baseline / after", $"{_baselineDescriptors} / {open}");
     }
 
