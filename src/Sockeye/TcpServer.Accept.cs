@@ -156,12 +156,20 @@ public sealed partial class TcpServer
 
     private bool TryTakeSlot()
     {
-        if (Interlocked.Increment(ref _active) <= _options.MaxConnections)
+        // Compare-and-swap rather than increment-then-undo: the gauge is public, and the reliability
+        // suite's flood caught it reading MaxConnections + 1 between the two steps.
+        var active = Volatile.Read(ref _active);
+        while (active < _options.MaxConnections)
         {
-            return true;
+            var seen = Interlocked.CompareExchange(ref _active, active + 1, active);
+            if (seen == active)
+            {
+                return true;
+            }
+
+            active = seen;
         }
 
-        Interlocked.Decrement(ref _active);
         return false;
     }
 

@@ -33,6 +33,7 @@ internal static class ServeCommand
                 r.AddError($"--unix-permissions must be octal permissions such as 600 or 660, got '{value}'");
             }
         });
+        var statsInterval = CliOptions.Duration("--stats-interval", TimeSpan.Zero, "Print a line of counters, GC heap, RSS and open descriptors on stdout this often");
 
         var inline = new Option<bool>("--inline-completions")
         {
@@ -44,7 +45,7 @@ internal static class ServeCommand
 
         var echo = new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
         {
-            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline,
+            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, statsInterval,
         };
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
@@ -71,7 +72,7 @@ internal static class ServeCommand
             };
             timeouts.Apply(parse, options);
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
-            return RunAsync(options, handler, parse.GetValue(drainTimeout));
+            return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval));
         });
         return echo;
     }
@@ -92,7 +93,7 @@ internal static class ServeCommand
     /// Starts the server, prints <c>listening on HOST:PORT</c>, waits for SIGTERM or SIGINT, drains,
     /// and returns 0 after a clean drain (1 when connections had to be aborted).
     /// </summary>
-    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout)
+    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval = default)
     {
         using var loggerFactory = ServeRunner.CreateLoggerFactory();
         options.LoggerFactory = loggerFactory;
@@ -113,10 +114,21 @@ internal static class ServeCommand
         await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
         await Console.Out.FlushAsync().ConfigureAwait(false);
 
+        var stats = StatsReporter.Start(server, statsInterval);
         var signal = await stop.ConfigureAwait(false);
+        if (stats is not null)
+        {
+            await stats.DisposeAsync();
+        }
+
         await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Parsing.Duration.Format(drainTimeout)}").ConfigureAwait(false);
         var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms").ConfigureAwait(false);
+        if (statsInterval > TimeSpan.Zero)
+        {
+            await Console.Out.WriteLineAsync(StatsReporter.Line(server)).ConfigureAwait(false);
+        }
+
         return summary.IsClean ? 0 : 1;
     }
 }

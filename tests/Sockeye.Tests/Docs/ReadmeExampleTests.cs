@@ -37,6 +37,9 @@ public class ReadmeExampleTests
         await Loopback.EventuallyAsync(() => server.ProtocolErrors == 1, "the oversize line is counted");
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the rude connection is gone");
 
+        // The error is counted before the connection's slot is released: wait for both.
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the oversize line's connection is released");
+
         var summary = await server.StopAsync(drainTimeout: TimeSpan.FromSeconds(10));
         Assert.Equal(1, summary.Open);
         Assert.Equal(0, summary.Aborted);
