@@ -44,9 +44,9 @@ internal static class CliOptions
     /// <summary>A duration such as <c>10s</c>; <c>0</c> or <c>off</c> parse as zero.</summary>
     public static Option<TimeSpan> Duration(string name, TimeSpan defaultValue, string description) => new(name)
     {
-        Description = $"{description} (e.g. 500ms, 30s, 2m; 0 or off to disable; default {Parsing.Duration.Format(defaultValue)})",
+        Description = $"{description} (e.g. 500ms, 30s, 2m; 0 or off to disable; default {Sockeye.Timing.DurationText.Format(defaultValue)})",
         DefaultValueFactory = _ => defaultValue,
-        CustomParser = r => ParseWith<TimeSpan>(r, name, static (string s, out TimeSpan v, out string e) => Parsing.Duration.TryParse(s, out v, out e)),
+        CustomParser = r => ParseWith<TimeSpan>(r, name, static (string s, out TimeSpan v, out string e) => Sockeye.Timing.DurationText.TryParse(s, out v, out e)),
     };
 
     /// <summary>A size such as <c>64KiB</c>.</summary>

@@ -121,7 +121,7 @@ internal static class ServeCommand
             await stats.DisposeAsync();
         }
 
-        await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Parsing.Duration.Format(drainTimeout)}").ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
         var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms").ConfigureAwait(false);
         if (statsInterval > TimeSpan.Zero)

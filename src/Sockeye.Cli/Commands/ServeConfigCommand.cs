@@ -93,7 +93,7 @@ internal static class ServeConfigCommand
 
             await Console.Out.FlushAsync();
             host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() =>
-                Console.Out.WriteLine($"sockeye: stopping; draining for up to {Parsing.Duration.Format(drainTimeout)}"));
+                Console.Out.WriteLine($"sockeye: stopping; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}"));
 
             // The host handles SIGTERM and Ctrl-C: it stops every listener, draining within its shutdown timeout.
             await host.WaitForShutdownAsync();

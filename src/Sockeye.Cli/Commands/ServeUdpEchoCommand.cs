@@ -74,7 +74,7 @@ internal static class ServeUdpEchoCommand
             await Console.Out.FlushAsync();
 
             var received = await signal;
-            await Console.Out.WriteLineAsync($"sockeye: {received} received; draining for up to {Parsing.Duration.Format(drainTimeout)}");
+            await Console.Out.WriteLineAsync($"sockeye: {received} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}");
             var summary = await server.StopAsync(drainTimeout);
             await Console.Out.WriteLineAsync(
                 $"sockeye: stopped: {server.DatagramsReceived} datagrams in, {server.DatagramsSent} out, "

@@ -152,36 +152,8 @@ internal static class OptionsBinder
         return constructor.Invoke(arguments);
     }
 
-    /// <summary>Reads <c>00:02:00</c>-style (TimeSpan's invariant format) or <c>30s</c>-style durations.</summary>
-    internal static bool TryParseDuration(string text, out TimeSpan value)
-    {
-        value = TimeSpan.Zero;
-        var s = text.Trim().ToLowerInvariant();
-        if (s is "0" or "off")
-        {
-            return true;
-        }
-
-        // A bare number is refused: TimeSpan would read "30" as thirty days.
-        if (s.Contains(':', StringComparison.Ordinal))
-        {
-            return TimeSpan.TryParse(s, CultureInfo.InvariantCulture, out value);
-        }
-
-        foreach (var (unit, milliseconds) in (ReadOnlySpan<(string, double)>)[("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000)])
-        {
-            if (s.EndsWith(unit, StringComparison.Ordinal)
-                && !(unit == "s" && s.EndsWith("ms", StringComparison.Ordinal))
-                && double.TryParse(s.AsSpan(0, s.Length - unit.Length), NumberStyles.AllowDecimalPoint | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var number)
-                && Math.Abs(number * milliseconds) < TimeSpan.MaxValue.TotalMilliseconds)
-            {
-                value = TimeSpan.FromMilliseconds(number * milliseconds);
-                return true;
-            }
-        }
-
-        return false;
-    }
+    /// <summary>Reads <c>00:02:00</c>-style or <c>30s</c>-style durations (see <see cref="Timing.DurationText"/>).</summary>
+    internal static bool TryParseDuration(string text, out TimeSpan value) => Timing.DurationText.TryParse(text, out value, out _);
 
     private static string Scalar(IConfigurationSection section)
     {

@@ -40,7 +40,7 @@ internal static class Dialer
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                throw new TimeoutException($"connect to {settings.Target} took longer than {Parsing.Duration.Format(settings.ConnectTimeout)}");
+                throw new TimeoutException($"connect to {settings.Target} took longer than {Sockeye.Timing.DurationText.Format(settings.ConnectTimeout)}");
             }
 
             return socket;

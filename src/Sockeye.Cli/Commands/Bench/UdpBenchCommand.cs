@@ -64,7 +64,7 @@ internal static class UdpBenchCommand
                 parse.GetValue(lossTimeout));
             await Console.Out.WriteLineAsync(
                 $"sockeye bench udp: {settings.Target}, {settings.Clients} client{(settings.Clients == 1 ? "" : "s")} x window {settings.Window}, "
-                + $"{settings.Size}-byte datagrams, {Parsing.Duration.Format(settings.Duration)}");
+                + $"{settings.Size}-byte datagrams, {Sockeye.Timing.DurationText.Format(settings.Duration)}");
             var result = await UdpLoadGenerator.RunAsync(settings, cancellationToken);
             await Console.Out.WriteLineAsync(Format(result));
             if (result.Error is not null)
