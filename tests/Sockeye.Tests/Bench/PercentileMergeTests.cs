@@ -55,6 +55,23 @@ public class PercentileMergeTests
     }
 
     [Fact]
+    public void AWideHistogramWithLargeCountsSurvivesEncoding()
+    {
+        // A long churn run: about a million samples from microseconds to seconds, so nearly every
+        // bucket holds a count and the compressed form barely shrinks.
+        var histogram = LatencyHistogram.Create();
+        var random = new Random(7);
+        for (var i = 0; i < 1_000_000; i++)
+        {
+            histogram.RecordValue((long)Math.Exp(random.NextDouble() * Math.Log(3_000_000_000)) + 1);
+        }
+
+        HistogramBase decoded = LatencyHistogram.Decode(LatencyHistogram.Encode(histogram));
+        Assert.Equal(histogram.TotalCount, decoded.TotalCount);
+        Assert.Equal(histogram.GetValueAtPercentile(99.9), decoded.GetValueAtPercentile(99.9));
+    }
+
+    [Fact]
     public void MergeOfResultsWithoutSamplesHasZeroPercentiles()
     {
         var merged = BenchResult.Merge([Part(0), Part(0)]);

@@ -1,4 +1,5 @@
 using HdrHistogram;
+using HdrHistogram.Encoding;
 using HdrHistogram.Utilities;
 
 namespace Sockeye.Cli.Commands.Bench;
@@ -26,11 +27,15 @@ internal static class LatencyHistogram
     public static void Record(Recorder recorder, long nanoseconds, int count) =>
         recorder.RecordValueWithCount(Math.Clamp(nanoseconds, 1, HighestNanoseconds), count);
 
-    /// <summary>The histogram as compressed base64 text (HdrHistogram's V2 encoding).</summary>
+    /// <summary>The histogram as base64 text (HdrHistogram's V2 encoding, uncompressed).</summary>
+    /// <remarks>Not the compressed form: HdrHistogram.NET 2.5.0 decodes it with a single
+    /// <c>DeflateStream.Read</c>, which on .NET 6+ may return fewer bytes than asked, so a large
+    /// histogram (a long churn run) failed to decode with "The buffer does not contain the indicated
+    /// payload amount". The uncompressed form is a few KB at most and is read whole.</remarks>
     public static string Encode(HistogramBase histogram)
     {
         var buffer = ByteBuffer.Allocate(histogram.GetNeededByteBufferCapacity());
-        var length = histogram.EncodeIntoCompressedByteBuffer(buffer);
+        var length = histogram.Encode(buffer, HistogramEncoderV2.Instance);
         var bytes = new byte[length];
         buffer.Position = 0;
         for (var i = 0; i < length; i++)
@@ -43,7 +48,7 @@ internal static class LatencyHistogram
 
     /// <summary>Reads what <see cref="Encode"/> wrote.</summary>
     public static HistogramBase Decode(string base64) =>
-        HistogramEncoding.DecodeFromCompressedByteBuffer(ByteBuffer.Allocate(Convert.FromBase64String(base64)), HighestNanoseconds);
+        HistogramEncoding.DecodeFromByteBuffer(ByteBuffer.Allocate(Convert.FromBase64String(base64)), HighestNanoseconds);
 
     /// <summary>Adds every encoded histogram into one, for a report over all processes.</summary>
     public static LongHistogram Merge(IEnumerable<string> encoded)
