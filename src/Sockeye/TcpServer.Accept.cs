@@ -291,7 +291,7 @@ public sealed partial class TcpServer
             {
                 Interlocked.Increment(ref _handlerErrors);
                 fault = ConnectionCloseReason.HandlerError;
-                SockeyeLog.HandlerFailed(_logger, connection.Id, ex);
+                LogHandlerFailed(connection, ex);
                 reason = $"handler threw {ex.GetType().Name}";
                 connection.Abort(reason);
             }
@@ -308,10 +308,11 @@ public sealed partial class TcpServer
         {
             _connections.Remove(connection);
             connection.DetachDeadlines();
-            RecordClosed(connection, fault);
+            var closeReason = RecordClosed(connection, fault);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                SockeyeLog.ConnectionEnded(_logger, connection.Id, reason);
+                var duration = connection.StartedAt == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(connection.StartedAt);
+                SockeyeLog.ConnectionEnded(_logger, connection.Id, closeReason, duration, reason);
             }
 
             ReleaseSlot();

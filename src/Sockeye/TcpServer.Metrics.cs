@@ -17,6 +17,9 @@ public sealed partial class TcpServer
     private long _rejectedForLimit;
     private long _acceptBackoffs;
 
+    // One handler-error line per second at most: a handler bug hit by every connection must not flood the log.
+    private LogRateLimiter _handlerErrorLog = null!;
+
     // The server's instruments, from listening until stopped; null when metrics are off.
     private TcpServerMetrics? _metrics;
 
@@ -42,6 +45,7 @@ public sealed partial class TcpServer
     /// <summary>Creates the byte counters, which connections reach through the settings they share.</summary>
     private void InitializeMetrics(TcpServerOptions options)
     {
+        _handlerErrorLog = new LogRateLimiter(options.TimeProvider, TimeSpan.FromSeconds(1));
         if (options.EnableMetrics)
         {
             _bytesReceived = new StripedCounter();
@@ -68,7 +72,7 @@ public sealed partial class TcpServer
 
     /// <summary>Counts one connection's end and records its duration. <paramref name="fault"/> is
     /// the handler's fault, if the handler ended with one; otherwise the connection's state decides.</summary>
-    private void RecordClosed(SocketConnection connection, ConnectionCloseReason? fault)
+    private ConnectionCloseReason RecordClosed(SocketConnection connection, ConnectionCloseReason? fault)
     {
         var reason = connection.TimedOutKind is not null ? ConnectionCloseReason.Timeout
             : fault is { } f ? f
@@ -81,6 +85,17 @@ public sealed partial class TcpServer
         if (_metrics is { } metrics && connection.StartedAt != 0)
         {
             metrics.RecordClosed(reason, Stopwatch.GetElapsedTime(connection.StartedAt));
+        }
+
+        return reason;
+    }
+
+    /// <summary>Logs a handler's exception, at most once per second with the count of those held back.</summary>
+    private void LogHandlerFailed(SocketConnection connection, Exception exception)
+    {
+        if (_handlerErrorLog.TryEnter(out var suppressed))
+        {
+            SockeyeLog.HandlerFailed(_logger, connection.Id, suppressed, exception);
         }
     }
 }

@@ -29,6 +29,11 @@ internal sealed class ObservabilityOptions
 
     public Option<string> LogFormat { get; } = LogFormatOption();
 
+    public Option<bool> NoMetrics { get; } = new("--no-metrics")
+    {
+        Description = "Publish no metrics and count no bytes (to measure what metrics cost; --metrics-port then shows nothing)",
+    };
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command)
     {
@@ -36,6 +41,7 @@ internal sealed class ObservabilityOptions
         command.Options.Add(MetricsHost);
         command.Options.Add(LogLevel);
         command.Options.Add(LogFormat);
+        command.Options.Add(NoMetrics);
         MetricsHost.Validators.Add(r =>
         {
             var value = r.GetValueOrDefault<string>();
@@ -45,6 +51,9 @@ internal sealed class ObservabilityOptions
             }
         });
     }
+
+    /// <summary>Copies <c>--no-metrics</c> onto <paramref name="options"/>.</summary>
+    public void Apply(ParseResult parse, TcpServerOptions options) => options.EnableMetrics = !parse.GetValue(NoMetrics);
 
     /// <summary>The logger factory the options ask for: to stderr, one line per message, or JSON lines.</summary>
     public ILoggerFactory CreateLoggerFactory(ParseResult parse) =>

@@ -73,6 +73,7 @@ internal static class ServeCommand
                 UnixSocketPermissions = parse.GetValue(unixMode) is { } mode && TryParseMode(mode, out var parsed) ? parsed : null,
             };
             timeouts.Apply(parse, options);
+            watch.Apply(parse, options);
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });
