@@ -25,6 +25,17 @@ internal sealed class ObservabilityOptions
     {
         Description = "Least severe log messages written to stderr: Trace, Debug (one line per connection), Information, Warning, Error, Critical or None (default Information)",
         DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (Enum.TryParse<LogLevel>(text, ignoreCase: true, out var level) && Enum.IsDefined(level) && !int.TryParse(text, out _))
+            {
+                return level;
+            }
+
+            r.AddError($"--log-level must be one of {string.Join(", ", Enum.GetNames<LogLevel>())}, got '{text}'");
+            return default;
+        },
     };
 
     public Option<string> LogFormat { get; } = LogFormatOption();
@@ -121,7 +132,14 @@ internal sealed class ObservabilityOptions
             Description = "How log lines look: text (one line per message) or json (one JSON object per line, for log shippers) (default text)",
             DefaultValueFactory = _ => "text",
         };
-        option.AcceptOnlyFromAmong("text", "json");
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (value is not ("text" or "json"))
+            {
+                r.AddError($"--log-format must be text or json, got '{value}'");
+            }
+        });
         return option;
     }
 }
