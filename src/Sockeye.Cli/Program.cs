@@ -22,6 +22,7 @@ public static class Program
         };
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(TopCommand.Create());
 
         var parse = root.Parse(args);
         if (parse.Errors.Count > 0)

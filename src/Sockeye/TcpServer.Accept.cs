@@ -138,6 +138,7 @@ public sealed partial class TcpServer
     /// <summary>Waits out one back-off step; <see langword="false"/> when the server began stopping.</summary>
     private async Task<bool> BackOffAsync(TimeSpan delay)
     {
+        Interlocked.Increment(ref _acceptBackoffs);
         try
         {
             await Task.Delay(delay, _time, _shutdownRequested.Token).ConfigureAwait(false);
@@ -170,6 +171,7 @@ public sealed partial class TcpServer
             active = seen;
         }
 
+        Interlocked.Increment(ref _rejectedForLimit);
         return false;
     }
 
@@ -235,6 +237,11 @@ public sealed partial class TcpServer
     /// </summary>
     private void RunConnection(SocketConnection connection)
     {
+        if (_metrics is not null)
+        {
+            connection.StartedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        }
+
         if (_logger.IsEnabled(LogLevel.Debug))
         {
             SockeyeLog.ConnectionAccepted(_logger, connection.Id, connection.RemoteEndPoint);
@@ -257,6 +264,7 @@ public sealed partial class TcpServer
     private async Task FinishConnectionAsync(SocketConnection connection, Task handler)
     {
         var reason = "handler returned";
+        ConnectionCloseReason? fault = null;
         try
         {
             try
@@ -274,6 +282,7 @@ public sealed partial class TcpServer
                 // The peer broke the protocol (an oversize or malformed frame): its fault, not the
                 // handler's. Counted, logged at Debug, and only this connection is closed.
                 Interlocked.Increment(ref _protocolErrors);
+                fault = ConnectionCloseReason.ProtocolError;
                 SockeyeLog.ProtocolViolation(_logger, connection.Id, ex.Message);
                 reason = ex.Message;
                 connection.Abort(reason);
@@ -281,7 +290,8 @@ public sealed partial class TcpServer
             catch (Exception ex)
             {
                 Interlocked.Increment(ref _handlerErrors);
-                SockeyeLog.HandlerFailed(_logger, connection.Id, ex);
+                fault = ConnectionCloseReason.HandlerError;
+                LogHandlerFailed(connection, ex);
                 reason = $"handler threw {ex.GetType().Name}";
                 connection.Abort(reason);
             }
@@ -298,9 +308,11 @@ public sealed partial class TcpServer
         {
             _connections.Remove(connection);
             connection.DetachDeadlines();
+            var closeReason = RecordClosed(connection, fault);
             if (_logger.IsEnabled(LogLevel.Debug))
             {
-                SockeyeLog.ConnectionEnded(_logger, connection.Id, reason);
+                var duration = connection.StartedAt == 0 ? TimeSpan.Zero : System.Diagnostics.Stopwatch.GetElapsedTime(connection.StartedAt);
+                SockeyeLog.ConnectionEnded(_logger, connection.Id, closeReason, duration, reason);
             }
 
             ReleaseSlot();

@@ -92,6 +92,7 @@ public sealed partial class TcpServer
         _poolTrimmer?.Dispose();
         _deadlineScanner.Dispose();
         _state = ServerState.Stopped;
+        StopMetrics();
         var summary = new ShutdownSummary(open, Math.Max(0, open - aborted), aborted, _time.GetElapsedTime(started));
         if (wasStarted)
         {

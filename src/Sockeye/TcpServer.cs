@@ -84,6 +84,7 @@ public sealed partial class TcpServer : IAsyncDisposable
         _finishConnection = (connection, handler) => _ = FinishConnectionAsync(connection, handler);
 
         InitializeDeadlines(options);
+        InitializeMetrics(options);
     }
 
     /// <summary>The address and port the server listens on; after a start on port 0 it holds the
@@ -137,6 +138,7 @@ public sealed partial class TcpServer : IAsyncDisposable
             ListenEndPoint = _listener.LocalEndPoint!;
             LocalEndPoint = ListenEndPoint as IPEndPoint;
             _state = ServerState.Listening;
+            StartMetrics(ListenEndPoint);
             _deadlineScanner.Start();
             _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
             _acceptLoop = AcceptLoopAsync(_listener);

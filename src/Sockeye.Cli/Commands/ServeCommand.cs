@@ -49,6 +49,8 @@ internal static class ServeCommand
         };
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
+        var watch = new ObservabilityOptions();
+        watch.AddTo(echo);
 
         host.Validators.Add(r =>
         {
@@ -71,8 +73,9 @@ internal static class ServeCommand
                 UnixSocketPermissions = parse.GetValue(unixMode) is { } mode && TryParseMode(mode, out var parsed) ? parsed : null,
             };
             timeouts.Apply(parse, options);
+            watch.Apply(parse, options);
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
-            return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval));
+            return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });
         return echo;
     }
@@ -93,9 +96,9 @@ internal static class ServeCommand
     /// Starts the server, prints <c>listening on HOST:PORT</c>, waits for SIGTERM or SIGINT, drains,
     /// and returns 0 after a clean drain (1 when connections had to be aborted).
     /// </summary>
-    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval = default)
+    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval, ParseResult parse, ObservabilityOptions watch)
     {
-        using var loggerFactory = ServeRunner.CreateLoggerFactory();
+        using var loggerFactory = watch.CreateLoggerFactory(parse);
         options.LoggerFactory = loggerFactory;
         var (stop, registration) = ServeRunner.WaitForStopSignal();
         using var signals = registration;
@@ -112,6 +115,18 @@ internal static class ServeCommand
         }
 
         await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
+        Observability.AdminEndpoint? admin;
+        try
+        {
+            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        using var adminScope = admin;
         await Console.Out.FlushAsync().ConfigureAwait(false);
 
         var stats = StatsReporter.Start(server, statsInterval);

@@ -39,6 +39,8 @@ internal static class ServeUdpEchoCommand
             }
         });
 
+        var watch = new ObservabilityOptions();
+        watch.AddTo(command);
         command.SetAction((parse, _) => RunAsync(
             new UdpServerOptions
             {
@@ -47,14 +49,16 @@ internal static class ServeUdpEchoCommand
                 MaxDatagramSize = (int)parse.GetValue(maxDatagram),
                 MaxConcurrentHandlers = parse.GetValue(maxHandlers),
             },
-            parse.GetValue(drainTimeout)));
+            parse.GetValue(drainTimeout),
+            parse,
+            watch));
         return command;
     }
 
     /// <summary>Starts, prints <c>listening on udp HOST:PORT</c>, waits for a signal, drains, prints the counts.</summary>
-    private static async Task<int> RunAsync(UdpServerOptions options, TimeSpan drainTimeout)
+    private static async Task<int> RunAsync(UdpServerOptions options, TimeSpan drainTimeout, ParseResult parse, ObservabilityOptions watch)
     {
-        using var loggerFactory = ServeRunner.CreateLoggerFactory();
+        using var loggerFactory = watch.CreateLoggerFactory(parse);
         options.LoggerFactory = loggerFactory;
         var (signal, registration) = ServeRunner.WaitForStopSignal();
         using (registration)
@@ -71,6 +75,18 @@ internal static class ServeUdpEchoCommand
             }
 
             await Console.Out.WriteLineAsync($"sockeye: listening on udp {server.LocalEndPoint} ({server.ReceiveSockets} sockets)");
+            Observability.AdminEndpoint? admin;
+            try
+            {
+                admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening);
+            }
+            catch (IOException ex)
+            {
+                await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}");
+                return 1;
+            }
+
+            using var adminScope = admin;
             await Console.Out.FlushAsync();
 
             var received = await signal;

@@ -18,8 +18,8 @@ internal static partial class SockeyeLog
     [LoggerMessage(702, LogLevel.Information, "UDP server stopped: {Drained} handlers finished, {Abandoned} abandoned, in {Elapsed}")]
     public static partial void UdpStopped(ILogger logger, int drained, int abandoned, TimeSpan elapsed);
 
-    [LoggerMessage(703, LogLevel.Error, "UDP datagram handler threw (datagram from {RemoteEndPoint})")]
-    public static partial void DatagramHandlerFailed(ILogger logger, EndPoint? remoteEndPoint, Exception exception);
+    [LoggerMessage(703, LogLevel.Error, "UDP datagram handler threw (datagram from {RemoteEndPoint}; {Suppressed} similar errors not logged since the last message)")]
+    public static partial void DatagramHandlerFailed(ILogger logger, EndPoint? remoteEndPoint, long suppressed, Exception exception);
 
     [LoggerMessage(704, LogLevel.Warning, "UDP receive on {EndPoint} failed ({Error}); receiving again")]
     public static partial void UdpReceiveFailed(ILogger logger, EndPoint? endPoint, string error);

@@ -43,14 +43,14 @@ internal static partial class SockeyeLog
     [LoggerMessage(301, LogLevel.Debug, "Connection from {RemoteEndPoint} refused: {Active} connections open, the limit is {Limit}")]
     public static partial void ConnectionRejected(ILogger logger, EndPoint? remoteEndPoint, int active, int limit);
 
-    [LoggerMessage(302, LogLevel.Error, "Connection {ConnectionId}: the handler threw; aborting this connection only")]
-    public static partial void HandlerFailed(ILogger logger, long connectionId, Exception exception);
+    [LoggerMessage(302, LogLevel.Error, "Connection {ConnectionId}: the handler threw; aborting this connection only ({Suppressed} similar errors not logged since the last message)")]
+    public static partial void HandlerFailed(ILogger logger, long connectionId, long suppressed, Exception exception);
 
     [LoggerMessage(305, LogLevel.Debug, "Connection {ConnectionId} broke the protocol and was closed: {Reason}")]
     public static partial void ProtocolViolation(ILogger logger, long connectionId, string reason);
 
-    [LoggerMessage(303, LogLevel.Debug, "Connection {ConnectionId} ended: {Reason}")]
-    public static partial void ConnectionEnded(ILogger logger, long connectionId, string reason);
+    [LoggerMessage(303, LogLevel.Debug, "Connection {ConnectionId} ended ({CloseReason}) after {Duration}: {Reason}")]
+    public static partial void ConnectionEnded(ILogger logger, long connectionId, ConnectionCloseReason closeReason, TimeSpan duration, string reason);
 
     [LoggerMessage(304, LogLevel.Debug, "Connection from {RemoteEndPoint} could not be configured and was closed")]
     public static partial void ConnectionSetupFailed(ILogger logger, EndPoint? remoteEndPoint, Exception exception);

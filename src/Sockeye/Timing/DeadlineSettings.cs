@@ -20,6 +20,9 @@ internal sealed class DeadlineSettings
 
     public DeadlineScanner Scanner { get; }
 
+    /// <summary>The server's byte counters, which every receive and flush adds to; null when metrics are off.</summary>
+    public Diagnostics.TrafficCounters? Traffic { get; set; }
+
     public TimeoutCounters Counters { get; }
 
     public long IdleTicks { get; }

@@ -147,6 +147,7 @@ internal sealed partial class SocketConnection : IDeadlineTarget
     internal void OnReceived(int received)
     {
         _bytesReceived += received;
+        _deadlines?.Traffic?.Received.Add(received);
         var ticks = _idleTicks;
         var chunk = _timerChunk;
         if (ticks != 0 && chunk is not null)

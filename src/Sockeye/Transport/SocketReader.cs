@@ -81,6 +81,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         _receiver = new SocketReceiver(this);
     }
 
+    /// <summary>Whether the peer's FIN was received (for the close reason).</summary>
+    internal bool PeerClosed => Volatile.Read(ref _peerClosed);
+
+    /// <summary>Whether a receive failed because the peer reset the connection (for the close reason).</summary>
+    internal bool PeerReset => Volatile.Read(ref _error) is ConnectionResetException;
+
     /// <summary>Whether a socket receive is posted (a test probe).</summary>
     internal bool IsReceivePending
     {

@@ -186,6 +186,7 @@ internal sealed class SocketWriter : PipeWriter
         {
             _connection.BeginSend();
             await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+            _connection.OnSent(buffer.Length);
         }
         catch (Exception ex)
         {

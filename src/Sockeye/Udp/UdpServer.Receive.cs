@@ -127,7 +127,10 @@ public sealed partial class UdpServer
     private void HandlerFailed(Datagram datagram, Exception ex)
     {
         Counters.HandlerFailed();
-        SockeyeLog.DatagramHandlerFailed(_logger, datagram.RemoteEndPoint, ex);
+        if (HandlerErrorLog.TryEnter(out var suppressed))
+        {
+            SockeyeLog.DatagramHandlerFailed(_logger, datagram.RemoteEndPoint, suppressed, ex);
+        }
     }
 
     private Datagram Rent(ConcurrentQueue<Datagram> pool, Socket socket, int bufferSize)

@@ -70,6 +70,7 @@ public sealed partial class UdpServer
         }
 
         _state = ServerState.Stopped;
+        _metrics?.Dispose();
         var summary = new ShutdownSummary(open, Math.Max(0, open - abandoned), abandoned, _time.GetElapsedTime(started));
         if (wasStarted)
         {

@@ -144,6 +144,7 @@ public sealed partial class UdpServer : IAsyncDisposable
             _sockets = Bind(_options);
             LocalEndPoint = (IPEndPoint)_sockets[0].LocalEndPoint!;
             _state = ServerState.Listening;
+            _metrics = new Diagnostics.UdpServerMetrics(this, LocalEndPoint);
             _receiveLoops = _sockets.Select(ReceiveLoopAsync).ToArray();
         }
 

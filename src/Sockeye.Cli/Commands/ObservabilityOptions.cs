@@ -1,0 +1,145 @@
+using System.CommandLine;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Sockeye.Cli.Observability;
+
+namespace Sockeye.Cli.Commands;
+
+/// <summary>
+/// The options with which a serving command is watched: <c>--metrics-port</c> and <c>--metrics-host</c>
+/// (the admin port with <c>/metrics</c>, <c>/healthz</c>, <c>/readyz</c>; off unless a port is given),
+/// <c>--log-level</c> and <c>--log-format</c>.
+/// </summary>
+internal sealed class ObservabilityOptions
+{
+    public Option<int?> MetricsPort { get; } = MetricsPortOption();
+
+    public Option<string> MetricsHost { get; } = new("--metrics-host")
+    {
+        Description = "Address the admin port listens on (default 127.0.0.1; 0.0.0.0 for every interface)",
+        DefaultValueFactory = _ => "127.0.0.1",
+    };
+
+    public Option<LogLevel> LogLevel { get; } = new("--log-level")
+    {
+        Description = "Least severe log messages written to stderr: Trace, Debug (one line per connection), Information, Warning, Error, Critical or None (default Information)",
+        DefaultValueFactory = _ => Microsoft.Extensions.Logging.LogLevel.Information,
+        CustomParser = r =>
+        {
+            var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+            if (Enum.TryParse<LogLevel>(text, ignoreCase: true, out var level) && Enum.IsDefined(level) && !int.TryParse(text, out _))
+            {
+                return level;
+            }
+
+            r.AddError($"--log-level must be one of {string.Join(", ", Enum.GetNames<LogLevel>())}, got '{text}'");
+            return default;
+        },
+    };
+
+    public Option<string> LogFormat { get; } = LogFormatOption();
+
+    public Option<bool> NoMetrics { get; } = new("--no-metrics")
+    {
+        Description = "Publish no metrics and count no bytes (to measure what metrics cost; --metrics-port then shows nothing)",
+    };
+
+    /// <summary>Adds every option to <paramref name="command"/>.</summary>
+    public void AddTo(Command command)
+    {
+        command.Options.Add(MetricsPort);
+        command.Options.Add(MetricsHost);
+        command.Options.Add(LogLevel);
+        command.Options.Add(LogFormat);
+        command.Options.Add(NoMetrics);
+        MetricsHost.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (!IPAddress.TryParse(value, out _) && value != "localhost")
+            {
+                r.AddError($"--metrics-host must be an IP address or localhost, got '{value}'");
+            }
+        });
+    }
+
+    /// <summary>Copies <c>--no-metrics</c> onto <paramref name="options"/>.</summary>
+    public void Apply(ParseResult parse, TcpServerOptions options) => options.EnableMetrics = !parse.GetValue(NoMetrics);
+
+    /// <summary>The logger factory the options ask for: to stderr, one line per message, or JSON lines.</summary>
+    public ILoggerFactory CreateLoggerFactory(ParseResult parse) =>
+        CreateLoggerFactory(parse.GetValue(LogLevel), parse.GetValue(LogFormat) ?? "text");
+
+    /// <summary>Starts the admin port when <c>--metrics-port</c> was given (else returns null) and prints its URL.</summary>
+    /// <exception cref="IOException">The port cannot be bound.</exception>
+    public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady)
+    {
+        if (parse.GetValue(MetricsPort) is not { } port)
+        {
+            return null;
+        }
+
+        var admin = AdminEndpoint.Start(parse.GetValue(MetricsHost)!, port, isReady);
+        await Console.Out.WriteLineAsync($"sockeye: metrics on {admin.MetricsUrl} (also /healthz, /readyz)");
+        return admin;
+    }
+
+    /// <summary>Logs to stderr (stdout carries only the command's own lines), Microsoft.* at Warning and up.</summary>
+    public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format) => LoggerFactory.Create(builder =>
+    {
+        builder.SetMinimumLevel(level).AddFilter("Microsoft", Microsoft.Extensions.Logging.LogLevel.Warning);
+        if (format == "json")
+        {
+            builder.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+                o.UseUtcTimestamp = true;
+            });
+        }
+        else
+        {
+            builder.AddSimpleConsole(o =>
+            {
+                o.SingleLine = true;
+                o.TimestampFormat = "HH:mm:ss.fff ";
+            });
+        }
+
+        builder.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
+    });
+
+    private static Option<int?> MetricsPortOption()
+    {
+        var option = new Option<int?>("--metrics-port")
+        {
+            Description = "Serve /metrics (Prometheus), /healthz and /readyz on this port (off unless given)",
+        };
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<int?>();
+            if (value is < 1 or > 65535)
+            {
+                r.AddError($"--metrics-port must be between 1 and 65535, got {value}");
+            }
+        });
+        return option;
+    }
+
+    private static Option<string> LogFormatOption()
+    {
+        var option = new Option<string>("--log-format")
+        {
+            Description = "How log lines look: text (one line per message) or json (one JSON object per line, for log shippers) (default text)",
+            DefaultValueFactory = _ => "text",
+        };
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (value is not ("text" or "json"))
+            {
+                r.AddError($"--log-format must be text or json, got '{value}'");
+            }
+        });
+        return option;
+    }
+}

@@ -1,0 +1,97 @@
+namespace Sockeye.Diagnostics;
+
+/// <summary>
+/// The names of Sockeye's metrics: one <see cref="System.Diagnostics.Metrics.Meter"/> named
+/// <see cref="MeterName"/> per server, with instruments named after OpenTelemetry's conventions. Use
+/// them to subscribe (<c>dotnet-counters monitor --counters Sockeye</c>, OpenTelemetry's
+/// <c>AddMeter("Sockeye")</c>) or to find a series in a Prometheus scrape, where dots become
+/// underscores, counters end in <c>_total</c> and units become suffixes (<c>_bytes</c>, <c>_seconds</c>).
+/// </summary>
+/// <remarks>Every measurement carries <c>server.address</c>, <c>network.transport</c> (<c>tcp</c>,
+/// <c>unix</c> or <c>udp</c>) and, over IP, <c>server.port</c>, so several servers in one process stay
+/// apart. Counts are read from the server's own counters when a listener collects (observable
+/// instruments), so a server with no listener attached pays nothing for them.</remarks>
+public static class SockeyeMetrics
+{
+    /// <summary>The name of the meter every Sockeye server publishes on.</summary>
+    public const string MeterName = "Sockeye";
+
+    /// <summary>Connections open now (up-down counter, <c>{connection}</c>).</summary>
+    public const string ConnectionsActive = "sockeye.connections.active";
+
+    /// <summary>Connections accepted and handed to a handler (counter, <c>{connection}</c>).</summary>
+    public const string ConnectionsAccepted = "sockeye.connections.accepted";
+
+    /// <summary>Connections refused at accept, by <see cref="RejectReasonTag"/> (counter, <c>{connection}</c>).</summary>
+    public const string ConnectionsRejected = "sockeye.connections.rejected";
+
+    /// <summary>Connections that ended, by <see cref="CloseReasonTag"/> (counter, <c>{connection}</c>).</summary>
+    public const string ConnectionsClosed = "sockeye.connections.closed";
+
+    /// <summary>How long connections lasted, by <see cref="CloseReasonTag"/> (histogram, seconds).</summary>
+    public const string ConnectionDuration = "sockeye.connection.duration";
+
+    /// <summary>Bytes received from peers (counter, bytes).</summary>
+    public const string BytesReceived = "sockeye.bytes.received";
+
+    /// <summary>Bytes the kernel took from the server to send to peers (counter, bytes).</summary>
+    public const string BytesSent = "sockeye.bytes.sent";
+
+    /// <summary>Accepts that failed, such as for lack of file descriptors (counter, <c>{error}</c>).</summary>
+    public const string AcceptErrors = "sockeye.accept.errors";
+
+    /// <summary>Back-off waits of the accept loop after failed accepts (counter, <c>{backoff}</c>).</summary>
+    public const string AcceptBackoffs = "sockeye.accept.backoffs";
+
+    /// <summary>Handlers that threw (counter, <c>{error}</c>).</summary>
+    public const string HandlerErrors = "sockeye.handler.errors";
+
+    /// <summary>Connections closed for breaking the protocol: a malformed or oversize frame (counter, <c>{error}</c>).</summary>
+    public const string ProtocolErrors = "sockeye.protocol.errors";
+
+    /// <summary>Timeouts and deadlines that expired, by <see cref="TimeoutKindTag"/> (counter, <c>{timeout}</c>).</summary>
+    public const string Timeouts = "sockeye.timeouts";
+
+    /// <summary>The server's state: 1 for the state it is in, 0 for the others, by <see cref="ServerStateTag"/> (gauge).</summary>
+    public const string ServerStateMetric = "sockeye.server.state";
+
+    /// <summary>UDP datagrams received (counter, <c>{datagram}</c>).</summary>
+    public const string UdpDatagramsReceived = "sockeye.udp.datagrams.received";
+
+    /// <summary>UDP datagrams sent (counter, <c>{datagram}</c>).</summary>
+    public const string UdpDatagramsSent = "sockeye.udp.datagrams.sent";
+
+    /// <summary>UDP payload bytes received (counter, bytes).</summary>
+    public const string UdpBytesReceived = "sockeye.udp.bytes.received";
+
+    /// <summary>UDP payload bytes sent (counter, bytes).</summary>
+    public const string UdpBytesSent = "sockeye.udp.bytes.sent";
+
+    /// <summary>UDP datagrams dropped, by <see cref="DropReasonTag"/> (counter, <c>{datagram}</c>).</summary>
+    public const string UdpDatagramsDropped = "sockeye.udp.datagrams.dropped";
+
+    /// <summary>UDP errors, by <see cref="ErrorKindTag"/> (counter, <c>{error}</c>).</summary>
+    public const string UdpErrors = "sockeye.udp.errors";
+
+    /// <summary>UDP datagram handlers running now (up-down counter, <c>{handler}</c>).</summary>
+    public const string UdpHandlersActive = "sockeye.udp.handlers.active";
+
+    /// <summary>Why a connection was refused: <c>limit</c> (<see cref="TcpServerOptions.MaxConnections"/>
+    /// were open) or <c>descriptors</c> (the process was short of file descriptors).</summary>
+    public const string RejectReasonTag = "sockeye.reject.reason";
+
+    /// <summary>How a connection ended: the snake_case name of a <see cref="ConnectionCloseReason"/>.</summary>
+    public const string CloseReasonTag = "sockeye.close.reason";
+
+    /// <summary>Which timeout expired: the snake_case name of a <see cref="ConnectionTimeoutKind"/>.</summary>
+    public const string TimeoutKindTag = "sockeye.timeout.kind";
+
+    /// <summary>A server state: <c>listening</c>, <c>draining</c> or <c>stopped</c>.</summary>
+    public const string ServerStateTag = "sockeye.server.state";
+
+    /// <summary>Why a datagram was dropped: <c>oversize</c> or <c>overload</c>.</summary>
+    public const string DropReasonTag = "sockeye.drop.reason";
+
+    /// <summary>Where a UDP error happened: <c>handler</c>, <c>receive</c> or <c>send</c>.</summary>
+    public const string ErrorKindTag = "error.type";
+}

@@ -1,0 +1,84 @@
+using System.Diagnostics.Metrics;
+
+namespace Sockeye.Diagnostics;
+
+/// <summary>
+/// One <see cref="TcpServer"/>'s instruments on its own <see cref="Meter"/> (named
+/// <see cref="SockeyeMetrics.MeterName"/>). Everything but the duration histogram is observable: the
+/// callbacks read the server's counters when a listener collects, so nothing is recorded per event.
+/// Created when the server starts listening (the tags name the bound port) and disposed when it has
+/// stopped, which also releases the callbacks' reference to the server.
+/// </summary>
+internal sealed class TcpServerMetrics : IDisposable
+{
+    // Seconds: from sub-millisecond probes to day-long sessions (OpenTelemetry's default buckets are
+    // meant for milliseconds of HTTP requests).
+    private static readonly double[] DurationBuckets = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
+
+    private readonly Meter _meter;
+    private readonly Histogram<double> _duration;
+
+    // Per close reason, the server's tags plus the reason: built once, so a record allocates nothing.
+    private readonly KeyValuePair<string, object?>[][] _closedTags;
+
+    public TcpServerMetrics(TcpServer server, System.Net.EndPoint endPoint)
+    {
+        var transport = endPoint is System.Net.IPEndPoint ? "tcp" : "unix";
+        var tags = MetricTags.ForServer(endPoint, transport);
+        _meter = new Meter(SockeyeMetrics.MeterName, typeof(TcpServer).Assembly.GetName().Version?.ToString(3));
+
+        var closeReasons = Enum.GetValues<ConnectionCloseReason>();
+        _closedTags = closeReasons.Select(r => MetricTags.With(tags, SockeyeMetrics.CloseReasonTag, MetricTags.CloseReasons[(int)r])).ToArray();
+        var timeoutKinds = Enum.GetValues<ConnectionTimeoutKind>();
+        var timeoutTags = timeoutKinds.Select(k => MetricTags.With(tags, SockeyeMetrics.TimeoutKindTag, MetricTags.TimeoutKinds[(int)k])).ToArray();
+        var limitTags = MetricTags.With(tags, SockeyeMetrics.RejectReasonTag, "limit");
+        var descriptorTags = MetricTags.With(tags, SockeyeMetrics.RejectReasonTag, "descriptors");
+        var states = new[] { ServerState.Listening, ServerState.Draining, ServerState.Stopped };
+        var stateTags = states.Select(s => MetricTags.With(tags, SockeyeMetrics.ServerStateTag, MetricTags.SnakeCase(s.ToString()))).ToArray();
+
+        _meter.CreateObservableUpDownCounter(SockeyeMetrics.ConnectionsActive, () => new Measurement<long>(server.ActiveConnections, tags),
+            "{connection}", "Connections open now.");
+        _meter.CreateObservableCounter(SockeyeMetrics.ConnectionsAccepted, () => new Measurement<long>(server.AcceptedConnections, tags),
+            "{connection}", "Connections accepted and handed to a handler.");
+        _meter.CreateObservableCounter(SockeyeMetrics.ConnectionsRejected, () => new[]
+            {
+                new Measurement<long>(server.RejectedForLimit, limitTags),
+                new Measurement<long>(server.RejectedConnections - server.RejectedForLimit, descriptorTags),
+            },
+            "{connection}", "Connections refused at accept, by reason.");
+        _meter.CreateObservableCounter(SockeyeMetrics.ConnectionsClosed,
+            () => closeReasons.Select(r => new Measurement<long>(server.GetClosedCount(r), _closedTags[(int)r])),
+            "{connection}", "Connections that ended, by how they ended.");
+        _duration = _meter.CreateHistogram(SockeyeMetrics.ConnectionDuration, "s", "How long connections lasted, by how they ended.",
+            tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _meter.CreateObservableCounter(SockeyeMetrics.BytesReceived, () => new Measurement<long>(server.BytesReceived, tags),
+            "By", "Bytes received from peers.");
+        _meter.CreateObservableCounter(SockeyeMetrics.BytesSent, () => new Measurement<long>(server.BytesSent, tags),
+            "By", "Bytes handed to the kernel for peers.");
+        _meter.CreateObservableCounter(SockeyeMetrics.AcceptErrors, () => new Measurement<long>(server.AcceptErrors, tags),
+            "{error}", "Accepts that failed and were retried after a back-off.");
+        _meter.CreateObservableCounter(SockeyeMetrics.AcceptBackoffs, () => new Measurement<long>(server.AcceptBackoffs, tags),
+            "{backoff}", "Back-off waits of the accept loop.");
+        _meter.CreateObservableCounter(SockeyeMetrics.HandlerErrors, () => new Measurement<long>(server.HandlerErrors, tags),
+            "{error}", "Handlers that threw.");
+        _meter.CreateObservableCounter(SockeyeMetrics.ProtocolErrors, () => new Measurement<long>(server.ProtocolErrors, tags),
+            "{error}", "Connections closed for a malformed or oversize frame.");
+        _meter.CreateObservableCounter(SockeyeMetrics.Timeouts,
+            () => timeoutKinds.Select(k => new Measurement<long>(server.GetTimeoutCount(k), timeoutTags[(int)k])),
+            "{timeout}", "Timeouts and deadlines that expired, by kind.");
+        _meter.CreateObservableGauge(SockeyeMetrics.ServerStateMetric,
+            () => states.Select((s, i) => new Measurement<int>(server.State == s ? 1 : 0, stateTags[i])),
+            null, "1 for the state the server is in (listening, draining, stopped), 0 for the others.");
+    }
+
+    /// <summary>Records one connection's end: its duration, tagged with how it ended.</summary>
+    public void RecordClosed(ConnectionCloseReason reason, TimeSpan duration)
+    {
+        if (_duration.Enabled)
+        {
+            _duration.Record(duration.TotalSeconds, _closedTags[(int)reason]);
+        }
+    }
+
+    public void Dispose() => _meter.Dispose();
+}
