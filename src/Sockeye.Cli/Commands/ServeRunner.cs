@@ -3,20 +3,9 @@ using Microsoft.Extensions.Logging;
 
 namespace Sockeye.Cli.Commands;
 
-/// <summary>What every <c>sockeye serve ...</c> command shares: the console logger and the wait for SIGTERM/SIGINT.</summary>
+/// <summary>What every <c>sockeye serve ...</c> command shares: the wait for SIGTERM/SIGINT (logging is in <see cref="ObservabilityOptions"/>).</summary>
 internal static class ServeRunner
 {
-    /// <summary>Logs Information and up to stderr, so stdout carries only the command's own lines.</summary>
-    public static ILoggerFactory CreateLoggerFactory() => LoggerFactory.Create(builder => builder
-        .SetMinimumLevel(LogLevel.Information)
-        .AddFilter("Microsoft", LogLevel.Warning)
-        .AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        })
-        .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-
     /// <summary>Registers for SIGTERM and SIGINT; the returned task completes with the first one received,
     /// which is cancelled so the process stays up to drain. Dispose the registration when done.</summary>
     public static (Task<PosixSignal> Signal, IDisposable Registration) WaitForStopSignal()
