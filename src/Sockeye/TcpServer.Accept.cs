@@ -117,7 +117,7 @@ public sealed partial class TcpServer
             try
             {
                 Configure(socket, _options);
-                connection = new SocketConnection(socket, _pool, _senders, _options.MaxReadBufferSize, _options.MaxWriteBufferSize, _shutdownRequested.Token);
+                connection = new SocketConnection(socket, _connectionContext);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -128,7 +128,7 @@ public sealed partial class TcpServer
                 continue;
             }
 
-            connection.AttachDeadlines(_deadlineSettings);
+            connection.AttachDeadlines();
             Interlocked.Increment(ref _accepted);
             _connections.Add(connection);
             ThreadPool.UnsafeQueueUserWorkItem(static s => s.Server.RunConnection(s.Connection), (Server: this, Connection: connection), preferLocal: false);
@@ -257,7 +257,7 @@ public sealed partial class TcpServer
             handler = Task.FromException(ex);
         }
 
-        connection.WhenHandlerDone(handler, _finishConnection);
+        connection.WhenHandlerDone(handler);
     }
 
     /// <summary>Closes a connection whose handler has ended; releases its slot exactly once.</summary>
