@@ -32,7 +32,9 @@ public sealed partial class TcpServer
             SocketError? failure = null;
             try
             {
-                socket = await listener.AcceptAsync().ConfigureAwait(false);
+                // The ValueTask overload: the Task-returning one allocates a task per accept, garbage
+                // that ends up between the new connection's objects (docs/MEMORY.md).
+                socket = await listener.AcceptAsync(CancellationToken.None).ConfigureAwait(false);
 
                 // Out of descriptors a moment ago: refuse this one unless the runtime's cushion can
                 // be taken back first, or our accepts would eat the room it was given.
@@ -131,7 +133,7 @@ public sealed partial class TcpServer
             connection.AttachDeadlines();
             Interlocked.Increment(ref _accepted);
             _connections.Add(connection);
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Server.RunConnection(s.Connection), (Server: this, Connection: connection), preferLocal: false);
+            connection.Start();
         }
     }
 

@@ -12,7 +12,7 @@ namespace Sockeye.Transport;
 internal sealed class ConnectionContext
 {
     public ConnectionContext(PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize,
-        DeadlineSettings? deadlines, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested)
+        DeadlineSettings? deadlines, Action<SocketConnection>? start, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested)
     {
         Pool = pool;
         Senders = senders;
@@ -20,6 +20,7 @@ internal sealed class ConnectionContext
         MaxWriteBufferSize = (int)Math.Min(maxWriteBufferSize ?? int.MaxValue, int.MaxValue);
         ShutdownRequested = shutdownRequested;
         Deadlines = deadlines;
+        Start = start;
         HandlerDone = handlerDone;
     }
 
@@ -40,6 +41,9 @@ internal sealed class ConnectionContext
 
     /// <summary>The server's timeout defaults and scanner; <see langword="null"/> where connections have no timers (dialed).</summary>
     public DeadlineSettings? Deadlines { get; }
+
+    /// <summary>Runs the handler for a new connection, on a thread-pool thread (see <see cref="SocketConnection.Start"/>).</summary>
+    public Action<SocketConnection>? Start { get; }
 
     /// <summary>Called with the connection and the handler's task when a handler ends (see <see cref="SocketConnection.WhenHandlerDone"/>).</summary>
     public Action<SocketConnection, Task>? HandlerDone { get; }

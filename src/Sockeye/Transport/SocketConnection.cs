@@ -18,7 +18,7 @@ namespace Sockeye.Transport;
 /// pipes and two loops per connection), this halved the memory of an idle connection and removed two
 /// hand-offs per round trip; see BENCHMARKS.md.
 /// </remarks>
-internal sealed partial class SocketConnection : Connection
+internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 {
     private static long s_lastId;
 
@@ -121,6 +121,12 @@ internal sealed partial class SocketConnection : Connection
 
     /// <summary>Links in the server's <see cref="ConnectionRegistry"/>.</summary>
     internal SocketConnection? RegistryNext { get; set; }
+
+    /// <summary>Runs the context's <see cref="ConnectionContext.Start"/> (the server's handler) on the
+    /// thread pool. The connection is its own work item, so starting it allocates nothing.</summary>
+    internal void Start() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+
+    void IThreadPoolWorkItem.Execute() => _context.Start!(this);
 
     // The handler's task while it runs; see WhenHandlerDone.
     private Task? _handler;
