@@ -22,11 +22,36 @@ namespace Sockeye;
 /// </remarks>
 public abstract class Connection : IAsyncDisposable
 {
-    private Dictionary<object, object?>? _items;
+    // Everything a connection needs only sometimes (Items, the framing reader, ...), in one object
+    // created on first use: an idle connection that never touched them carries one null reference.
+    private ConnectionExtras? _extras;
 
     /// <summary>The framing helpers' reader for this connection (see <c>Sockeye.Framing</c>), created on
     /// first use; it keeps handed-out frames valid until the next read.</summary>
-    internal Framing.Internal.FrameReader? FrameReader { get; set; }
+    internal Framing.Internal.FrameReader? FrameReader
+    {
+        get => Volatile.Read(ref _extras)?.FrameReader;
+        set => Extras.FrameReader = value;
+    }
+
+    /// <summary>The rarely used per-connection state, created on first use; safe to call from any thread.</summary>
+    internal ConnectionExtras Extras
+    {
+        get
+        {
+            var extras = Volatile.Read(ref _extras);
+            if (extras is null)
+            {
+                extras = new ConnectionExtras();
+                extras = Interlocked.CompareExchange(ref _extras, extras, null) ?? extras;
+            }
+
+            return extras;
+        }
+    }
+
+    /// <summary>The rarely used per-connection state if it was created, else <see langword="null"/>.</summary>
+    internal ConnectionExtras? ExtrasIfCreated => Volatile.Read(ref _extras);
 
     /// <summary>A number unique to this connection within the process, for logs and lookups.</summary>
     public abstract long Id { get; }
@@ -56,7 +81,7 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>A place for the handler's own per-connection state (a session, a user id, ...).
     /// Created on first use; not thread-safe.</summary>
-    public IDictionary<object, object?> Items => _items ??= [];
+    public IDictionary<object, object?> Items => Extras.Items ??= [];
 
     /// <summary>Ends the connection at once: the socket is reset (RST), unsent output is dropped, and
     /// pending reads and flushes fail with <see cref="ConnectionAbortedException"/> carrying

@@ -32,7 +32,9 @@ public sealed partial class TcpServer
             SocketError? failure = null;
             try
             {
-                socket = await listener.AcceptAsync().ConfigureAwait(false);
+                // The ValueTask overload: the Task-returning one allocates a task per accept, garbage
+                // that ends up between the new connection's objects (docs/MEMORY.md).
+                socket = await listener.AcceptAsync(CancellationToken.None).ConfigureAwait(false);
 
                 // Out of descriptors a moment ago: refuse this one unless the runtime's cushion can
                 // be taken back first, or our accepts would eat the room it was given.
@@ -117,7 +119,7 @@ public sealed partial class TcpServer
             try
             {
                 Configure(socket, _options);
-                connection = new SocketConnection(socket, _pool, _senders, _options.MaxReadBufferSize, _options.MaxWriteBufferSize, _shutdownRequested.Token);
+                connection = new SocketConnection(socket, _connectionContext);
             }
             catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
             {
@@ -128,10 +130,10 @@ public sealed partial class TcpServer
                 continue;
             }
 
-            connection.AttachDeadlines(_deadlineSettings);
+            connection.AttachDeadlines();
             Interlocked.Increment(ref _accepted);
             _connections.Add(connection);
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Server.RunConnection(s.Connection), (Server: this, Connection: connection), preferLocal: false);
+            connection.Start();
         }
     }
 
@@ -257,7 +259,7 @@ public sealed partial class TcpServer
             handler = Task.FromException(ex);
         }
 
-        connection.WhenHandlerDone(handler, _finishConnection);
+        connection.WhenHandlerDone(handler);
     }
 
     /// <summary>Closes a connection whose handler has ended; releases its slot exactly once.</summary>

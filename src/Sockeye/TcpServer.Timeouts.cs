@@ -14,6 +14,10 @@ public sealed partial class TcpServer
     // The defaults every accepted connection starts with, shared by reference.
     private DeadlineSettings _deadlineSettings;
 
+    // What every accepted connection shares (pools, limits, shutdown token, timeout defaults), so
+    // each holds one reference instead of a copy of each.
+    private Transport.ConnectionContext _connectionContext;
+
     /// <summary>How many connections were closed because a timeout or deadline of
     /// <paramref name="kind"/> expired, since the server started.</summary>
     /// <param name="kind">The timeout or deadline to count.</param>
@@ -30,12 +34,14 @@ public sealed partial class TcpServer
     /// measures what the pipes held (tests).</summary>
     internal Transport.PinnedBlockMemoryPool MemoryPool => _pool;
 
-    [MemberNotNull(nameof(_deadlineScanner), nameof(_timeoutCounters), nameof(_deadlineSettings))]
+    [MemberNotNull(nameof(_deadlineScanner), nameof(_timeoutCounters), nameof(_deadlineSettings), nameof(_connectionContext))]
     private void InitializeDeadlines(TcpServerOptions options)
     {
         _deadlineScanner = new DeadlineScanner(options.TimeProvider, options.TimeoutResolution);
         _timeoutCounters = new TimeoutCounters();
         _deadlineSettings = new DeadlineSettings(_deadlineScanner, _timeoutCounters,
             options.IdleTimeout, options.ReadTimeout, options.WriteTimeout, options.MinReceiveRate);
+        _connectionContext = new Transport.ConnectionContext(_pool, _senders, options.MaxReadBufferSize, options.MaxWriteBufferSize,
+            _deadlineSettings, RunConnection, _finishConnection, _shutdownRequested.Token);
     }
 }

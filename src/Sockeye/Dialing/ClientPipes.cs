@@ -20,10 +20,13 @@ internal static class ClientPipes
     // Held here so the timer lives as long as the pool; a process has one.
     private static readonly ITimer Trimmer = TimeProvider.System.CreateTimer(static _ => Pool.Trim(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
 
+    // What every dialed connection shares: no shutdown token, no timers, no server to report to.
+    private static readonly ConnectionContext Context = new(Pool, Senders, MaxReadBufferSize, MaxWriteBufferSize, deadlines: null, start: null, handlerDone: null, CancellationToken.None);
+
     /// <summary>Creates a client connection over a connected <paramref name="socket"/>.</summary>
     public static SocketConnection Create(System.Net.Sockets.Socket socket)
     {
         GC.KeepAlive(Trimmer);
-        return new SocketConnection(socket, Pool, Senders, MaxReadBufferSize, MaxWriteBufferSize, CancellationToken.None);
+        return new SocketConnection(socket, Context);
     }
 }

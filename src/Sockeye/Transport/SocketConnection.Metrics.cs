@@ -9,8 +9,8 @@ internal sealed partial class SocketConnection
     internal long StartedAt { get; set; }
 
     /// <summary>Which timeout ended this connection, if one did.</summary>
-    internal ConnectionTimeoutKind? TimedOutKind => Volatile.Read(ref _timedOut) is var t and not 0 ? (ConnectionTimeoutKind)(t - 1) : null;
+    internal ConnectionTimeoutKind? TimedOutKind => Volatile.Read(ref _deadlines)?.TimedOutKind;
 
     /// <summary>A send handed <paramref name="bytes"/> to the kernel.</summary>
-    internal void OnSent(long bytes) => _deadlines?.Traffic?.Sent.Add(bytes);
+    internal void OnSent(long bytes) => _context.Deadlines?.Traffic?.Sent.Add(bytes);
 }

@@ -18,34 +18,28 @@ namespace Sockeye.Transport;
 /// pipes and two loops per connection), this halved the memory of an idle connection and removed two
 /// hand-offs per round trip; see BENCHMARKS.md.
 /// </remarks>
-internal sealed partial class SocketConnection : Connection
+internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 {
     private static long s_lastId;
 
+    // Every field here is paid for by every idle connection (docs/MEMORY.md): what all connections
+    // of a server share is in _context, what few connections use is in Connection.Extras (the
+    // ConnectionClosed source, the abort reason, the local endpoint, the dispose task), and the
+    // deadline state exists only when something is timed (SocketConnection.Deadlines.cs).
     private readonly Socket _socket;
+    private readonly ConnectionContext _context;
     private readonly SocketReader _reader;
     private readonly SocketWriter _writer;
-    private readonly CancellationToken _shutdownRequested;
     private readonly EndPoint? _remoteEndPoint;
-    private EndPoint? _localEndPoint;
-
-    // Created only when someone asks for ConnectionClosed: most handlers never do, and an idle
-    // connection should not carry a CancellationTokenSource it does not need.
-    private CancellationTokenSource? _closedSource;
     private int _closedFired;
     private int _aborted;
-    private string? _abortReason;
 
-    // Set by the first DisposeAsync; later calls (a handler's `await using`, then the server's own
-    // dispose) wait for the same work instead of repeating it.
-    private Task? _disposeTask;
-
-    public SocketConnection(Socket socket, PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize, CancellationToken shutdownRequested)
+    public SocketConnection(Socket socket, ConnectionContext context)
     {
         _socket = socket;
-        _reader = new SocketReader(this, socket, pool, maxReadBufferSize);
-        _writer = new SocketWriter(this, socket, pool, senders, maxWriteBufferSize);
-        _shutdownRequested = shutdownRequested;
+        _context = context;
+        _reader = new SocketReader(this);
+        _writer = new SocketWriter(this);
 
         // Cached by the socket after accept or connect, so keeping it costs nothing and it stays
         // readable after the socket is closed.
@@ -59,18 +53,19 @@ internal sealed partial class SocketConnection : Connection
     {
         get
         {
-            if (_localEndPoint is null)
+            var extras = Extras;
+            if (extras.LocalEndPoint is null)
             {
                 try
                 {
-                    _localEndPoint = _socket.LocalEndPoint;
+                    extras.LocalEndPoint = _socket.LocalEndPoint;
                 }
                 catch (ObjectDisposedException)
                 {
                 }
             }
 
-            return _localEndPoint;
+            return extras.LocalEndPoint;
         }
     }
 
@@ -80,17 +75,20 @@ internal sealed partial class SocketConnection : Connection
 
     public override PipeWriter Output => _writer;
 
-    public override CancellationToken ShutdownRequested => _shutdownRequested;
+    public override CancellationToken ShutdownRequested => _context.ShutdownRequested;
 
     public override CancellationToken ConnectionClosed
     {
         get
         {
-            var source = Volatile.Read(ref _closedSource);
+            // Created only when someone asks: most handlers never do, and an idle connection should
+            // not carry a CancellationTokenSource it does not need.
+            var extras = Extras;
+            var source = Volatile.Read(ref extras.ClosedSource);
             if (source is null)
             {
                 source = new CancellationTokenSource();
-                var existing = Interlocked.CompareExchange(ref _closedSource, source, null);
+                var existing = Interlocked.CompareExchange(ref extras.ClosedSource, source, null);
                 if (existing is not null)
                 {
                     source.Dispose();
@@ -112,39 +110,47 @@ internal sealed partial class SocketConnection : Connection
     /// <summary>The reader, for the server's shutdown wake-up and for tests.</summary>
     internal SocketReader Reader => _reader;
 
+    /// <summary>The socket, for the reader and writer.</summary>
+    internal Socket Socket => _socket;
+
+    /// <summary>What this connection shares with the others of its server, for the reader and writer.</summary>
+    internal ConnectionContext Context => _context;
+
     /// <summary>Links in the server's <see cref="ConnectionRegistry"/>.</summary>
     internal SocketConnection? RegistryPrevious { get; set; }
 
     /// <summary>Links in the server's <see cref="ConnectionRegistry"/>.</summary>
     internal SocketConnection? RegistryNext { get; set; }
 
-    // The handler's task and what to do when it completes; see WhenHandlerDone.
-    private Task? _handler;
-    private Action<SocketConnection, Task>? _onHandlerDone;
+    /// <summary>Runs the context's <see cref="ConnectionContext.Start"/> (the server's handler) on the
+    /// thread pool. The connection is its own work item, so starting it allocates nothing.</summary>
+    internal void Start() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
-    /// <summary>Calls <paramref name="onDone"/> with this connection when <paramref name="handler"/>
-    /// completes: at once if it already has, else from a continuation (one delegate of 64 bytes,
-    /// against 144 for an async method awaiting the handler).</summary>
-    internal void WhenHandlerDone(Task handler, Action<SocketConnection, Task> onDone)
+    void IThreadPoolWorkItem.Execute() => _context.Start!(this);
+
+    // The handler's task while it runs; see WhenHandlerDone.
+    private Task? _handler;
+
+    /// <summary>Calls the context's <see cref="ConnectionContext.HandlerDone"/> with this connection
+    /// when <paramref name="handler"/> completes: at once if it already has, else from a continuation
+    /// (one delegate of 64 bytes, against 144 for an async method awaiting the handler).</summary>
+    internal void WhenHandlerDone(Task handler)
     {
         if (handler.IsCompleted)
         {
-            onDone(this, handler);
+            _context.HandlerDone!(this, handler);
             return;
         }
 
         _handler = handler;
-        _onHandlerDone = onDone;
         handler.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnHandlerDone);
     }
 
     private void OnHandlerDone()
     {
         var handler = _handler!;
-        var onDone = _onHandlerDone!;
         _handler = null;
-        _onHandlerDone = null;
-        onDone(this, handler);
+        _context.HandlerDone!(this, handler);
     }
 
     public override void Abort(string reason)
@@ -154,7 +160,7 @@ internal sealed partial class SocketConnection : Connection
             return;
         }
 
-        _abortReason = reason;
+        Extras.AbortReason = reason;
         try
         {
             // Linger 0: close() sends RST and drops unsent bytes instead of lingering in FIN_WAIT.
@@ -181,14 +187,17 @@ internal sealed partial class SocketConnection : Connection
     protected override ValueTask DisposeAsyncCore()
 #pragma warning restore CA2215
     {
-        var task = Volatile.Read(ref _disposeTask);
+        // Set by the first DisposeAsync; later calls (a handler's `await using`, then the server's own
+        // dispose) wait for the same work instead of repeating it.
+        var extras = Extras;
+        var task = Volatile.Read(ref extras.DisposeTask);
         if (task is null)
         {
             // A cold task, published first and run second, so the work starts exactly once and
             // outside any lock (its first steps may send inline).
             var start = new Task<Task>(DisposeCoreAsync);
             var unwrapped = start.Unwrap();
-            task = Interlocked.CompareExchange(ref _disposeTask, unwrapped, null);
+            task = Interlocked.CompareExchange(ref extras.DisposeTask, unwrapped, null);
             if (task is null)
             {
                 start.RunSynchronously(TaskScheduler.Default);
@@ -211,7 +220,7 @@ internal sealed partial class SocketConnection : Connection
     /// <summary>The receive side ended (FIN, reset or abort).</summary>
     internal void OnReceiveEnded() => FireConnectionClosed();
 
-    private string AbortMessage => $"connection {Id} was aborted: {_abortReason}";
+    private string AbortMessage => $"connection {Id} was aborted: {ExtrasIfCreated?.AbortReason}";
 
     /// <summary>Turns a socket failure into the exception the handler sees.</summary>
     internal Exception TranslateError(Exception ex)
@@ -239,7 +248,8 @@ internal sealed partial class SocketConnection : Connection
             return;
         }
 
-        var source = Volatile.Read(ref _closedSource);
+        var extras = ExtrasIfCreated;
+        var source = extras is null ? null : Volatile.Read(ref extras.ClosedSource);
         if (source is not null)
         {
             // Callbacks are the handler's code: run them on the pool, not inside a socket completion.

@@ -33,10 +33,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     // The least free space handed to one receive; a new block is rented when less remains.
     private const int MinReceiveSize = 2048;
 
+    // The socket, the pool and the limit are reached through the connection rather than kept here:
+    // each field is 8 bytes on every idle connection (docs/MEMORY.md).
     private readonly SocketConnection _connection;
-    private readonly Socket _socket;
-    private readonly PinnedBlockMemoryPool _pool;
-    private readonly long _maxBuffered;
 
     // Received bytes not yet consumed: from _headStart in _head to the end of _tail.
     private BufferSegment? _head;
@@ -72,12 +71,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private bool _trackConsumption;
     private SequencePosition _readStart;
 
-    public SocketReader(SocketConnection connection, Socket socket, PinnedBlockMemoryPool pool, long? maxBuffered)
+    public SocketReader(SocketConnection connection)
     {
         _connection = connection;
-        _socket = socket;
-        _pool = pool;
-        _maxBuffered = maxBuffered ?? long.MaxValue;
         _receiver = new SocketReceiver(this);
     }
 
@@ -86,6 +82,8 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     /// <summary>Whether a receive failed because the peer reset the connection (for the close reason).</summary>
     internal bool PeerReset => Volatile.Read(ref _error) is ConnectionResetException;
+
+    private long MaxBuffered => _connection.Context.MaxReadBufferSize;
 
     /// <summary>Whether a socket receive is posted (a test probe).</summary>
     internal bool IsReceivePending
@@ -299,7 +297,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
                     _receiver.SetBuffer(Memory<byte>.Empty);
                 }
 
-                pending = _socket.ReceiveAsync(_receiver);
+                pending = _connection.Socket.ReceiveAsync(_receiver);
             }
             catch (Exception ex)
             {
@@ -450,7 +448,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return _tail.Writable;
         }
 
-        _reserved ??= _pool.RentBlock();
+        _reserved ??= _connection.Context.Pool.RentBlock();
         return _reserved.Writable;
     }
 
@@ -480,7 +478,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        if (_buffered >= _maxBuffered)
+        if (_buffered >= MaxBuffered)
         {
             result = default;
             failure = TooMuchBuffered();
@@ -512,7 +510,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        failure = _error ?? (_buffered >= _maxBuffered ? TooMuchBuffered() : null);
+        failure = _error ?? (_buffered >= MaxBuffered ? TooMuchBuffered() : null);
         return failure is not null;
     }
 
@@ -525,7 +523,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     }
 
     private InvalidDataException TooMuchBuffered() =>
-        new($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}");
+        new($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {MaxBuffered}");
 
     private bool StartedRead()
     {

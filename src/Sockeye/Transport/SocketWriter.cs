@@ -21,11 +21,9 @@ namespace Sockeye.Transport;
 /// </remarks>
 internal sealed class SocketWriter : PipeWriter
 {
+    // The socket, the pools and the limit are reached through the connection rather than kept here:
+    // each field is 8 bytes on every idle connection (docs/MEMORY.md).
     private readonly SocketConnection _connection;
-    private readonly Socket _socket;
-    private readonly PinnedBlockMemoryPool _pool;
-    private readonly SocketSenderPool _senders;
-    private readonly int _maxBuffered;
 
     private BufferSegment? _head;
     private BufferSegment? _tail;
@@ -35,14 +33,7 @@ internal sealed class SocketWriter : PipeWriter
     private bool _cancelRequested;
     private Exception? _error;
 
-    public SocketWriter(SocketConnection connection, Socket socket, PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxBuffered)
-    {
-        _maxBuffered = (int)Math.Min(maxBuffered ?? int.MaxValue, int.MaxValue);
-        _connection = connection;
-        _socket = socket;
-        _pool = pool;
-        _senders = senders;
-    }
+    public SocketWriter(SocketConnection connection) => _connection = connection;
 
     public override bool CanGetUnflushedBytes => true;
 
@@ -59,7 +50,7 @@ internal sealed class SocketWriter : PipeWriter
         var needed = Math.Max(sizeHint, 1);
         if (_tail is null || _tail.FreeSpace < needed)
         {
-            BufferSegment segment = needed <= PinnedBlockMemoryPool.BlockSize ? _pool.RentBlock() : new RentedSegment(needed);
+            BufferSegment segment = needed <= PinnedBlockMemoryPool.BlockSize ? _connection.Context.Pool.RentBlock() : new RentedSegment(needed);
             if (_tail is null)
             {
                 _head = segment;
@@ -116,7 +107,7 @@ internal sealed class SocketWriter : PipeWriter
         var result = default(FlushResult);
         do
         {
-            var room = (int)Math.Max(1, _maxBuffered - _unflushed);
+            var room = (int)Math.Max(1, _connection.Context.MaxWriteBufferSize - _unflushed);
             var piece = source[..Math.Min(source.Length, room)];
             this.Write(piece.Span);
             source = source[piece.Length..];
@@ -164,7 +155,7 @@ internal sealed class SocketWriter : PipeWriter
 
             if (_error is null && !_connection.IsAborted)
             {
-                _socket.Shutdown(SocketShutdown.Send);
+                _connection.Socket.Shutdown(SocketShutdown.Send);
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -181,11 +172,12 @@ internal sealed class SocketWriter : PipeWriter
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
         var buffer = new ReadOnlySequence<byte>(_head!, 0, _tail!, _tail!.End);
-        var sender = _senders.Rent();
+        var senders = _connection.Context.Senders;
+        var sender = senders.Rent();
         try
         {
             _connection.BeginSend();
-            await sender.SendAsync(_socket, buffer).ConfigureAwait(false);
+            await sender.SendAsync(_connection.Socket, buffer).ConfigureAwait(false);
             _connection.OnSent(buffer.Length);
         }
         catch (Exception ex)
@@ -196,7 +188,7 @@ internal sealed class SocketWriter : PipeWriter
         finally
         {
             _connection.EndSend();
-            _senders.Return(sender);
+            senders.Return(sender);
             ReleaseAll();
         }
 

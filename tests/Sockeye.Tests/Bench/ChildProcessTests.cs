@@ -1,3 +1,4 @@
+using System.CommandLine;
 using Sockeye.Cli.Commands.Bench;
 
 namespace Sockeye.Tests.Bench;
@@ -26,5 +27,17 @@ public class ChildProcessTests
         Assert.Equal("127.0.0.2,127.0.0.4", arguments[arguments.IndexOf("--source-ips") + 1]);
         Assert.Contains("--child", arguments);
         Assert.DoesNotContain("--server-pid", arguments);
+    }
+
+    [Theory]
+    [InlineData("Echo")]
+    [InlineData("Idle")]
+    [InlineData("Churn")]
+    public void ChildCommandLineIsAcceptedByTheChildsOwnCommand(string mode)
+    {
+        var settings = new BenchSettings { Mode = Enum.Parse<BenchMode>(mode), Port = 9000, Connections = 19_000, Processes = 2 };
+        var root = new RootCommand { BenchCommand.Create() };
+        var parse = root.Parse(ChildParticipant.Arguments(settings, 0, 2).ToArray());
+        Assert.Empty(parse.Errors);
     }
 }

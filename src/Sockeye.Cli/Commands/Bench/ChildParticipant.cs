@@ -71,8 +71,13 @@ internal sealed class ChildParticipant : IParticipant
         yield return connections.ToString(CultureInfo.InvariantCulture);
         yield return "--size";
         yield return settings.Size.ToString(CultureInfo.InvariantCulture);
-        yield return "--depth";
-        yield return settings.Depth.ToString(CultureInfo.InvariantCulture);
+        if (settings.Mode == BenchMode.Echo)
+        {
+            // Only echo has --depth: an idle or churn child given it would refuse to start.
+            yield return "--depth";
+            yield return settings.Depth.ToString(CultureInfo.InvariantCulture);
+        }
+
         if (settings.Rate > 0)
         {
             yield return "--rate";

@@ -1,0 +1,31 @@
+using System.Net;
+
+namespace Sockeye;
+
+/// <summary>
+/// The part of a <see cref="Connection"/> that most connections never use, or use only at the end of
+/// their life: one object created on first use instead of a field each in every connection (an idle
+/// connection pays 8 bytes for the reference instead of 56 for the fields; docs/MEMORY.md).
+/// </summary>
+/// <remarks>Fields that are set from several threads are written with <see cref="Interlocked"/> by
+/// their owners; the others belong to the handler's task.</remarks>
+internal sealed class ConnectionExtras
+{
+    /// <summary><see cref="Connection.Items"/>.</summary>
+    public Dictionary<object, object?>? Items;
+
+    /// <summary>The framing helpers' reader (see <see cref="Connection.FrameReader"/>).</summary>
+    public Framing.Internal.FrameReader? FrameReader;
+
+    /// <summary>Behind <see cref="Connection.ConnectionClosed"/>, created when someone asks for it.</summary>
+    public CancellationTokenSource? ClosedSource;
+
+    /// <summary>Why the connection was aborted, for the exceptions that report it.</summary>
+    public string? AbortReason;
+
+    /// <summary>The local endpoint, read from the socket on first request and kept.</summary>
+    public EndPoint? LocalEndPoint;
+
+    /// <summary>The first dispose's work, which later calls wait for instead of repeating it.</summary>
+    public Task? DisposeTask;
+}

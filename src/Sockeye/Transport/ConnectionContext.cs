@@ -1,0 +1,50 @@
+using Sockeye.Timing;
+
+namespace Sockeye.Transport;
+
+/// <summary>
+/// What every connection of one server (or every dialed connection) shares: the buffer pools, the
+/// limits, the shutdown token, the timeout defaults and what to do when a handler ends. Each
+/// <see cref="SocketConnection"/> holds one reference to it, and its reader and writer reach it
+/// through the connection, instead of each copying these into fields of its own: with 100,000 idle
+/// connections every 8-byte field is 800 KB (docs/MEMORY.md).
+/// </summary>
+internal sealed class ConnectionContext
+{
+    public ConnectionContext(PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize,
+        DeadlineSettings? deadlines, Action<SocketConnection>? start, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested)
+    {
+        Pool = pool;
+        Senders = senders;
+        MaxReadBufferSize = maxReadBufferSize ?? long.MaxValue;
+        MaxWriteBufferSize = (int)Math.Min(maxWriteBufferSize ?? int.MaxValue, int.MaxValue);
+        ShutdownRequested = shutdownRequested;
+        Deadlines = deadlines;
+        Start = start;
+        HandlerDone = handlerDone;
+    }
+
+    /// <summary>Where the reader and writer rent their blocks.</summary>
+    public PinnedBlockMemoryPool Pool { get; }
+
+    /// <summary>Send state, rented for the length of one flush.</summary>
+    public SocketSenderPool Senders { get; }
+
+    /// <summary>Unconsumed input at which a read fails (<see cref="TcpServerOptions.MaxReadBufferSize"/>; no limit: <see cref="long.MaxValue"/>).</summary>
+    public long MaxReadBufferSize { get; }
+
+    /// <summary>Largest piece one <c>WriteAsync</c> buffers before flushing (<see cref="TcpServerOptions.MaxWriteBufferSize"/>).</summary>
+    public int MaxWriteBufferSize { get; }
+
+    /// <summary>The server's graceful-stop token (<see cref="Connection.ShutdownRequested"/>); none for dialed connections.</summary>
+    public CancellationToken ShutdownRequested { get; }
+
+    /// <summary>The server's timeout defaults and scanner; <see langword="null"/> where connections have no timers (dialed).</summary>
+    public DeadlineSettings? Deadlines { get; }
+
+    /// <summary>Runs the handler for a new connection, on a thread-pool thread (see <see cref="SocketConnection.Start"/>).</summary>
+    public Action<SocketConnection>? Start { get; }
+
+    /// <summary>Called with the connection and the handler's task when a handler ends (see <see cref="SocketConnection.WhenHandlerDone"/>).</summary>
+    public Action<SocketConnection, Task>? HandlerDone { get; }
+}
