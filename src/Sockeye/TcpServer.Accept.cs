@@ -128,6 +128,11 @@ public sealed partial class TcpServer
                 continue;
             }
 
+            if (_edgeChecks && !AdmitAtAccept(connection))
+            {
+                continue; // refused (source lists, per-address cap, accept rate, untrusted proxy): reset and counted
+            }
+
             connection.AttachDeadlines(_deadlineSettings);
             Interlocked.Increment(ref _accepted);
             _connections.Add(connection);
@@ -250,7 +255,8 @@ public sealed partial class TcpServer
         Task handler;
         try
         {
-            handler = _handler!(connection) ?? Task.CompletedTask;
+            // Behind edge checks, the PROXY header and the TLS handshake run first, on the handler's task.
+            handler = _edgeChecks ? RunBehindEdgeAsync(connection) : _handler!(connection) ?? Task.CompletedTask;
         }
         catch (Exception ex)
         {
@@ -296,7 +302,7 @@ public sealed partial class TcpServer
                 connection.Abort(reason);
             }
 
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await DisposeConnectionAsync(connection).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -308,6 +314,11 @@ public sealed partial class TcpServer
         {
             _connections.Remove(connection);
             connection.DetachDeadlines();
+            if (_edgeChecks)
+            {
+                ReleaseAdmission(connection);
+            }
+
             var closeReason = RecordClosed(connection, fault);
             if (_logger.IsEnabled(LogLevel.Debug))
             {

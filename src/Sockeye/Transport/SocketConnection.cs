@@ -26,7 +26,7 @@ internal sealed partial class SocketConnection : Connection
     private readonly SocketReader _reader;
     private readonly SocketWriter _writer;
     private readonly CancellationToken _shutdownRequested;
-    private readonly EndPoint? _remoteEndPoint;
+    private EndPoint? _remoteEndPoint;
     private EndPoint? _localEndPoint;
 
     // Created only when someone asks for ConnectionClosed: most handlers never do, and an idle

@@ -87,6 +87,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Whether a receive failed because the peer reset the connection (for the close reason).</summary>
     internal bool PeerReset => Volatile.Read(ref _error) is ConnectionResetException;
 
+    /// <summary>Whether this reader's reads are the handler's reads, timed by the read timeout,
+    /// read deadline and minimum rate. A layer on top that does its own timing (TLS) turns it off.</summary>
+    internal bool TimesReads { get; set; } = true;
+
     /// <summary>Whether a socket receive is posted (a test probe).</summary>
     internal bool IsReceivePending
     {
@@ -223,7 +227,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             if (_inRead && (!_trackConsumption || !consumed.Equals(_readStart)))
             {
                 _inRead = false;
-                _connection.EndRead();
+                if (TimesReads)
+                {
+                    _connection.EndRead();
+                }
             }
         }
     }
@@ -541,6 +548,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private Exception? BeginRead()
     {
         _inRead = true;
+        if (!TimesReads)
+        {
+            _trackConsumption = false;
+            return null;
+        }
+
         return _connection.BeginRead(out _trackConsumption);
     }
 
