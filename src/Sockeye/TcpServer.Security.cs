@@ -130,7 +130,7 @@ public sealed partial class TcpServer
         {
             try
             {
-                return Edge(connection).Tls = await TlsConnection.AcceptAsync(connection, _certificates!, tls, _pool, _time).ConfigureAwait(false);
+                return Edge(connection).Tls = await TlsConnection.AcceptAsync(connection, _certificates!, tls, _pool, _time, _options.MaxReadBufferSize).ConfigureAwait(false);
             }
             catch (TlsHandshakeException ex)
             {

@@ -13,7 +13,7 @@ namespace Sockeye.Security.Internal;
 /// </summary>
 /// <remarks>
 /// <code>
-/// socket ─▶ SocketReader ─▶ ConnectionStream ─▶ SslStream ─▶ PipeReader (zero-byte reads) ─▶ handler
+/// socket ─▶ SocketReader ─▶ ConnectionStream ─▶ SslStream ─▶ TlsInputReader (zero-byte reads) ─▶ handler
 /// handler ─▶ PipeWriter ─▶ SslStream ─▶ ConnectionStream ─▶ SocketWriter ─▶ socket
 /// </code>
 /// The socket connection keeps everything that is not about encryption: the id, the endpoints (after a
@@ -29,13 +29,12 @@ internal sealed class TlsConnection : Connection
     private bool _closed;
     private Task? _disposeTask;
 
-    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, TlsConnectionInfo info)
+    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info)
     {
         Transport = transport;
         _ssl = ssl;
         Info = info;
-        var reader = PipeReader.Create(ssl, new StreamPipeReaderOptions(pool, bufferSize: PinnedBlockMemoryPool.BlockSize, minimumReadSize: 1024, leaveOpen: true, useZeroByteReads: true));
-        _input = new TlsInputReader(reader, transport);
+        _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize);
         _output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true));
     }
 
@@ -92,7 +91,7 @@ internal sealed class TlsConnection : Connection
     /// <see cref="TlsOptions.HandshakeTimeout"/> (a read and write deadline on the socket).
     /// </summary>
     /// <exception cref="TlsHandshakeException">The handshake failed; it carries the reason to count.</exception>
-    public static async Task<TlsConnection> AcceptAsync(SocketConnection transport, CertificateStore certificates, TlsOptions options, PinnedBlockMemoryPool pool, TimeProvider time)
+    public static async Task<TlsConnection> AcceptAsync(SocketConnection transport, CertificateStore certificates, TlsOptions options, PinnedBlockMemoryPool pool, TimeProvider time, long? maxReadBufferSize)
     {
         transport.SetDeadline(time.GetUtcNow() + options.HandshakeTimeout);
         var handshake = new Handshake(certificates, options);
@@ -112,7 +111,7 @@ internal sealed class TlsConnection : Connection
 
         // From here the handler's reads are timed on the decrypted side (see TlsInputReader).
         transport.Reader.TimesReads = false;
-        return new TlsConnection(transport, ssl, pool, new TlsConnectionInfo(ssl, handshake.ServerName));
+        return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName));
     }
 
     /// <summary>Sends what the handler wrote, a TLS close_notify, then the FIN. Idempotent.</summary>
