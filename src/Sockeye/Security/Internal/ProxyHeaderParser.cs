@@ -223,7 +223,9 @@ internal static class ProxyHeaderParser
 
     private static IPAddress ParseAddress(string field, System.Net.Sockets.AddressFamily family, string header)
     {
-        if (!IPAddress.TryParse(field, out var address) || address.AddressFamily != family)
+        // IPAddress.TryParse also takes inet_aton forms ("1.2.3", "0x7f.1"); the header allows dotted quads only.
+        var dottedQuad = family != System.Net.Sockets.AddressFamily.InterNetwork || (field.Count(c => c == '.') == 3 && field.All(c => char.IsAsciiDigit(c) || c == '.'));
+        if (!dottedQuad || !IPAddress.TryParse(field, out var address) || address.AddressFamily != family)
         {
             throw new InvalidDataException($"PROXY v1 header \"{header}\" has an invalid {(family == System.Net.Sockets.AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address '{field}'");
         }
