@@ -347,6 +347,44 @@ public sealed class TlsTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task OpensslSClientCompletesAHandshakeAndAnEcho()
+    {
+        var openssl = new[] { "/usr/bin/openssl", "/usr/local/bin/openssl" }.FirstOrDefault(File.Exists);
+        Assert.True(openssl is not null, "openssl is not installed: .ci/run installs it (apt-get install -y openssl)");
+        var (certificatePath, keyPath) = WritePem(Create("localhost"), _directory, "openssl");
+        var options = new TcpServerOptions { Tls = new TlsOptions { Certificate = TlsCertificate.FromPemFiles(certificatePath, keyPath), ReloadOnFileChange = false } };
+        await using var server = new TcpServer(options);
+        await server.StartAsync(EchoHandler.Instance);
+
+        var start = new System.Diagnostics.ProcessStartInfo(openssl!, $"s_client -connect 127.0.0.1:{server.LocalEndPoint!.Port} -servername localhost -quiet -no_ign_eof")
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        try
+        {
+            await process.StandardInput.WriteLineAsync("hello from openssl");
+            await process.StandardInput.FlushAsync();
+            using var timeout = new CancellationTokenSource(Patience);
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+            Assert.Equal("hello from openssl", line);
+            process.StandardInput.Close(); // EOF: s_client sends close_notify and exits
+            await process.WaitForExitAsync(timeout.Token);
+            var stderr = await process.StandardError.ReadToEndAsync(timeout.Token);
+            Assert.Contains("verify", stderr, StringComparison.OrdinalIgnoreCase); // it reported the (self-signed) chain
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
     private static async Task ExpectRefusedAsync(Func<Task<TlsClient>> connect)
     {
         // With TLS 1.3 the client may finish before the server rejects its certificate: the refusal then
