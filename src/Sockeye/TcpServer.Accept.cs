@@ -130,6 +130,11 @@ public sealed partial class TcpServer
                 continue;
             }
 
+            if (_edgeChecks && !AdmitAtAccept(connection))
+            {
+                continue; // refused (source lists, per-address cap, accept rate, untrusted proxy): reset and counted
+            }
+
             connection.AttachDeadlines();
             Interlocked.Increment(ref _accepted);
             _connections.Add(connection);
@@ -252,7 +257,8 @@ public sealed partial class TcpServer
         Task handler;
         try
         {
-            handler = _handler!(connection) ?? Task.CompletedTask;
+            // Behind edge checks, the PROXY header and the TLS handshake run first, on the handler's task.
+            handler = _edgeChecks ? RunBehindEdgeAsync(connection) : _handler!(connection) ?? Task.CompletedTask;
         }
         catch (Exception ex)
         {
@@ -298,7 +304,7 @@ public sealed partial class TcpServer
                 connection.Abort(reason);
             }
 
-            await connection.DisposeAsync().ConfigureAwait(false);
+            await DisposeConnectionAsync(connection).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -310,6 +316,11 @@ public sealed partial class TcpServer
         {
             _connections.Remove(connection);
             connection.DetachDeadlines();
+            if (_edgeChecks)
+            {
+                ReleaseAdmission(connection);
+            }
+
             var closeReason = RecordClosed(connection, fault);
             if (_logger.IsEnabled(LogLevel.Debug))
             {

@@ -91,6 +91,7 @@ public sealed partial class TcpServer
 
         _poolTrimmer?.Dispose();
         _deadlineScanner.Dispose();
+        DisposeSecurity();
         _state = ServerState.Stopped;
         StopMetrics();
         var summary = new ShutdownSummary(open, Math.Max(0, open - aborted), aborted, _time.GetElapsedTime(started));

@@ -85,6 +85,7 @@ public sealed partial class TcpServer : IAsyncDisposable
 
         InitializeDeadlines(options);
         InitializeMetrics(options);
+        InitializeSecurity(options);
     }
 
     /// <summary>The address and port the server listens on; after a start on port 0 it holds the

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using System.Runtime.InteropServices;
 using Sockeye.Handlers;
 
 namespace Sockeye.Cli.Commands;
@@ -51,6 +52,8 @@ internal static class ServeCommand
         timeouts.AddTo(echo);
         var watch = new ObservabilityOptions();
         watch.AddTo(echo);
+        var security = new SecurityOptions();
+        security.AddTo(echo);
 
         host.Validators.Add(r =>
         {
@@ -74,6 +77,7 @@ internal static class ServeCommand
             };
             timeouts.Apply(parse, options);
             watch.Apply(parse, options);
+            security.Apply(parse, options);
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });
@@ -113,6 +117,13 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
+
+        // SIGHUP reloads the TLS certificate files, as nginx and HAProxy do.
+        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            server.ReloadTlsCertificates();
+        });
 
         await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
         Observability.AdminEndpoint? admin;

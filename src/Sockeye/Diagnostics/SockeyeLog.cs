@@ -5,7 +5,7 @@ namespace Sockeye.Diagnostics;
 
 /// <summary>
 /// Every log message the library writes, with stable event ids (1xx: server life, 2xx: accept loop,
-/// 3xx: connections, 9xx: Generic Host listeners). Per-connection events are Debug so that a busy
+/// 3xx: connections, 7xx: TLS and edge checks, 9xx: Generic Host listeners). Per-connection events are Debug so that a busy
 /// server stays quiet by default.
 /// </summary>
 internal static partial class SockeyeLog
@@ -66,4 +66,13 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(903, LogLevel.Warning, "AddSockeye was called but no listener is configured: add one in code or under {Section}")]
     public static partial void NoListeners(ILogger logger, string section);
+
+    [LoggerMessage(700, LogLevel.Information, "TLS certificates reloaded ({Count} certificates)")]
+    public static partial void TlsCertificatesReloaded(ILogger logger, int count);
+
+    [LoggerMessage(701, LogLevel.Warning, "TLS certificate reload failed; the previous certificates stay in use: {Error}")]
+    public static partial void TlsCertificateReloadFailed(ILogger logger, string error);
+
+    [LoggerMessage(702, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint} refused before its handler ({Reason}) {Detail}")]
+    public static partial void ConnectionRefusedAtEdge(ILogger logger, long connectionId, EndPoint? remoteEndPoint, Sockeye.Security.RefusalReason reason, string detail);
 }

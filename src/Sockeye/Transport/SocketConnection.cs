@@ -30,7 +30,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     private readonly ConnectionContext _context;
     private readonly SocketReader _reader;
     private readonly SocketWriter _writer;
-    private readonly EndPoint? _remoteEndPoint;
+    private EndPoint? _remoteEndPoint;
     private int _closedFired;
     private int _aborted;
 

@@ -85,6 +85,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     private long MaxBuffered => _connection.Context.MaxReadBufferSize;
 
+    /// <summary>Whether this reader's reads are the handler's reads, timed by the read timeout,
+    /// read deadline and minimum rate. A layer on top that does its own timing (TLS) turns it off.</summary>
+    internal bool TimesReads { get; set; } = true;
+
     /// <summary>Whether a socket receive is posted (a test probe).</summary>
     internal bool IsReceivePending
     {
@@ -221,7 +225,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             if (_inRead && (!_trackConsumption || !consumed.Equals(_readStart)))
             {
                 _inRead = false;
-                _connection.EndRead();
+                if (TimesReads)
+                {
+                    _connection.EndRead();
+                }
             }
         }
     }
@@ -311,7 +318,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
                 return;
             }
 
-            if (Record())
+            if (Record(inline: true))
             {
                 return;
             }
@@ -320,7 +327,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     /// <summary>Records the outcome of the receive that just finished; <see langword="false"/> when
     /// it was the zero-byte wait and the data receive comes next.</summary>
-    private bool Record()
+    private bool Record(bool inline)
     {
         if (_receiver.SocketError != SocketError.Success)
         {
@@ -330,6 +337,16 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
         if (!_operationIsData)
         {
+            // On Linux a zero-byte receive can complete on a stale readiness event: bytes that an earlier
+            // receive already took (several packets, one edge). Renting a block for that would leave it
+            // under a posted receive while the connection idles, so a wake-up from epoll that finds
+            // nothing to read waits again. A FIN also shows nothing available, but its zero-byte
+            // receive then completes inline, and goes on to the data receive that reads it.
+            if (!inline && NothingAvailable())
+            {
+                return false;
+            }
+
             _operationIsData = true; // bytes (or the FIN) are waiting
             return false;
         }
@@ -389,7 +406,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         lock (this)
         {
             _operationPending = false;
-            var recorded = Record();
+            var recorded = Record(inline: false);
             if (_completed)
             {
                 // The handler is gone: no more receives, and the receiver is no longer needed.
@@ -438,6 +455,18 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         }
 
         _source.SetException(new OperationCanceledException(token));
+    }
+
+    private bool NothingAvailable()
+    {
+        try
+        {
+            return _connection.Socket.Available == 0;
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return false; // the data receive will report the failure
+        }
     }
 
     /// <summary>Free space for the next data receive: the tail's, or a block rented for it.</summary>
@@ -539,6 +568,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private Exception? BeginRead()
     {
         _inRead = true;
+        if (!TimesReads)
+        {
+            _trackConsumption = false;
+            return null;
+        }
+
         return _connection.BeginRead(out _trackConsumption);
     }
 

@@ -210,10 +210,12 @@ public class LoadGeneratorTests
         {
             Rate = 100,
             Warmup = TimeSpan.Zero,
-            Duration = TimeSpan.FromSeconds(1),
+            Duration = TimeSpan.FromSeconds(2),
         });
 
-        Assert.InRange(result.Operations, 50, 150);
+        // About 200 due; a loaded shared machine delays the pacing loop, so only the order of
+        // magnitude is asserted here (the latency assertions below are the point).
+        Assert.InRange(result.Operations, 80, 300);
         Assert.True(result.P90Microseconds >= 20_000, $"p90 {result.P90Microseconds} µs: delayed requests were not charged from when they were due");
         Assert.True(result.MaxMicroseconds >= stall.TotalMicroseconds * 0.9);
     }

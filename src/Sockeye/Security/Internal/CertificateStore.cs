@@ -1,0 +1,218 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.Extensions.Logging;
+using Sockeye.Diagnostics;
+
+namespace Sockeye.Security.Internal;
+
+/// <summary>
+/// The server's certificates, loaded once into <see cref="SslStreamCertificateContext"/>s (the chain is
+/// built once, not per handshake) and swapped as a whole on reload, so a handshake sees either the old
+/// set or the new one. Watches the files when <see cref="TlsOptions.ReloadOnFileChange"/> is on.
+/// </summary>
+/// <remarks>Safe for concurrent use: handshakes read the current snapshot without locks; reloads are
+/// serialized by a lock.</remarks>
+internal sealed class CertificateStore : IDisposable
+{
+    // Editors and deploy tools write a file in several steps: wait for them to finish before reading.
+    private static readonly TimeSpan ReloadDelay = TimeSpan.FromMilliseconds(200);
+
+    private readonly TlsOptions _options;
+    private readonly ILogger _logger;
+    private readonly List<SslApplicationProtocol>? _alpn;
+    private readonly object _reloadLock = new();
+    private readonly List<FileSystemWatcher> _watchers = [];
+    private readonly ITimer? _reloadTimer;
+    private Snapshot _current;
+    private long _reloads;
+
+    public CertificateStore(TlsOptions options, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        _alpn = options.ApplicationProtocols.Count > 0 ? [.. options.ApplicationProtocols] : null;
+        _current = Load(options);
+        if (options.ReloadOnFileChange)
+        {
+            _reloadTimer = TimeProvider.System.CreateTimer(static s => ((CertificateStore)s!).Reload(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            Watch();
+        }
+    }
+
+    /// <summary>How many reloads succeeded since the start.</summary>
+    public long Reloads => Interlocked.Read(ref _reloads);
+
+    /// <summary>Reads every certificate again; on any failure keeps the current set and logs why.</summary>
+    /// <returns>Whether the new set is in use.</returns>
+    public bool Reload()
+    {
+        lock (_reloadLock)
+        {
+            try
+            {
+                var next = Load(_options);
+                Volatile.Write(ref _current, next);
+                Interlocked.Increment(ref _reloads);
+                SockeyeLog.TlsCertificatesReloaded(_logger, next.Count);
+                return true;
+            }
+            catch (IOException ex)
+            {
+                SockeyeLog.TlsCertificateReloadFailed(_logger, ex.Message);
+                return false;
+            }
+        }
+    }
+
+    /// <summary>The handshake options for a client that asked for <paramref name="serverName"/>, or
+    /// <see langword="null"/> when no certificate serves it.</summary>
+    public SslServerAuthenticationOptions? CreateOptions(string? serverName, RemoteCertificateValidationCallback? validation)
+    {
+        var context = Volatile.Read(ref _current).Select(serverName);
+        if (context is null)
+        {
+            return null;
+        }
+
+        return new SslServerAuthenticationOptions
+        {
+            ServerCertificateContext = context,
+            EnabledSslProtocols = _options.EnabledProtocols,
+            ApplicationProtocols = _alpn,
+            ClientCertificateRequired = _options.ClientCertificateMode != ClientCertificateMode.None,
+            RemoteCertificateValidationCallback = validation,
+            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+            AllowRenegotiation = false,
+        };
+    }
+
+    public void Dispose()
+    {
+        foreach (var watcher in _watchers)
+        {
+            watcher.Dispose();
+        }
+
+        _reloadTimer?.Dispose();
+    }
+
+    private void Watch()
+    {
+        var files = _options.ServerCertificates.Values.Append(_options.Certificate)
+            .SelectMany(c => c?.Files ?? [])
+            .Select(Path.GetFullPath)
+            .ToHashSet(StringComparer.Ordinal);
+        foreach (var directory in files.Select(f => Path.GetDirectoryName(f)!).Distinct(StringComparer.Ordinal))
+        {
+            var watcher = new FileSystemWatcher(directory)
+            {
+                NotifyFilter = NotifyFilters.FileName | NotifyFilters.LastWrite | NotifyFilters.Size | NotifyFilters.CreationTime,
+            };
+            void OnChange(object? sender, FileSystemEventArgs e)
+            {
+                if (files.Contains(e.FullPath) || (e is RenamedEventArgs r && files.Contains(r.OldFullPath)))
+                {
+                    _reloadTimer!.Change(ReloadDelay, Timeout.InfiniteTimeSpan); // restarts the wait on every event
+                }
+            }
+
+            watcher.Changed += OnChange;
+            watcher.Created += OnChange;
+            watcher.Renamed += (s, e) => OnChange(s, e);
+            watcher.EnableRaisingEvents = true;
+            _watchers.Add(watcher);
+        }
+    }
+
+    private static Snapshot Load(TlsOptions options)
+    {
+        var byName = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
+        var byWildcard = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, certificate) in options.ServerCertificates)
+        {
+            var context = LoadContext(certificate);
+            if (name.StartsWith("*.", StringComparison.Ordinal))
+            {
+                byWildcard[name[1..]] = context; // ".example.com"
+            }
+            else
+            {
+                byName[name] = context;
+            }
+        }
+
+        var fallback = options.Certificate is null ? null : LoadContext(options.Certificate);
+        return new Snapshot(fallback, byName, byWildcard);
+    }
+
+    private static SslStreamCertificateContext LoadContext(TlsCertificate source)
+    {
+        try
+        {
+            X509Certificate2 leaf;
+            var chain = new X509Certificate2Collection();
+            if (source.Certificate is { } given)
+            {
+                leaf = given;
+            }
+            else if (source.IsPfx)
+            {
+                var all = X509CertificateLoader.LoadPkcs12CollectionFromFile(source.CertificatePath!, source.Password);
+                leaf = all.FirstOrDefault(c => c.HasPrivateKey)
+                    ?? throw new CryptographicException("the file holds no certificate with a private key");
+                chain.AddRange(all.Where(c => !ReferenceEquals(c, leaf)).ToArray());
+            }
+            else
+            {
+                var keyPath = source.KeyPath ?? source.CertificatePath!;
+                leaf = source.Password is null
+                    ? X509Certificate2.CreateFromPemFile(source.CertificatePath!, keyPath)
+                    : X509Certificate2.CreateFromEncryptedPemFile(source.CertificatePath!, source.Password, keyPath);
+                var all = new X509Certificate2Collection();
+                all.ImportFromPemFile(source.CertificatePath!);
+                chain.AddRange(all.Where(c => c.Thumbprint != leaf.Thumbprint).ToArray());
+            }
+
+            // offline: the chain is built from what we have; no handshake waits on a network fetch.
+            return SslStreamCertificateContext.Create(leaf, chain, offline: true);
+        }
+        catch (Exception ex) when (ex is CryptographicException or IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new IOException($"cannot load TLS certificate {source}: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>One consistent set of certificates.</summary>
+    private sealed class Snapshot(
+        SslStreamCertificateContext? fallback,
+        Dictionary<string, SslStreamCertificateContext> byName,
+        Dictionary<string, SslStreamCertificateContext> byWildcard)
+    {
+        public int Count => byName.Count + byWildcard.Count + (fallback is null ? 0 : 1);
+
+        public SslStreamCertificateContext? Select(string? serverName)
+        {
+            if (!string.IsNullOrEmpty(serverName))
+            {
+                if (byName.TryGetValue(serverName, out var exact))
+                {
+                    return exact;
+                }
+
+                var dot = serverName.IndexOf('.', StringComparison.Ordinal);
+                if (dot > 0 && byWildcard.TryGetValue(serverName[dot..], out var wildcard))
+                {
+                    return wildcard;
+                }
+            }
+
+            return fallback;
+        }
+    }
+}
+
+/// <summary>Thrown when a certificate cannot be chosen for a handshake.</summary>
+internal sealed class UnknownServerNameException(string? serverName)
+    : AuthenticationException($"no certificate serves the server name '{serverName}' and there is no default certificate");

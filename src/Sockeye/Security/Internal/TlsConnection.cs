@@ -1,0 +1,246 @@
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
+using Sockeye.Transport;
+
+namespace Sockeye.Security.Internal;
+
+/// <summary>
+/// A <see cref="Connection"/> over TLS: an <see cref="SslStream"/> on top of a
+/// <see cref="SocketConnection"/>, with the same pipes, tokens, timeouts and deadlines, so handlers and
+/// codecs do not know the difference.
+/// </summary>
+/// <remarks>
+/// <code>
+/// socket ─▶ SocketReader ─▶ ConnectionStream ─▶ SslStream ─▶ TlsInputReader (zero-byte reads) ─▶ handler
+/// handler ─▶ PipeWriter ─▶ SslStream ─▶ ConnectionStream ─▶ SocketWriter ─▶ socket
+/// </code>
+/// The socket connection keeps everything that is not about encryption: the id, the endpoints (after a
+/// PROXY header), the deadline slot and the abort. An idle TLS connection waits with a zero-byte read
+/// through every layer, so neither the pipe, the <see cref="SslStream"/> nor the socket reader holds a
+/// buffer.
+/// </remarks>
+internal sealed class TlsConnection : Connection
+{
+    private readonly SslStream _ssl;
+    private readonly TlsInputReader _input;
+    private readonly PipeWriter _output;
+    private bool _closed;
+    private Task? _disposeTask;
+
+    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info)
+    {
+        Transport = transport;
+        _ssl = ssl;
+        Info = info;
+        _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize);
+        _output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true));
+    }
+
+    /// <summary>The connection underneath, which carries the bytes, the timers and the abort.</summary>
+    public SocketConnection Transport { get; }
+
+    /// <summary>What the handshake settled.</summary>
+    public TlsConnectionInfo Info { get; }
+
+    public override long Id => Transport.Id;
+
+    public override EndPoint? LocalEndPoint => Transport.LocalEndPoint;
+
+    public override EndPoint? RemoteEndPoint => Transport.RemoteEndPoint;
+
+    public override PipeReader Input => _input;
+
+    public override PipeWriter Output => _output;
+
+    public override CancellationToken ConnectionClosed => Transport.ConnectionClosed;
+
+    public override CancellationToken ShutdownRequested => Transport.ShutdownRequested;
+
+    public override TimeSpan IdleTimeout
+    {
+        get => Transport.IdleTimeout;
+        set => Transport.IdleTimeout = value;
+    }
+
+    public override TimeSpan ReadTimeout
+    {
+        get => Transport.ReadTimeout;
+        set => Transport.ReadTimeout = value;
+    }
+
+    public override TimeSpan WriteTimeout
+    {
+        get => Transport.WriteTimeout;
+        set => Transport.WriteTimeout = value;
+    }
+
+    public override void SetReadDeadline(DateTimeOffset deadline) => Transport.SetReadDeadline(deadline);
+
+    public override void SetWriteDeadline(DateTimeOffset deadline) => Transport.SetWriteDeadline(deadline);
+
+    public override void ClearReadDeadline() => Transport.ClearReadDeadline();
+
+    public override void ClearWriteDeadline() => Transport.ClearWriteDeadline();
+
+    public override void Abort(string reason) => Transport.Abort(reason);
+
+    /// <summary>
+    /// Runs the server side of the handshake on <paramref name="transport"/>, bounded by
+    /// <see cref="TlsOptions.HandshakeTimeout"/> (a read and write deadline on the socket).
+    /// </summary>
+    /// <exception cref="TlsHandshakeException">The handshake failed; it carries the reason to count.</exception>
+    public static async Task<TlsConnection> AcceptAsync(SocketConnection transport, CertificateStore certificates, TlsOptions options, PinnedBlockMemoryPool pool, TimeProvider time, long? maxReadBufferSize)
+    {
+        transport.SetDeadline(time.GetUtcNow() + options.HandshakeTimeout);
+        var handshake = new Handshake(certificates, options);
+        var ssl = new SslStream(new ConnectionStream(transport), leaveInnerStreamOpen: false);
+        try
+        {
+            await ssl.AuthenticateAsServerAsync(static (_, hello, state, _) => ((Handshake)state!).Select(hello), handshake, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            await ssl.DisposeAsync().ConfigureAwait(false);
+            throw new TlsHandshakeException(handshake.Classify(ex), ex);
+        }
+
+        transport.ClearReadDeadline();
+        transport.ClearWriteDeadline();
+
+        // From here the handler's reads are timed on the decrypted side (see TlsInputReader).
+        transport.Reader.TimesReads = false;
+        return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName));
+    }
+
+    /// <summary>Sends what the handler wrote, a TLS close_notify, then the FIN. Idempotent.</summary>
+    public override async ValueTask CloseAsync()
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        try
+        {
+            if (!Transport.IsAborted)
+            {
+                await _output.FlushAsync().ConfigureAwait(false);
+                await _ssl.ShutdownAsync().ConfigureAwait(false);
+            }
+        }
+        catch (IOException)
+        {
+            // The peer is gone or the connection was aborted: nothing left to say.
+        }
+        finally
+        {
+            await _output.CompleteAsync().ConfigureAwait(false);
+        }
+
+        await Transport.CloseAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Ends the connection after its handler returned: closes (unless aborted), then gives
+    /// every buffer back, down to the socket's. Idempotent: later calls wait for the first.</summary>
+#pragma warning disable CA2215 // The base only calls CloseAsync, which ReleaseAsync does first.
+    protected override ValueTask DisposeAsyncCore()
+#pragma warning restore CA2215
+    {
+        var task = Volatile.Read(ref _disposeTask);
+        if (task is null)
+        {
+            var start = new Task<Task>(ReleaseAsync);
+            var unwrapped = start.Unwrap();
+            task = Interlocked.CompareExchange(ref _disposeTask, unwrapped, null);
+            if (task is null)
+            {
+                start.RunSynchronously(TaskScheduler.Default);
+                task = unwrapped;
+            }
+        }
+
+        return new ValueTask(task);
+    }
+
+    private async Task ReleaseAsync()
+    {
+        try
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _input.Complete();
+            FrameReader?.Dispose();
+            await _ssl.DisposeAsync().ConfigureAwait(false);
+            await Transport.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One handshake's choices and what went wrong, for counting failures by reason.</summary>
+    private sealed class Handshake(CertificateStore certificates, TlsOptions options)
+    {
+        private bool _unknownName;
+        private bool _certificateRejected;
+
+        public string? ServerName { get; private set; }
+
+        public ValueTask<SslServerAuthenticationOptions> Select(SslClientHelloInfo hello)
+        {
+            ServerName = hello.ServerName;
+            var validation = options.ClientCertificateMode == ClientCertificateMode.None ? null : new RemoteCertificateValidationCallback(Validate);
+            var chosen = certificates.CreateOptions(hello.ServerName, validation);
+            if (chosen is null)
+            {
+                _unknownName = true;
+                throw new UnknownServerNameException(hello.ServerName);
+            }
+
+            return ValueTask.FromResult(chosen);
+        }
+
+        public RefusalReason Classify(Exception ex)
+        {
+            for (var e = ex; e is not null; e = e.InnerException)
+            {
+                if (e is ConnectionTimeoutException)
+                {
+                    return RefusalReason.TlsHandshakeTimeout;
+                }
+            }
+
+            return _unknownName ? RefusalReason.TlsUnknownServerName
+                : _certificateRejected ? RefusalReason.TlsClientCertificateRejected
+                : RefusalReason.TlsHandshakeFailed;
+        }
+
+        private bool Validate(object sender, X509Certificate? certificate, X509Chain? chain, SslPolicyErrors errors)
+        {
+            bool accepted;
+            if (certificate is null)
+            {
+                accepted = options.ClientCertificateMode == ClientCertificateMode.Allow;
+            }
+            else
+            {
+                var certificate2 = certificate as X509Certificate2 ?? X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
+                accepted = options.ClientCertificateValidation is { } validate
+                    ? validate(certificate2, chain, errors)
+                    : errors == SslPolicyErrors.None;
+            }
+
+            _certificateRejected = !accepted;
+            return accepted;
+        }
+    }
+}
+
+/// <summary>A TLS handshake failed; <see cref="Reason"/> says how, for the counters.</summary>
+internal sealed class TlsHandshakeException(RefusalReason reason, Exception inner)
+    : IOException($"TLS handshake failed ({reason}): {inner.Message}", inner)
+{
+    public RefusalReason Reason { get; } = reason;
+}

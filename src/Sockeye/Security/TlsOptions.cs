@@ -1,0 +1,83 @@
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+
+namespace Sockeye.Security;
+
+/// <summary>
+/// TLS for a <see cref="TcpServer"/> (<see cref="TcpServerOptions.Tls"/>): the certificates, the
+/// protocols, ALPN, client certificates and the handshake timeout. Handlers see the same
+/// <see cref="Connection"/> API as on plain TCP, with decrypted bytes on its pipes.
+/// </summary>
+/// <remarks>The handshake runs on the connection's task before the handler starts; it is bounded by
+/// <see cref="HandshakeTimeout"/>, and failures are counted by <see cref="RefusalReason"/>.</remarks>
+public sealed class TlsOptions
+{
+    /// <summary>The certificate served to clients that send no server name (SNI) or a name that
+    /// <see cref="ServerCertificates"/> does not list.</summary>
+    /// <remarks>Default: none. Without it, only clients asking for a listed name are served.</remarks>
+    public TlsCertificate? Certificate { get; set; }
+
+    /// <summary>Certificates by server name (SNI), for serving several names on one listener.</summary>
+    /// <remarks>Default: empty. A key is a host name (<c>api.example.com</c>, case-insensitive) or a
+    /// wildcard for one label (<c>*.example.com</c>); an exact name wins over a wildcard, and a name
+    /// that matches neither gets <see cref="Certificate"/>.</remarks>
+    public IDictionary<string, TlsCertificate> ServerCertificates { get; } = new Dictionary<string, TlsCertificate>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The TLS versions the server accepts.</summary>
+    /// <remarks>Default: TLS 1.2 and TLS 1.3 only. Older versions have known weaknesses; enable them only
+    /// for clients that cannot be upgraded.</remarks>
+    public SslProtocols EnabledProtocols { get; set; } = SslProtocols.Tls12 | SslProtocols.Tls13;
+
+    /// <summary>The application protocols (ALPN) the server offers, most preferred first; the one
+    /// chosen is in <see cref="TlsConnectionInfo.ApplicationProtocol"/>.</summary>
+    /// <remarks>Default: empty (no ALPN). A client that offers ALPN but shares no protocol with this
+    /// list fails the handshake, as RFC 7301 asks.</remarks>
+    public IList<SslApplicationProtocol> ApplicationProtocols { get; } = [];
+
+    /// <summary>Whether clients are asked for a certificate.</summary>
+    /// <remarks>Default: <see cref="ClientCertificateMode.None"/>.</remarks>
+    public ClientCertificateMode ClientCertificateMode { get; set; }
+
+    /// <summary>Decides whether a client certificate is accepted; <see langword="null"/> accepts
+    /// certificates whose chain the system trusts (no <see cref="SslPolicyErrors"/>).</summary>
+    /// <remarks>Default: <see langword="null"/>. Called on the connection's task during the handshake,
+    /// possibly on many connections at once: it must be thread-safe and fast. A client that sends no
+    /// certificate under <see cref="ClientCertificateMode.Allow"/> does not reach it.</remarks>
+    public Func<X509Certificate2, X509Chain?, SslPolicyErrors, bool>? ClientCertificateValidation { get; set; }
+
+    /// <summary>How long a client has from its connect to a completed handshake; a client that opens a
+    /// socket and never completes the handshake is reset after it.</summary>
+    /// <remarks>Default: 10 seconds, as Kestrel. It is a read and write deadline on the socket, so it
+    /// fires at most <see cref="TcpServerOptions.TimeoutResolution"/> late. Shorter frees slots held by
+    /// stalled clients sooner; too short fails honest clients on slow, lossy links.</remarks>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether certificates read from files are reloaded when the files change.</summary>
+    /// <remarks>Default: <see langword="true"/>. New connections get the new certificate; open ones keep
+    /// theirs. A file that cannot be read (for example half written) leaves the previous certificate in
+    /// place, and the next change retries. <see cref="TcpServer.ReloadTlsCertificates"/> reloads on demand
+    /// (the CLI calls it on SIGHUP).</remarks>
+    public bool ReloadOnFileChange { get; set; } = true;
+
+    internal void Validate()
+    {
+        if (Certificate is null && ServerCertificates.Count == 0)
+        {
+            throw new ArgumentException("Tls needs a Certificate or at least one entry in ServerCertificates", nameof(TcpServerOptions.Tls));
+        }
+
+        if (HandshakeTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Tls.HandshakeTimeout must be positive, got {HandshakeTimeout}", nameof(TcpServerOptions.Tls));
+        }
+
+        foreach (var name in ServerCertificates.Keys)
+        {
+            if (string.IsNullOrWhiteSpace(name) || (name.Contains('*', StringComparison.Ordinal) && !(name.StartsWith("*.", StringComparison.Ordinal) && name.LastIndexOf('*') == 0)))
+            {
+                throw new ArgumentException($"Tls.ServerCertificates has an invalid server name '{name}' (a host name, or *.domain for one label)", nameof(TcpServerOptions.Tls));
+            }
+        }
+    }
+}
