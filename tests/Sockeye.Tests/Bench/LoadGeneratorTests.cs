@@ -210,12 +210,12 @@ public class LoadGeneratorTests
         {
             Rate = 100,
             Warmup = TimeSpan.Zero,
-            Duration = TimeSpan.FromSeconds(2),
+            Duration = TimeSpan.FromSeconds(1),
         });
 
-        // About 200 due; a loaded shared machine delays the pacing loop, so only the order of
-        // magnitude is asserted here (the latency assertions below are the point).
-        Assert.InRange(result.Operations, 80, 300);
+        // About 100 due; a loaded shared machine delays the pacing loop (48 were seen once), so only
+        // the order of magnitude is asserted here: the latency assertions below are the point.
+        Assert.InRange(result.Operations, 30, 150);
         Assert.True(result.P90Microseconds >= 20_000, $"p90 {result.P90Microseconds} µs: delayed requests were not charged from when they were due");
         Assert.True(result.MaxMicroseconds >= stall.TotalMicroseconds * 0.9);
     }
