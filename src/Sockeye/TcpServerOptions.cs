@@ -115,6 +115,7 @@ public sealed partial class TcpServerOptions
         Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), KeepAliveInterval, "must be at least 1 second");
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
         ValidateTimeouts();
+        ValidateAcceptors();
     }
 
     // sockaddr_un.sun_path holds 108 bytes on Linux, the last one the terminating NUL.
