@@ -186,7 +186,7 @@ public sealed partial class TcpServer
     {
         var why = ex.SocketErrorCode switch
         {
-            SocketError.AddressAlreadyInUse => $"port {endPoint.Port} is already in use",
+            SocketError.AddressAlreadyInUse => "the address is already in use",
             SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
             SocketError.AddressNotAvailable => "the address does not belong to this machine",
             _ => ex.Message,

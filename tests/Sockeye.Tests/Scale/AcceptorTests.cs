@@ -23,7 +23,8 @@ public class AcceptorTests
         await using var second = new TcpServer(new TcpServerOptions { AcceptorCount = secondAcceptors, EndPoint = new(IPAddress.Loopback, port) });
         var error = await Assert.ThrowsAsync<IOException>(() => second.StartAsync(EchoHandler.Instance));
 
-        Assert.Contains($"port {port}", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"cannot listen on 127.0.0.1:{port}: ", error.Message, StringComparison.Ordinal);
+        Assert.Contains("already in use", error.Message, StringComparison.Ordinal);
         Assert.Equal(ServerState.Created, second.State);
         await AssertEchoesAsync(first.LocalEndPoint); // the first server is untouched
     }

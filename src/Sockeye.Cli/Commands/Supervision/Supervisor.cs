@@ -68,7 +68,7 @@ internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArgume
         var crashLoop = _gaveUp.Task.IsCompleted;
         if (!crashLoop)
         {
-            await Console.Out.WriteLineAsync($"sockeye: {await stopSignal.ConfigureAwait(false)} received; asking {workers} workers to drain for up to {Parsing.Duration.Format(drainTimeout)}").ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"sockeye: {await stopSignal.ConfigureAwait(false)} received; asking {workers} workers to drain for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
         }
 
         // Stop restarting, then ask every running worker to drain.
@@ -79,7 +79,7 @@ internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArgume
             running = [.. _running.OfType<WorkerProcess>()];
         }
 
-        SupervisorLog.Draining(logger, running.Count, Parsing.Duration.Format(drainTimeout));
+        SupervisorLog.Draining(logger, running.Count, Sockeye.Timing.DurationText.Format(drainTimeout));
         running.ForEach(worker => worker.Terminate());
         var allEnded = Task.WhenAll(slots);
         var wait = drainTimeout + KillGrace;
@@ -92,7 +92,7 @@ internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArgume
 
             foreach (var worker in running)
             {
-                SupervisorLog.WorkerKilled(logger, worker.Slot, worker.Pid, Parsing.Duration.Format(wait));
+                SupervisorLog.WorkerKilled(logger, worker.Slot, worker.Pid, Sockeye.Timing.DurationText.Format(wait));
                 worker.Kill();
             }
 
@@ -147,13 +147,13 @@ internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArgume
                 quickFailures = uptime >= StableAfter ? 1 : quickFailures + 1;
                 if (quickFailures >= MaxQuickFailures)
                 {
-                    SupervisorLog.WorkerCrashLoop(logger, slot, worker.Pid, Seconds(uptime), DescribeExit(code), quickFailures, Parsing.Duration.Format(StableAfter));
+                    SupervisorLog.WorkerCrashLoop(logger, slot, worker.Pid, Seconds(uptime), DescribeExit(code), quickFailures, Sockeye.Timing.DurationText.Format(StableAfter));
                     _gaveUp.TrySetResult();
                     return;
                 }
 
                 var delay = TimeSpan.FromTicks(Math.Min(FirstRestartDelay.Ticks << (quickFailures - 1), MaxRestartDelay.Ticks));
-                SupervisorLog.WorkerDied(logger, slot, worker.Pid, Seconds(uptime), DescribeExit(code), Parsing.Duration.Format(delay));
+                SupervisorLog.WorkerDied(logger, slot, worker.Pid, Seconds(uptime), DescribeExit(code), Sockeye.Timing.DurationText.Format(delay));
                 try
                 {
                     await Task.Delay(delay, _stopping.Token).ConfigureAwait(false);
