@@ -22,7 +22,7 @@ internal sealed class ScaleOptions
 
     public Option<int?> Processes { get; } = new("--processes")
     {
-        Description = "Run N worker processes of this server on one port under a supervisor that restarts them (each may hold its own --max-connections)",
+        Description = "Run N worker processes of this server on one port under a supervisor that restarts them (each may hold its own --max-connections; with --metrics-port M, worker i serves its metrics on M+i-1)",
     };
 
     public Option<bool> Supervised { get; } = new(SupervisedOption) { Hidden = true };

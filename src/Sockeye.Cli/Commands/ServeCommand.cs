@@ -79,7 +79,7 @@ internal static class ServeCommand
             scale.Apply(parse, options);
             if (scale.WorkerCount(parse) is { } workers)
             {
-                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout));
+                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);
             }
 
             if (scale.IsSupervised(parse))

@@ -120,9 +120,24 @@ public partial class SupervisorTests
         var parse = root.Parse(commandLine);
         Assert.Empty(parse.Errors);
 
-        var arguments = SuperviseRunner.WorkerArguments(parse.Tokens, 41000);
+        var arguments = SuperviseRunner.WorkerArguments(parse.Tokens, 41000, slot: 2, metricsPort: null);
 
         Assert.Equal($"{expected} --port 41000 --share-port {ScaleOptions.SupervisedOption}", string.Join(' ', arguments));
+    }
+
+    [Theory]
+    [InlineData(1, 9100, "9100")]
+    [InlineData(3, 9100, "9102")]
+    public void EachWorkerServesItsMetricsOnItsOwnPort(int slot, int metricsPort, string expected)
+    {
+        var root = new RootCommand { ServeCommand.Create() };
+        var parse = root.Parse($"serve echo --processes 3 --metrics-port {metricsPort}");
+        Assert.Empty(parse.Errors);
+
+        var arguments = SuperviseRunner.WorkerArguments(parse.Tokens, 41000, slot, metricsPort);
+
+        Assert.Single(arguments, a => a == "--metrics-port");
+        Assert.Equal(expected, arguments[arguments.IndexOf("--metrics-port") + 1]);
     }
 
     [Fact]

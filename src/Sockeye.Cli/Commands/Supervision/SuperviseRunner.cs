@@ -10,13 +10,13 @@ namespace Sockeye.Cli.Commands.Supervision;
 internal static class SuperviseRunner
 {
     // Options the supervisor decides for its workers rather than passing on.
-    private static readonly HashSet<string> OwnOptions = ["--processes", "--port", "-p", "--share-port", ScaleOptions.SupervisedOption];
+    private static readonly HashSet<string> OwnOptions = ["--processes", "--port", "-p", "--share-port", "--metrics-port", ScaleOptions.SupervisedOption];
 
     /// <summary>Claims the port, then runs <paramref name="workers"/> workers of the command in
     /// <paramref name="parse"/> under a <see cref="Supervisor"/>; returns the exit status.</summary>
-    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout)
+    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch)
     {
-        using var loggerFactory = ServeRunner.CreateLoggerFactory();
+        using var loggerFactory = watch.CreateLoggerFactory(parse);
         var (signal, registration) = ServeRunner.WaitForStopSignal();
         using (registration)
         {
@@ -31,8 +31,14 @@ internal static class SuperviseRunner
                 return 1;
             }
 
-            var arguments = WorkerArguments(parse.Tokens, endPoint.Port);
-            using var supervisor = new Supervisor(workers, arguments, endPoint, drainTimeout, loggerFactory.CreateLogger("Sockeye.Supervisor"));
+            var metricsPort = parse.GetValue(watch.MetricsPort);
+            if (metricsPort + workers - 1 > IPEndPoint.MaxPort)
+            {
+                await Console.Error.WriteLineAsync($"sockeye: error: --metrics-port {metricsPort} leaves no room for {workers} workers (worker i uses port {metricsPort} + i - 1)").ConfigureAwait(false);
+                return Program.UsageError;
+            }
+
+            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, loggerFactory.CreateLogger("Sockeye.Supervisor"));
             return await supervisor.RunAsync(signal).ConfigureAwait(false);
         }
     }
@@ -55,9 +61,11 @@ internal static class SuperviseRunner
         return probe.LocalEndPoint!;
     }
 
-    /// <summary>The supervisor's own command line for a worker: the same command and options, on the
-    /// claimed <paramref name="port"/>, sharing it, supervised, without <c>--processes</c>.</summary>
-    public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int port)
+    /// <summary>The supervisor's own command line for worker <paramref name="slot"/> (1-based): the same
+    /// command and options, on the claimed <paramref name="port"/>, sharing it, supervised, without
+    /// <c>--processes</c>. With <c>--metrics-port M</c> each worker serves its own metrics on M + slot − 1
+    /// (the supervisor adds nothing up yet).</summary>
+    public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int port, int slot, int? metricsPort)
     {
         var arguments = new List<string>();
         var skippingValues = false;
@@ -87,6 +95,11 @@ internal static class SuperviseRunner
         }
 
         arguments.AddRange(["--port", port.ToString(CultureInfo.InvariantCulture), "--share-port", ScaleOptions.SupervisedOption]);
+        if (metricsPort is { } metrics)
+        {
+            arguments.AddRange(["--metrics-port", (metrics + slot - 1).ToString(CultureInfo.InvariantCulture)]);
+        }
+
         return arguments;
     }
 

@@ -22,11 +22,12 @@ namespace Sockeye.Cli.Commands.Supervision;
 /// </list>
 /// </summary>
 /// <remarks>
-/// Metrics: workers are whole servers, so each would serve its own metrics. Summing them belongs here
-/// (scrape every worker, add the counters, serve the sum on the supervisor's port); until then use
-/// one process per metrics port. See docs/SCALE.md.
+/// Metrics: workers are whole servers, so each serves its own: with <c>--metrics-port M</c>, worker i
+/// on M + i − 1 (see <see cref="SuperviseRunner.WorkerArguments"/>). Serving their sum on M, so that
+/// <c>sockeye top</c> sees one server, belongs here (scrape every worker, add the counters) and is not
+/// built yet. See docs/SCALE.md.
 /// </remarks>
-internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArguments, IPEndPoint endPoint, TimeSpan drainTimeout, ILogger logger) : IDisposable
+internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> workerArguments, IPEndPoint endPoint, TimeSpan drainTimeout, ILogger logger) : IDisposable
 {
     /// <summary>A worker that lived this long before dying was healthy: its back-off starts over.</summary>
     public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(30);
@@ -119,7 +120,7 @@ internal sealed class Supervisor(int workers, IReadOnlyList<string> workerArgume
                     return;
                 }
 
-                worker = WorkerProcess.Start(slot, workerArguments, Forward);
+                worker = WorkerProcess.Start(slot, workerArguments(slot), Forward);
                 _running[index] = worker;
             }
 
