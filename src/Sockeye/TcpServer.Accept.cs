@@ -19,7 +19,7 @@ public sealed partial class TcpServer
     /// Temporary accept errors (out of descriptors or buffers, an aborted handshake) back off 5 ms
     /// doubling to 1 s, with one warning per 10 s; the loop ends quietly when the listener is closed.
     /// </summary>
-    private async Task AcceptLoopAsync(Socket listener)
+    private async Task AcceptLoopAsync(Socket listener, int acceptor)
     {
         using var cushion = new DescriptorCushion();
         var backoff = TimeSpan.Zero;
@@ -137,6 +137,7 @@ public sealed partial class TcpServer
 
             connection.AttachDeadlines();
             Interlocked.Increment(ref _accepted);
+            Interlocked.Increment(ref _acceptedByAcceptor[acceptor]);
             _connections.Add(connection);
             connection.Start();
         }

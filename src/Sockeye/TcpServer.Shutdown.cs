@@ -39,7 +39,7 @@ public sealed partial class TcpServer
 
         // 1. Stop accepting.
         _state = ServerState.Draining;
-        _listener?.Dispose();
+        CloseListeners();
         RemoveUnixSocketFile();
         await _acceptLoop.ConfigureAwait(false);
 

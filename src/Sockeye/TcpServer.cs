@@ -54,7 +54,6 @@ public sealed partial class TcpServer : IAsyncDisposable
 
     private readonly object _lifecycleLock = new();
     private Func<Connection, Task>? _handler;
-    private Socket? _listener;
     private Task _acceptLoop = Task.CompletedTask;
     private ITimer? _poolTrimmer;
     private Task<ShutdownSummary>? _stopping;
@@ -134,18 +133,23 @@ public sealed partial class TcpServer : IAsyncDisposable
             }
 
             _handler = handler;
-            _listener = _options.UnixSocketPath is null ? Listen(_options) : ListenUnix(_options);
+            _listeners = _options.UnixSocketPath is null ? ListenTcp(_options) : [ListenUnix(_options)];
             _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
-            ListenEndPoint = _listener.LocalEndPoint!;
+            ListenEndPoint = _listeners[0].LocalEndPoint!;
             LocalEndPoint = ListenEndPoint as IPEndPoint;
             _state = ServerState.Listening;
             StartMetrics(ListenEndPoint);
             _deadlineScanner.Start();
             _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
-            _acceptLoop = AcceptLoopAsync(_listener);
+            _acceptLoop = RunAcceptLoops(_listeners);
         }
 
         SockeyeLog.Listening(_logger, ListenEndPoint);
+        if (_listeners.Length > 1 || _options.SharePort)
+        {
+            SockeyeLog.ListeningWithAcceptors(_logger, _listeners.Length, _options.SharePort);
+        }
+
         var fit = _descriptorCeiling - (DescriptorLimits.OpenCount() ?? 0);
         if (fit < _options.MaxConnections)
         {
@@ -170,44 +174,4 @@ public sealed partial class TcpServer : IAsyncDisposable
     {
         await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
     }
-
-    private static Socket Listen(TcpServerOptions options)
-    {
-        var endPoint = options.EndPoint;
-        var listener = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6 && endPoint.Address.Equals(IPAddress.IPv6Any))
-            {
-                listener.DualMode = true;
-            }
-
-            if (OperatingSystem.IsLinux())
-            {
-                // SO_REUSEADDR alone, as Go does, so a restart can bind while old connections sit in
-                // TIME_WAIT. Not Socket.ReuseAddress: on Unix it also sets SO_REUSEPORT, which would let
-                // two servers share the port without knowing it (dotnet/corefx#24562).
-                listener.SetRawSocketOption(SolSocket, SoReuseAddr, BitConverter.GetBytes(1));
-            }
-
-            listener.Bind(endPoint);
-            listener.Listen(options.ListenBacklog);
-            return listener;
-        }
-        catch (SocketException ex)
-        {
-            listener.Dispose();
-            var why = ex.SocketErrorCode switch
-            {
-                SocketError.AddressAlreadyInUse => "the address is already in use",
-                SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
-                SocketError.AddressNotAvailable => "the address does not belong to this machine",
-                _ => ex.Message,
-            };
-            throw new IOException($"cannot listen on {endPoint}: {why}", ex);
-        }
-    }
-
-    private const int SolSocket = 1;
-    private const int SoReuseAddr = 2;
 }

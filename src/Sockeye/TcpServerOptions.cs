@@ -116,6 +116,7 @@ public sealed partial class TcpServerOptions
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
         ValidateTimeouts();
         ValidateSecurity();
+        ValidateAcceptors();
     }
 
     // sockaddr_un.sun_path holds 108 bytes on Linux, the last one the terminating NUL.

@@ -54,6 +54,8 @@ internal static class ServeCommand
         watch.AddTo(echo);
         var security = new SecurityOptions();
         security.AddTo(echo);
+        var scale = new ScaleOptions();
+        scale.AddTo(echo, unix);
 
         host.Validators.Add(r =>
         {
@@ -78,6 +80,17 @@ internal static class ServeCommand
             timeouts.Apply(parse, options);
             watch.Apply(parse, options);
             security.Apply(parse, options);
+            scale.Apply(parse, options);
+            if (scale.WorkerCount(parse) is { } workers)
+            {
+                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);
+            }
+
+            if (scale.IsSupervised(parse))
+            {
+                Supervision.SuperviseRunner.StopWhenSupervisorGoes();
+            }
+
             var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });

@@ -1,0 +1,25 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sockeye.Cli.Commands.Supervision;
+
+/// <summary>What the supervisor of <c>sockeye serve --processes</c> logs (11xx: worker processes).</summary>
+internal static partial class SupervisorLog
+{
+    [LoggerMessage(1100, LogLevel.Information, "Worker {Slot} started (pid {Pid})")]
+    public static partial void WorkerStarted(ILogger logger, int slot, int pid);
+
+    [LoggerMessage(1101, LogLevel.Warning, "Worker {Slot} (pid {Pid}) died after {Uptime}: {Why}; restarting it in {Delay}")]
+    public static partial void WorkerDied(ILogger logger, int slot, int pid, string uptime, string why, string delay);
+
+    [LoggerMessage(1102, LogLevel.Error, "Worker {Slot} (pid {Pid}) died after {Uptime}: {Why}; it died {Failures} times in a row within {StableAfter} of starting, so the supervisor gives up and stops")]
+    public static partial void WorkerCrashLoop(ILogger logger, int slot, int pid, string uptime, string why, int failures, string stableAfter);
+
+    [LoggerMessage(1103, LogLevel.Information, "Stopping: asking {Count} workers to drain within {DrainTimeout}")]
+    public static partial void Draining(ILogger logger, int count, string drainTimeout);
+
+    [LoggerMessage(1104, LogLevel.Information, "Worker {Slot} (pid {Pid}) stopped: {Why}")]
+    public static partial void WorkerStopped(ILogger logger, int slot, int pid, string why);
+
+    [LoggerMessage(1105, LogLevel.Error, "Worker {Slot} (pid {Pid}) did not exit within {Wait} of SIGTERM; killing it")]
+    public static partial void WorkerKilled(ILogger logger, int slot, int pid, string wait);
+}
