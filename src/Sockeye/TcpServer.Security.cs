@@ -10,7 +10,7 @@ namespace Sockeye;
 public sealed partial class TcpServer
 {
     // Refusals and edge failures by reason; kept apart so metrics can publish them later.
-    private readonly RefusalCounters _refusals = new();
+    private readonly Diagnostics.EnumCounters<RefusalReason> _refusals = new();
 
     // Whether any edge check is configured: when not, the accept path and the connection task skip
     // this file entirely (one predictable branch each, no allocation).

@@ -9,7 +9,7 @@ public sealed partial class TcpServer
     private DeadlineScanner _deadlineScanner;
 
     // Expiries by kind; kept apart so metrics can publish them later.
-    private TimeoutCounters _timeoutCounters;
+    private Diagnostics.EnumCounters<ConnectionTimeoutKind> _timeoutCounters;
 
     // The defaults every accepted connection starts with, shared by reference.
     private DeadlineSettings _deadlineSettings;
@@ -38,7 +38,7 @@ public sealed partial class TcpServer
     private void InitializeDeadlines(TcpServerOptions options)
     {
         _deadlineScanner = new DeadlineScanner(options.TimeProvider, options.TimeoutResolution);
-        _timeoutCounters = new TimeoutCounters();
+        _timeoutCounters = new Diagnostics.EnumCounters<ConnectionTimeoutKind>();
         _deadlineSettings = new DeadlineSettings(_deadlineScanner, _timeoutCounters,
             options.IdleTimeout, options.ReadTimeout, options.WriteTimeout, options.MinReceiveRate);
         _connectionContext = new Transport.ConnectionContext(_pool, _senders, options.MaxReadBufferSize, options.MaxWriteBufferSize,

@@ -77,7 +77,10 @@ public static class SockeyeMetrics
     public const string UdpHandlersActive = "sockeye.udp.handlers.active";
 
     /// <summary>Why a connection was refused: <c>limit</c> (<see cref="TcpServerOptions.MaxConnections"/>
-    /// were open) or <c>descriptors</c> (the process was short of file descriptors).</summary>
+    /// were open), <c>descriptors</c> (the process was short of file descriptors), or the snake_case
+    /// name of a <see cref="Security.RefusalReason"/> (<c>max_connections_per_ip</c>, <c>accept_rate</c>,
+    /// <c>source_denied</c>, <c>untrusted_proxy</c>, ...). While draining, the listener is closed and the
+    /// kernel refuses connections, so Sockeye never sees them.</summary>
     public const string RejectReasonTag = "sockeye.reject.reason";
 
     /// <summary>How a connection ended: the snake_case name of a <see cref="ConnectionCloseReason"/>.</summary>

@@ -33,6 +33,8 @@ internal sealed class TcpServerMetrics : IDisposable
         var timeoutTags = timeoutKinds.Select(k => MetricTags.With(tags, SockeyeMetrics.TimeoutKindTag, MetricTags.TimeoutKinds[(int)k])).ToArray();
         var limitTags = MetricTags.With(tags, SockeyeMetrics.RejectReasonTag, "limit");
         var descriptorTags = MetricTags.With(tags, SockeyeMetrics.RejectReasonTag, "descriptors");
+        var refusalReasons = Enum.GetValues<Security.RefusalReason>();
+        var refusalTags = refusalReasons.Select(r => MetricTags.With(tags, SockeyeMetrics.RejectReasonTag, MetricTags.SnakeCase(r.ToString()))).ToArray();
         var states = new[] { ServerState.Listening, ServerState.Draining, ServerState.Stopped };
         var stateTags = states.Select(s => MetricTags.With(tags, SockeyeMetrics.ServerStateTag, MetricTags.SnakeCase(s.ToString()))).ToArray();
 
@@ -44,8 +46,8 @@ internal sealed class TcpServerMetrics : IDisposable
             {
                 new Measurement<long>(server.RejectedForLimit, limitTags),
                 new Measurement<long>(server.RejectedConnections - server.RejectedForLimit, descriptorTags),
-            },
-            "{connection}", "Connections refused at accept, by reason.");
+            }.Concat(refusalReasons.Select(r => new Measurement<long>(server.GetRefusalCount(r), refusalTags[(int)r]))),
+            "{connection}", "Connections refused, by reason: the connection limit, the descriptor reserve, or an edge check (source lists, per-address cap, accept rates, PROXY header, TLS handshake).");
         _meter.CreateObservableCounter(SockeyeMetrics.ConnectionsClosed,
             () => closeReasons.Select(r => new Measurement<long>(server.GetClosedCount(r), _closedTags[(int)r])),
             "{connection}", "Connections that ended, by how they ended.");

@@ -7,7 +7,7 @@ namespace Sockeye.Timing;
 /// </summary>
 internal sealed class DeadlineSettings
 {
-    public DeadlineSettings(DeadlineScanner scanner, TimeoutCounters counters, TimeSpan idle, TimeSpan read, TimeSpan write, MinDataRate? minReceiveRate)
+    public DeadlineSettings(DeadlineScanner scanner, Diagnostics.EnumCounters<ConnectionTimeoutKind> counters, TimeSpan idle, TimeSpan read, TimeSpan write, MinDataRate? minReceiveRate)
     {
         Scanner = scanner;
         Counters = counters;
@@ -23,7 +23,7 @@ internal sealed class DeadlineSettings
     /// <summary>The server's byte counters, which every receive and flush adds to; null when metrics are off.</summary>
     public Diagnostics.TrafficCounters? Traffic { get; set; }
 
-    public TimeoutCounters Counters { get; }
+    public Diagnostics.EnumCounters<ConnectionTimeoutKind> Counters { get; }
 
     public long IdleTicks { get; }
 

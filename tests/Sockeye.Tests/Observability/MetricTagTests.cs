@@ -51,6 +51,33 @@ public class MetricTagTests
     }
 
     [Fact]
+    public async Task PerAddressCapRefusalsAppearUnderTheirOwnReason()
+    {
+        await using var server = new TcpServer(new TcpServerOptions { MaxConnectionsPerIp = 1 });
+        await server.StartAsync(EchoHandler.Instance);
+        var (admin, adminPort) = AdminPort.Start(() => true);
+        using var _ = admin;
+
+        using var held = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the first connection to be accepted");
+        try
+        {
+            using var refused = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            await refused.ReceiveEndAsync();
+        }
+        catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+        {
+        }
+
+        await Loopback.EventuallyAsync(() => server.GetRefusalCount(global::Sockeye.Security.RefusalReason.MaxConnectionsPerIp) == 1, "the second connection to be refused");
+
+        var samples = await AdminPort.ScrapeAsync(adminPort, server.LocalEndPoint!.Port);
+        Assert.Equal(1, samples.Value("sockeye_connections_rejected_total", ("sockeye_reject_reason", "max_connections_per_ip")));
+        Assert.Equal(0, samples.Value("sockeye_connections_rejected_total", ("sockeye_reject_reason", "accept_rate")));
+        Assert.Equal(0, samples.Value("sockeye_connections_rejected_total", ("sockeye_reject_reason", "limit")));
+    }
+
+    [Fact]
     public async Task HandlerErrorsResetsAndDrainAbortsAreTaggedByHowTheConnectionEnded()
     {
         // 'x' makes the handler throw; anything else is echoed until the peer leaves.
