@@ -26,6 +26,11 @@ public abstract class Connection : IAsyncDisposable
     // created on first use: an idle connection that never touched them carries one null reference.
     private ConnectionExtras? _extras;
 
+    /// <summary>A framing helper decoded a frame on this connection (counted by the server's metrics).</summary>
+    internal virtual void OnFrameDecoded()
+    {
+    }
+
     /// <summary>The framing helpers' reader for this connection (see <c>Sockeye.Framing</c>), created on
     /// first use; it keeps handed-out frames valid until the next read.</summary>
     internal Framing.Internal.FrameReader? FrameReader

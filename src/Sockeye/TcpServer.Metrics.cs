@@ -12,6 +12,7 @@ public sealed partial class TcpServer
     // Bytes in and out, added per receive and per flush on the running core's cell; null when metrics are off.
     private StripedCounter? _bytesReceived;
     private StripedCounter? _bytesSent;
+    private StripedCounter? _framesDecoded;
 
     // Refusals because MaxConnections were open (the rest of _rejected were for descriptors).
     private long _rejectedForLimit;
@@ -30,6 +31,11 @@ public sealed partial class TcpServer
     /// <summary>Bytes the kernel took to send to peers since the start, over every connection (0 when
     /// <see cref="TcpServerOptions.EnableMetrics"/> is off).</summary>
     public long BytesSent => _bytesSent?.Sum ?? 0;
+
+    /// <summary>Frames decoded by the framing helpers (<see cref="Framing.ConnectionFramingExtensions"/>)
+    /// since the start, over every connection (0 when <see cref="TcpServerOptions.EnableMetrics"/> is off).
+    /// Frame errors are <see cref="ProtocolErrors"/>.</summary>
+    public long FramesDecoded => _framesDecoded?.Sum ?? 0;
 
     /// <summary>Back-off waits of the accept loop since the start (each failed accept is followed by one).</summary>
     public long AcceptBackoffs => Interlocked.Read(ref _acceptBackoffs);
@@ -50,7 +56,8 @@ public sealed partial class TcpServer
         {
             _bytesReceived = new StripedCounter();
             _bytesSent = new StripedCounter();
-            _deadlineSettings.Traffic = new TrafficCounters(_bytesReceived, _bytesSent);
+            _framesDecoded = new StripedCounter();
+            _deadlineSettings.Traffic = new TrafficCounters(_bytesReceived, _bytesSent, _framesDecoded);
         }
     }
 

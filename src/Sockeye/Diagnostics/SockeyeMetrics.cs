@@ -37,6 +37,10 @@ public static class SockeyeMetrics
     /// <summary>Bytes the kernel took from the server to send to peers (counter, bytes).</summary>
     public const string BytesSent = "sockeye.bytes.sent";
 
+    /// <summary>Frames decoded by the framing helpers (counter, <c>{frame}</c>); frame errors are
+    /// <see cref="ProtocolErrors"/>.</summary>
+    public const string FramesDecoded = "sockeye.frames.decoded";
+
     /// <summary>Accepts that failed, such as for lack of file descriptors (counter, <c>{error}</c>).</summary>
     public const string AcceptErrors = "sockeye.accept.errors";
 

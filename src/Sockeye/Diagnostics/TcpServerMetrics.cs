@@ -53,6 +53,8 @@ internal sealed class TcpServerMetrics : IDisposable
             "{connection}", "Connections that ended, by how they ended.");
         _duration = _meter.CreateHistogram(SockeyeMetrics.ConnectionDuration, "s", "How long connections lasted, by how they ended.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _meter.CreateObservableCounter(SockeyeMetrics.FramesDecoded, () => new Measurement<long>(server.FramesDecoded, tags),
+            "{frame}", "Frames decoded by the framing helpers.");
         _meter.CreateObservableCounter(SockeyeMetrics.BytesReceived, () => new Measurement<long>(server.BytesReceived, tags),
             "By", "Bytes received from peers.");
         _meter.CreateObservableCounter(SockeyeMetrics.BytesSent, () => new Measurement<long>(server.BytesSent, tags),

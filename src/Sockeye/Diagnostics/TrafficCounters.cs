@@ -1,6 +1,7 @@
 namespace Sockeye.Diagnostics;
 
-/// <summary>A server's byte counters, which its connections add to on every receive and flush.</summary>
+/// <summary>A server's traffic counters, which its connections add to on every receive, flush and decoded frame.</summary>
 /// <param name="Received">Bytes received from peers.</param>
 /// <param name="Sent">Bytes the kernel took to send to peers.</param>
-internal sealed record TrafficCounters(StripedCounter Received, StripedCounter Sent);
+/// <param name="Frames">Frames decoded by the framing helpers.</param>
+internal sealed record TrafficCounters(StripedCounter Received, StripedCounter Sent, StripedCounter Frames);

@@ -171,7 +171,7 @@ public static class ConnectionFramingExtensions
     private static FrameReader ReaderFor(Connection connection)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        return connection.FrameReader ??= new FrameReader(connection.Input);
+        return connection.FrameReader ??= new FrameReader(connection.Input, connection);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]

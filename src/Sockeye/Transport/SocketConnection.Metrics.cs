@@ -13,4 +13,6 @@ internal sealed partial class SocketConnection
 
     /// <summary>A send handed <paramref name="bytes"/> to the kernel.</summary>
     internal void OnSent(long bytes) => _context.Deadlines?.Traffic?.Sent.Add(bytes);
+
+    internal override void OnFrameDecoded() => _context.Deadlines?.Traffic?.Frames.Add(1);
 }

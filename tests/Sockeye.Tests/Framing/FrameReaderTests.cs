@@ -21,7 +21,7 @@ public class FrameReaderTests
             var bytes = FrameStream.EncodeAll(codec, frames);
             var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, useSynchronizationContext: false));
             var writing = WriteInChunksAsync(pipe.Writer, bytes, splits);
-            var reader = new FrameReader(pipe.Reader, copyThreshold);
+            var reader = new FrameReader(pipe.Reader, copyThreshold: copyThreshold);
             var read = new List<byte[]>();
             while (await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout) == FrameReadStatus.Frame)
             {

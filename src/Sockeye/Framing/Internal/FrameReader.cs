@@ -51,11 +51,15 @@ internal sealed class FrameReader : IDisposable
 
     private PooledSequence? _copy;
 
-    public FrameReader(PipeReader input, int copyThreshold = DefaultCopyThreshold)
+    public FrameReader(PipeReader input, Connection? owner = null, int copyThreshold = DefaultCopyThreshold)
     {
         _input = input;
+        _owner = owner;
         CopyThreshold = copyThreshold;
     }
+
+    // The connection whose frames these are, told of each one for the server's frame count.
+    private readonly Connection? _owner;
 
     /// <summary>See <see cref="DefaultCopyThreshold"/>.</summary>
     public int CopyThreshold { get; }
@@ -80,6 +84,7 @@ internal sealed class FrameReader : IDisposable
                 if (decoder.TryDecode(rest, out frame, out consumed))
                 {
                     _copy.Consume(consumed);
+                    _owner?.OnFrameDecoded();
                     return true;
                 }
 
@@ -104,6 +109,7 @@ internal sealed class FrameReader : IDisposable
         if (decoder.TryDecode(_held, out frame, out consumed))
         {
             _held = _held.Slice(consumed);
+            _owner?.OnFrameDecoded();
             return true;
         }
 
