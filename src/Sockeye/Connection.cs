@@ -120,7 +120,8 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>How long this connection may go without receiving a byte before it is closed;
     /// <see cref="TimeSpan.Zero"/> turns the idle timeout off. Starts as
-    /// <see cref="TcpServerOptions.IdleTimeout"/>.</summary>
+    /// <see cref="TcpServerOptions.IdleTimeout"/>
+    /// (<see cref="Dialing.Dialer.IdleTimeout"/> for a dialed connection).</summary>
     /// <remarks>Setting it restarts the idle clock from now. When it expires, a pending read or flush
     /// fails with <see cref="ConnectionTimeoutException"/> and the connection is reset. Safe to set
     /// from any thread. The base implementation has no timers and cannot be set.</remarks>
@@ -133,7 +134,8 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>The longest one read may take, from the handler's <c>Input.ReadAsync</c> until it
     /// consumes bytes (<c>AdvanceTo</c> past the start of the buffer); <see cref="TimeSpan.Zero"/>
-    /// turns it off. Starts as <see cref="TcpServerOptions.ReadTimeout"/>.</summary>
+    /// turns it off. Starts as <see cref="TcpServerOptions.ReadTimeout"/>
+    /// (<see cref="Dialing.Dialer.ReadTimeout"/> for a dialed connection).</summary>
     /// <remarks>A codec that examines a partial frame and reads again stays in the same read, so a peer
     /// trickling a byte a second cannot keep one frame read alive (Go's read deadline, set per
     /// request). The time a handler spends not reading does not count. A new value applies from the
@@ -147,7 +149,8 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>The longest one send may wait to hand its bytes to the kernel (the peer is not reading
     /// and the socket buffer is full); <see cref="TimeSpan.Zero"/> turns it off. Starts as
-    /// <see cref="TcpServerOptions.WriteTimeout"/>.</summary>
+    /// <see cref="TcpServerOptions.WriteTimeout"/>
+    /// (<see cref="Dialing.Dialer.WriteTimeout"/> for a dialed connection).</summary>
     /// <remarks>A handler whose <c>Output.FlushAsync</c> waits on back-pressure is released by the
     /// timeout with a <see cref="ConnectionTimeoutException"/>. A new value applies from the next send.
     /// Safe to set from any thread.</remarks>
@@ -160,18 +163,21 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>Go's <c>SetReadDeadline</c>: a read pending at <paramref name="deadline"/>, or started
     /// after it, fails with <see cref="ConnectionTimeoutException"/> and the connection is reset.</summary>
-    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>;
+    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>
+    /// (the dialer's <see cref="Dialing.Dialer.TimeProvider"/> for a dialed connection);
     /// a time in the past fails the pending read at the next timer tick (use it to cancel a blocked
     /// read from another task).</param>
     /// <remarks>Moving the deadline later postpones it; <see cref="ClearReadDeadline"/> removes it.
-    /// Checked at the server's <see cref="TcpServerOptions.TimeoutResolution"/>. Safe to call from any
+    /// Checked at the server's <see cref="TcpServerOptions.TimeoutResolution"/> (the dialer's
+    /// <see cref="Dialing.Dialer.TimeoutResolution"/>). Safe to call from any
     /// thread.</remarks>
     /// <exception cref="NotSupportedException">The connection has no deadline support.</exception>
     public virtual void SetReadDeadline(DateTimeOffset deadline) => throw NotSupported();
 
     /// <summary>Go's <c>SetWriteDeadline</c>: a send pending at <paramref name="deadline"/>, or started
     /// after it, fails with <see cref="ConnectionTimeoutException"/> and the connection is reset.</summary>
-    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>.</param>
+    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>
+    /// (the dialer's <see cref="Dialing.Dialer.TimeProvider"/> for a dialed connection).</param>
     /// <remarks>Bytes the kernel accepts before the deadline are not affected: a write deadline catches a
     /// peer that stops reading, not a handler that writes slowly. Safe to call from any thread.</remarks>
     /// <exception cref="NotSupportedException">The connection has no deadline support.</exception>
@@ -186,7 +192,8 @@ public abstract class Connection : IAsyncDisposable
     public virtual void ClearWriteDeadline() => throw NotSupported();
 
     /// <summary>Go's <c>SetDeadline</c>: sets the read and the write deadline to <paramref name="deadline"/>.</summary>
-    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>.</param>
+    /// <param name="deadline">An absolute time on the server's <see cref="TcpServerOptions.TimeProvider"/>
+    /// (the dialer's <see cref="Dialing.Dialer.TimeProvider"/> for a dialed connection).</param>
     public void SetDeadline(DateTimeOffset deadline)
     {
         SetReadDeadline(deadline);
@@ -194,5 +201,5 @@ public abstract class Connection : IAsyncDisposable
     }
 
     private NotSupportedException NotSupported() =>
-        new($"{GetType().Name} has no timers: timeouts and deadlines need a connection accepted by TcpServer");
+        new($"{GetType().Name} has no timers: timeouts and deadlines need a connection from TcpServer or Dialer");
 }

@@ -1,3 +1,4 @@
+using Sockeye.Timing;
 using Sockeye.Transport;
 
 namespace Sockeye.Dialing;
@@ -20,13 +21,18 @@ internal static class ClientPipes
     // Held here so the timer lives as long as the pool; a process has one.
     private static readonly ITimer Trimmer = TimeProvider.System.CreateTimer(static _ => Pool.Trim(), null, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(10));
 
-    // What every dialed connection shares: no shutdown token, no timers, no server to report to.
-    private static readonly ConnectionContext Context = new(Pool, Senders, MaxReadBufferSize, MaxWriteBufferSize, deadlines: null, start: null, handlerDone: null, CancellationToken.None);
+    /// <summary>What the connections of one dialer share: the process-wide pools, no shutdown token, no
+    /// server to report to, and the dialer's timeout defaults and scanner.</summary>
+    public static ConnectionContext CreateContext(DeadlineSettings deadlines) =>
+        new(Pool, Senders, MaxReadBufferSize, MaxWriteBufferSize, deadlines, start: null, handlerDone: null, CancellationToken.None);
 
-    /// <summary>Creates a client connection over a connected <paramref name="socket"/>.</summary>
-    public static SocketConnection Create(System.Net.Sockets.Socket socket)
+    /// <summary>Creates a client connection over a connected <paramref name="socket"/>, with its
+    /// deadline state from the start when the dialer's defaults time something.</summary>
+    public static SocketConnection Create(System.Net.Sockets.Socket socket, ConnectionContext context)
     {
         GC.KeepAlive(Trimmer);
-        return new SocketConnection(socket, Context);
+        var connection = new SocketConnection(socket, context);
+        connection.AttachDeadlines();
+        return connection;
     }
 }

@@ -10,7 +10,7 @@ namespace Sockeye.Dialing;
 /// <summary>
 /// Opens client connections, as Go's <c>net.Dialer</c>: resolves the host, tries each address in turn
 /// with a per-attempt timeout inside an overall <see cref="ConnectTimeout"/>, and returns a
-/// <see cref="Connection"/> with the same pipes as a server-side connection. With a
+/// <see cref="Connection"/> with the same pipes and deadlines as a server-side connection. With a
 /// <see cref="Reconnect"/> policy, failed dials are retried with exponential back-off and jitter.
 /// </summary>
 /// <example>
@@ -28,9 +28,15 @@ namespace Sockeye.Dialing;
 /// <see cref="OperationCanceledException"/> instead.</para>
 /// <para>The returned connection belongs to the caller, who must dispose it. Its
 /// <see cref="Connection.ShutdownRequested"/> never fires: no server is draining it.</para>
-/// <para>Configure once, then use from any thread: dialing does not change the dialer.</para>
+/// <para>Timeouts and deadlines work as on a server's connections: <see cref="IdleTimeout"/>,
+/// <see cref="ReadTimeout"/> and <see cref="WriteTimeout"/> are every connection's defaults, and each
+/// connection can override them or set Go-style deadlines (<see cref="Connection.SetReadDeadline"/>).
+/// They are checked by one timer per dialer, every <see cref="TimeoutResolution"/> on
+/// <see cref="TimeProvider"/>, which runs only while a connection has something timed; a connection
+/// gives its place back when it is disposed.</para>
+/// <para>Configure once, then use from any thread: dialing does not change the dialer's settings.</para>
 /// </remarks>
-public sealed class Dialer
+public sealed partial class Dialer
 {
     // Go's net.Dialer never gives an address less than this of the remaining time (partialDeadline).
     private static readonly TimeSpan SaneMinimumAttempt = TimeSpan.FromSeconds(2);
@@ -70,7 +76,7 @@ public sealed class Dialer
     /// <remarks>Default: <see langword="null"/>. See <see cref="TcpServerOptions.KeepAlive"/> for the trade-off.</remarks>
     public TimeSpan? KeepAlive { get; init; }
 
-    /// <summary>The clock for timeouts and back-off delays; tests pass a fake one.</summary>
+    /// <summary>The clock for timeouts, deadlines and back-off delays; tests pass a fake one.</summary>
     /// <remarks>Default: <see cref="TimeProvider.System"/>.</remarks>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
@@ -268,7 +274,7 @@ public sealed class Dialer
                 Configure(socket);
             }
 
-            return ClientPipes.Create(socket);
+            return ClientPipes.Create(socket, Context);
         }
         catch (Exception ex)
         {
@@ -337,6 +343,8 @@ public sealed class Dialer
         {
             throw new ArgumentException($"{nameof(AttemptTimeout)} must be positive, got {attempt}", nameof(AttemptTimeout));
         }
+
+        ValidateDeadlineOptions();
     }
 
     private static string FormatTarget(string host, int port) =>

@@ -17,6 +17,10 @@ namespace Sockeye.Timing;
 /// one <see cref="Resolution"/> plus the timer's own jitter.</para>
 /// <para>Register and unregister take a lock (once per connection); the scan and the slot writes take
 /// none. A tick that finds the previous scan still running is skipped.</para>
+/// <para>A server's scanner ticks from <see cref="Start"/> until it is disposed. A dialer's ticks on
+/// demand (<see cref="TicksOnDemand"/>): from the first registered slot until the last is given back,
+/// so a dialer whose connections time nothing runs no timer, and one that has no owner to dispose it
+/// leaves no timer behind.</para>
 /// </remarks>
 internal sealed class DeadlineScanner : IDisposable
 {
@@ -32,6 +36,7 @@ internal sealed class DeadlineScanner : IDisposable
     private int _registered;
     private ITimer? _timer;
     private int _scanning;
+    private bool _disposed;
 
     /// <summary>Creates a scanner on <paramref name="time"/> that ticks every <paramref name="resolution"/>
     /// once <see cref="Start"/> is called.</summary>
@@ -48,6 +53,23 @@ internal sealed class DeadlineScanner : IDisposable
     /// <summary><see cref="Resolution"/> in timestamp units.</summary>
     public long ResolutionTicks { get; }
 
+    /// <summary>Whether the timer runs only while a slot is registered, started by
+    /// <see cref="Register"/> and stopped by the <see cref="Unregister"/> that frees the last slot,
+    /// instead of from <see cref="Start"/>.</summary>
+    public bool TicksOnDemand { get; init; }
+
+    /// <summary>Whether the timer is running (a test probe for <see cref="TicksOnDemand"/>).</summary>
+    public bool IsTicking
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _timer is not null;
+            }
+        }
+    }
+
     /// <summary>The clock every slot is written in.</summary>
     public TimeProvider Time => _time;
 
@@ -62,12 +84,25 @@ internal sealed class DeadlineScanner : IDisposable
     /// <summary>The current timestamp, in the units the slots hold.</summary>
     public long Now => _time.GetTimestamp();
 
-    /// <summary>Starts ticking. Call once.</summary>
-    public void Start() =>
-        _timer = _time.CreateTimer(static s => ((DeadlineScanner)s!).Tick(), this, Resolution, Resolution);
+    /// <summary>Starts ticking. Call once, and not on a scanner that <see cref="TicksOnDemand"/>.</summary>
+    public void Start()
+    {
+        lock (_lock)
+        {
+            StartTimer();
+        }
+    }
 
-    /// <summary>Stops ticking; registered slots are left as they are.</summary>
-    public void Dispose() => _timer?.Dispose();
+    /// <summary>Stops ticking for good; registered slots are left as they are.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _timer?.Dispose();
+            _timer = null;
+        }
+    }
 
     /// <summary>Converts a duration to timestamp units (0 stays 0: "off").</summary>
     public long ToTicks(TimeSpan duration)
@@ -125,6 +160,11 @@ internal sealed class DeadlineScanner : IDisposable
             chunk.Slots[index] = TimerSlot.Empty;
             Volatile.Write(ref chunk.Owners[index], owner);
             _registered++;
+            if (TicksOnDemand && _timer is null && !_disposed)
+            {
+                StartTimer();
+            }
+
             return (chunk, index);
         }
     }
@@ -138,6 +178,11 @@ internal sealed class DeadlineScanner : IDisposable
             chunk.Slots[index] = TimerSlot.Empty;
             _free.Push(chunk.FirstSlot + index);
             _registered--;
+            if (TicksOnDemand && _registered == 0)
+            {
+                _timer?.Dispose();
+                _timer = null;
+            }
         }
     }
 
@@ -178,6 +223,11 @@ internal sealed class DeadlineScanner : IDisposable
         Interlocked.Increment(ref _scans);
         return called;
     }
+
+    // Called under the lock. The first tick is one resolution after the start, so on demand the ticks
+    // are counted from the first registration.
+    private void StartTimer() =>
+        _timer ??= _time.CreateTimer(static s => ((DeadlineScanner)s!).Tick(), this, Resolution, Resolution);
 
     private void Tick()
     {

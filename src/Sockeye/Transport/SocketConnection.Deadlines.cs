@@ -194,5 +194,5 @@ internal sealed partial class SocketConnection
     }
 
     private DeadlineSettings RequireDeadlineSupport() =>
-        _context.Deadlines ?? throw new NotSupportedException("this connection has no timers: timeouts and deadlines need a connection accepted by TcpServer");
+        _context.Deadlines ?? throw new NotSupportedException("this connection has no timers: timeouts and deadlines need a connection from TcpServer or Dialer");
 }

@@ -180,8 +180,8 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
     /// <summary>
     /// Ends the connection (after a server handler returned, or when a dialer's caller is done): sends
-    /// what is buffered and the FIN (unless aborted), gives the buffers back, and closes the socket.
-    /// Idempotent.
+    /// what is buffered and the FIN (unless aborted), gives the buffers back, closes the socket, and
+    /// gives the deadline scanner's slot back. Idempotent.
     /// </summary>
 #pragma warning disable CA2215 // The base only calls CloseAsync, which DisposeCoreAsync does first.
     protected override ValueTask DisposeAsyncCore()
@@ -210,11 +210,20 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
     private async Task DisposeCoreAsync()
     {
-        await _writer.CloseAsync().ConfigureAwait(false);
-        _reader.Complete();
-        FrameReader?.Dispose(); // frames the handler read are no longer in use
-        _socket.Dispose();
-        FireConnectionClosed();
+        try
+        {
+            await _writer.CloseAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            // Even when the last send failed: a dialed connection has no server to release its socket,
+            // buffers and scanner slot afterwards, so this is the only place they are given back.
+            _reader.Complete();
+            FrameReader?.Dispose(); // frames the handler read are no longer in use
+            _socket.Dispose();
+            FireConnectionClosed();
+            DetachDeadlines();
+        }
     }
 
     /// <summary>The receive side ended (FIN, reset or abort).</summary>
