@@ -63,7 +63,7 @@ public sealed partial class Dialer
     private ConnectionContext CreateContext()
     {
         var scanner = new DeadlineScanner(TimeProvider, TimeoutResolution) { TicksOnDemand = true };
-        var settings = new DeadlineSettings(scanner, new TimeoutCounters(), IdleTimeout, ReadTimeout, WriteTimeout, minReceiveRate: null);
+        var settings = new DeadlineSettings(scanner, new Diagnostics.EnumCounters<ConnectionTimeoutKind>(), IdleTimeout, ReadTimeout, WriteTimeout, minReceiveRate: null);
 
         // A losing racer's context is dropped: its scanner never had a slot, so it never had a timer.
         var context = ClientPipes.CreateContext(settings);
