@@ -124,6 +124,13 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
     {
         var summary = await listener.StopAsync(_drainTimeout, hostShutdownTimeout).ConfigureAwait(false);
         listener.ShutdownSummary = summary;
-        SockeyeLog.ListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
+        if (listener.IsUdp)
+        {
+            SockeyeLog.UdpListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
+        }
+        else
+        {
+            SockeyeLog.ListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
+        }
     }
 }
