@@ -7,11 +7,12 @@ namespace Sockeye.Hosting.Internal;
 /// <summary>
 /// A listener ready to start: its options bound and checked, its handler chosen. Plans are made for
 /// every listener before any binds its port, so a bad value anywhere stops the start with nothing open.
-/// A TCP listener has a <see cref="Handler"/>; a UDP listener a <see cref="DatagramHandler"/>, and the
-/// handler object to dispose when it stops if the listener created it.
+/// A TCP listener has a <see cref="Handler"/>. A UDP listener has a <see cref="DatagramHandler"/> factory,
+/// called only when its server starts, so that a handler the listener creates (and must dispose) is never
+/// created for a start that fails.
 /// </summary>
 internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListenerOptions Options,
-    Func<Connection, Task>? Handler, Func<Datagram, ValueTask>? DatagramHandler, object? OwnedHandler)
+    Func<Connection, Task>? Handler, Func<IServiceProvider, (Func<Datagram, ValueTask> Handle, object? Owned)>? DatagramHandler)
 {
     /// <summary>Every listener from code and from <c>{section}:Listeners</c>, bound and checked.</summary>
     /// <exception cref="SockeyeConfigurationException">A value is wrong; the message names key and value.</exception>
@@ -103,11 +104,10 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
 
             if (registration.DatagramHandler is { } datagramHandler)
             {
-                var (handle, owned) = datagramHandler(services);
-                return new ListenerPlan(name, registration.Protocol, options, null, handle, owned);
+                return new ListenerPlan(name, registration.Protocol, options, null, datagramHandler);
             }
 
-            return new ListenerPlan(name, registration.Protocol, options, registration.Handler!(services), null, null);
+            return new ListenerPlan(name, registration.Protocol, options, registration.Handler!(services), null);
         }
 
         if (options.Protocol is not { Length: > 0 } protocol)
@@ -118,12 +118,12 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
 
         if (builder.FindUdpProtocol(protocol) is { } udpFactory)
         {
-            return new ListenerPlan(name, protocol.ToLowerInvariant(), options, null, udpFactory(services).HandleAsync, null);
+            return new ListenerPlan(name, protocol.ToLowerInvariant(), options, null, provider => (udpFactory(provider).HandleAsync, null));
         }
 
         var factory = builder.FindProtocol(protocol)
             ?? throw new SockeyeConfigurationException($"{path}:Protocol", protocol,
                 $"{path}:Protocol must be one of {string.Join(", ", builder.Protocols)}, got '{protocol}'");
-        return new ListenerPlan(name, protocol.ToLowerInvariant(), options, factory(services).HandleAsync, null, null);
+        return new ListenerPlan(name, protocol.ToLowerInvariant(), options, factory(services).HandleAsync, null);
     }
 }

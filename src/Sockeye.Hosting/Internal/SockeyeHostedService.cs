@@ -48,7 +48,7 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 var listener = plan.DatagramHandler is { } datagramHandler
-                    ? await StartUdpAsync(plan, datagramHandler, loggerFactory, time, cancellationToken).ConfigureAwait(false)
+                    ? await StartUdpAsync(plan, datagramHandler(services), loggerFactory, time, cancellationToken).ConfigureAwait(false)
                     : await StartTcpAsync(plan, plan.Handler!, loggerFactory, time, cancellationToken).ConfigureAwait(false);
                 started.Add(listener);
                 SockeyeLog.ListenerStarted(_logger, plan.Name, plan.Protocol, listener.LocalEndPoint);
@@ -97,7 +97,7 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
         return new SockeyeListener(plan.Name, plan.Protocol, plan.Options, server);
     }
 
-    private static async Task<SockeyeListener> StartUdpAsync(ListenerPlan plan, Func<Datagram, ValueTask> handler,
+    private static async Task<SockeyeListener> StartUdpAsync(ListenerPlan plan, (Func<Datagram, ValueTask> Handle, object? Owned) handler,
         ILoggerFactory? loggerFactory, TimeProvider? time, CancellationToken cancellationToken)
     {
         plan.Options.Udp.LoggerFactory ??= loggerFactory;
@@ -106,18 +106,24 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
             plan.Options.Udp.TimeProvider = time;
         }
 
-        var server = new UdpServer(plan.Options.Udp);
+        var listener = new SockeyeListener(plan.Name, plan.Protocol, plan.Options, new UdpServer(plan.Options.Udp), handler.Owned);
         try
         {
-            await server.StartAsync(handler, cancellationToken).ConfigureAwait(false);
+            await listener.UdpServer!.StartAsync(handler.Handle, cancellationToken).ConfigureAwait(false);
         }
-        catch (IOException ex)
+        catch (Exception ex)
         {
-            await server.DisposeAsync().ConfigureAwait(false);
-            throw new IOException($"Sockeye listener '{plan.Name}': {ex.Message}", ex);
+            // Closes the sockets and disposes a handler the listener created.
+            await listener.StopAsync(TimeSpan.Zero, CancellationToken.None).ConfigureAwait(false);
+            if (ex is IOException)
+            {
+                throw new IOException($"Sockeye listener '{plan.Name}': {ex.Message}", ex);
+            }
+
+            throw;
         }
 
-        return new SockeyeListener(plan.Name, plan.Protocol, plan.Options, server, plan.OwnedHandler);
+        return listener;
     }
 
     private async Task StopOneAsync(SockeyeListener listener, CancellationToken hostShutdownTimeout)

@@ -134,6 +134,26 @@ public class HostedUdpListenerTests
         Assert.Equal(nameof(CountingHandler), host.Listener("count").Protocol);
     }
 
+    [Fact]
+    public async Task AUdpPortInUseStopsTheStartNamingTheListenerAndClosesTheOthers()
+    {
+        using var taken = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        taken.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        var port = ((System.Net.IPEndPoint)taken.LocalEndPoint!).Port;
+        var log = new DisposalLog();
+        using var host = TestHost.Build(
+            s => s
+                .AddUdpListener<CountingHandler>("first")
+                .AddUdpListener("second", Sockeye.Handlers.DatagramEchoHandler.Instance, o => o.Port = port),
+            services: services => services.AddSingleton(log));
+
+        var ex = await Assert.ThrowsAsync<IOException>(() => host.StartAsync().WaitAsync(Loopback.Patience));
+
+        Assert.Equal($"Sockeye listener 'second': cannot receive UDP on 127.0.0.1:{port}: the address is already in use", ex.Message);
+        Assert.Equal(0, host.Services.GetRequiredService<SockeyeListeners>().Count);
+        Assert.Equal(1, log.Disposed); // the first listener was stopped, and its handler with it
+    }
+
     [Theory]
     [InlineData("MaxDatagramSize", "huge", "Sockeye:Listeners:dgram:MaxDatagramSize must be a whole number, got 'huge'")]
     [InlineData("MaxDatagramSize", "70000", "Sockeye:Listeners:dgram:MaxDatagramSize must be between 1 and 65507, got 70000")]
