@@ -1,38 +1,86 @@
 using System.Net;
+using Sockeye.Udp;
 
 namespace Sockeye.Hosting;
 
 /// <summary>
-/// A listener the host runs: its name, the protocol it serves, its bound options and its
-/// <see cref="TcpServer"/> (for the counters and the chosen port). Found through
-/// <see cref="SockeyeListeners"/> once the host has started.
+/// A listener the host runs: its name, the protocol it serves, its bound options and its server
+/// (<see cref="TcpServer"/>, or <see cref="Udp.UdpServer"/> for a UDP listener: for the counters and the
+/// chosen port). Found through <see cref="SockeyeListeners"/> once the host has started.
 /// </summary>
 public sealed class SockeyeListener
 {
+    private readonly TcpServer? _server;
+
+    // A handler the listener created (AddUdpListener<THandler> without a registration): disposed on stop.
+    private readonly object? _ownedHandler;
+
     internal SockeyeListener(string name, string protocol, SockeyeListenerOptions options, TcpServer server)
     {
         Name = name;
         Protocol = protocol;
         Options = options;
-        Server = server;
+        _server = server;
+    }
+
+    internal SockeyeListener(string name, string protocol, SockeyeListenerOptions options, UdpServer server, object? ownedHandler)
+    {
+        Name = name;
+        Protocol = protocol;
+        Options = options;
+        UdpServer = server;
+        _ownedHandler = ownedHandler;
     }
 
     /// <summary>The listener's name, as in <c>Sockeye:Listeners:NAME</c> or <c>AddListener(NAME, ...)</c>.</summary>
     public string Name { get; }
 
-    /// <summary>The protocol it serves: a built-in name such as <c>echo</c>, or the handler's type name
-    /// when the handler is set in code.</summary>
+    /// <summary>The protocol it serves: a built-in name such as <c>echo</c> or <c>udp-echo</c>, or the
+    /// handler's type name when the handler is set in code.</summary>
     public string Protocol { get; }
 
     /// <summary>The options it was started with, after configuration binding.</summary>
     public SockeyeListenerOptions Options { get; }
 
-    /// <summary>The server: counters, state, and the address it listens on.</summary>
-    public TcpServer Server { get; }
+    /// <summary>Whether the listener receives UDP datagrams (its server is <see cref="UdpServer"/>) rather
+    /// than TCP connections (<see cref="Server"/>).</summary>
+    public bool IsUdp => UdpServer is not null;
+
+    /// <summary>A TCP listener's server: counters, state, and the address it listens on.</summary>
+    /// <exception cref="InvalidOperationException">The listener is a UDP listener: read <see cref="UdpServer"/>.</exception>
+    public TcpServer Server => _server
+        ?? throw new InvalidOperationException($"Sockeye listener '{Name}' receives UDP: its server is SockeyeListener.UdpServer");
+
+    /// <summary>A UDP listener's server (counters, state, the address it receives on);
+    /// <see langword="null"/> for a TCP listener.</summary>
+    public UdpServer? UdpServer { get; }
 
     /// <summary>The address and port the listener is bound to (the kernel's choice for port 0).</summary>
-    public IPEndPoint? LocalEndPoint => Server.LocalEndPoint;
+    public IPEndPoint? LocalEndPoint => _server?.LocalEndPoint ?? UdpServer?.LocalEndPoint;
 
-    /// <summary>What the drain did when the host stopped; <see langword="null"/> until then.</summary>
+    /// <summary>Where the listener's server is in its life.</summary>
+    public ServerState State => _server?.State ?? UdpServer!.State;
+
+    /// <summary>What the drain did when the host stopped; <see langword="null"/> until then. For a UDP
+    /// listener it counts handler calls rather than connections (see <see cref="Udp.UdpServer.StopAsync(TimeSpan, CancellationToken)"/>).</summary>
     public ShutdownSummary? ShutdownSummary { get; internal set; }
+
+    /// <summary>Stops the server, draining for up to <paramref name="drainTimeout"/>, then disposes a handler
+    /// the listener created.</summary>
+    internal async Task<ShutdownSummary> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
+    {
+        var summary = _server is not null
+            ? await _server.StopAsync(drainTimeout, cancellationToken).ConfigureAwait(false)
+            : await UdpServer!.StopAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+        if (_ownedHandler is IAsyncDisposable asyncDisposable)
+        {
+            await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+        }
+        else if (_ownedHandler is IDisposable disposable)
+        {
+            disposable.Dispose();
+        }
+
+        return summary;
+    }
 }

@@ -1,10 +1,12 @@
 using System.Net;
+using Sockeye.Udp;
 
 namespace Sockeye.Hosting;
 
 /// <summary>
 /// One listener's settings: where it listens, which built-in protocol it serves when no handler is set
-/// in code, and every <see cref="TcpServerOptions"/> option. Bound from the configuration section
+/// in code, and every <see cref="TcpServerOptions"/> option (for a UDP listener, every
+/// <see cref="UdpServerOptions"/> option instead). Bound from the configuration section
 /// <c>Sockeye:Listeners:NAME</c>, where the server options sit beside <c>Host</c> and <c>Port</c>
 /// (<c>Sockeye:Listeners:echo:MaxConnections</c>, not <c>...:Server:MaxConnections</c>).
 /// </summary>
@@ -22,7 +24,9 @@ public sealed class SockeyeListenerOptions
     public int Port { get; set; }
 
     /// <summary>The built-in protocol the listener serves when no handler is set in code (<c>echo</c>,
-    /// or one added with <see cref="SockeyeBuilder.AddProtocol(string, Func{IServiceProvider, IConnectionHandler})"/>).</summary>
+    /// <c>udp-echo</c>, or one added with <see cref="SockeyeBuilder.AddProtocol(string, Func{IServiceProvider, IConnectionHandler})"/>
+    /// or <see cref="SockeyeBuilder.AddUdpProtocol(string, Func{IServiceProvider, IDatagramHandler})"/>).
+    /// The protocol decides whether the listener is TCP or UDP.</summary>
     /// <remarks>Default: <see langword="null"/>; required for a listener that only the configuration
     /// describes.</remarks>
     public string? Protocol { get; set; }
@@ -31,6 +35,12 @@ public sealed class SockeyeListenerOptions
     /// is replaced by <see cref="Host"/> and <see cref="Port"/>, and <see cref="TcpServerOptions.LoggerFactory"/>
     /// by the host's logging, when the listener starts.</summary>
     public TcpServerOptions Server { get; } = new();
+
+    /// <summary>A UDP listener's server options (datagram size, handler limit, sockets, buffers); unused by
+    /// TCP listeners. <see cref="UdpServerOptions.EndPoint"/> is replaced by <see cref="Host"/> and
+    /// <see cref="Port"/>, and <see cref="UdpServerOptions.LoggerFactory"/> by the host's logging, when the
+    /// listener starts.</summary>
+    public UdpServerOptions Udp { get; } = new();
 
     /// <summary>Parses <see cref="Host"/>; <see langword="null"/> when it is not an address.</summary>
     internal IPAddress? ParseHost() => Host.Trim().ToLowerInvariant() switch

@@ -14,7 +14,8 @@ namespace Sockeye.Cli.Commands;
 /// </summary>
 internal static class ServeConfigCommand
 {
-    /// <summary>The built-in servers a listener's <c>Protocol</c> may name.</summary>
+    /// <summary>The built-in servers a listener's <c>Protocol</c> may name, beside the library's
+    /// <c>echo</c> and <c>udp-echo</c>.</summary>
     private static readonly (string Name, Func<IConnectionHandler> Handler)[] Protocols =
     [
         ("line-echo", () => EchoFraming.Handler("line", 64 * 1024)),
@@ -26,19 +27,24 @@ internal static class ServeConfigCommand
     {
         var config = new Option<string>("--config")
         {
-            Description = "Run the listeners a JSON file describes under Sockeye:Listeners:NAME (Protocol: echo, line-echo or length32-echo; Host; Port; any server option). "
+            Description = "Run the listeners a JSON file describes under Sockeye:Listeners:NAME (Protocol: echo, line-echo, length32-echo or udp-echo; Host; Port; any server option). "
                 + "Environment variables (Sockeye__Listeners__NAME__KEY) and --Sockeye:Listeners:NAME:KEY=VALUE arguments override it",
         };
-        var drainTimeout = CliOptions.Duration("--drain-timeout", TimeSpan.FromSeconds(10), "With --config: on SIGTERM, how long handlers get to finish before their connections are aborted");
+        var drainTimeout = CliOptions.Duration("--drain-timeout", DefaultDrainTimeout, "With --config: on SIGTERM, how long handlers get to finish before their connections are aborted; overrides Sockeye:DrainTimeout");
         serve.Options.Add(config);
         serve.Options.Add(drainTimeout);
 
         // Configuration overrides (--Sockeye:...=...) are not options of ours: they reach the action unmatched.
         serve.TreatUnmatchedTokensAsErrors = false;
-        serve.SetAction((parse, _) => RunAsync(parse.GetValue(config), parse.GetValue(drainTimeout), parse.UnmatchedTokens));
+        serve.SetAction((parse, _) => RunAsync(
+            parse.GetValue(config),
+            parse.GetResult(drainTimeout) is { Implicit: false } ? parse.GetValue(drainTimeout) : null,
+            parse.UnmatchedTokens));
     }
 
-    private static async Task<int> RunAsync(string? configPath, TimeSpan drainTimeout, IReadOnlyList<string> overrides)
+    private static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(10);
+
+    private static async Task<int> RunAsync(string? configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides)
     {
         if (configPath is null)
         {
@@ -59,9 +65,10 @@ internal static class ServeConfigCommand
         }
 
         IHost host;
+        TimeSpan drainTimeout;
         try
         {
-            host = Build(path, drainTimeout, overrides);
+            (host, drainTimeout) = Build(path, drainTimeoutOption, overrides);
         }
         catch (InvalidDataException ex)
         {
@@ -105,13 +112,24 @@ internal static class ServeConfigCommand
         }
     }
 
-    private static IHost Build(string configPath, TimeSpan drainTimeout, IReadOnlyList<string> overrides)
+    /// <summary>Builds the host, and returns the drain timeout it will use: <c>--drain-timeout</c> if given,
+    /// otherwise <c>Sockeye:DrainTimeout</c> from the configuration, otherwise 10 s.</summary>
+    private static (IHost Host, TimeSpan DrainTimeout) Build(string configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration
             .AddJsonFile(configPath, optional: false, reloadOnChange: false)
             .AddEnvironmentVariables()
             .AddCommandLine([.. overrides]);
+        if (drainTimeoutOption is { } option)
+        {
+            // The option is the last word: it goes in as the configuration's last source.
+            builder.Configuration.AddInMemoryCollection([new("Sockeye:DrainTimeout", Sockeye.Timing.DurationText.Format(option))]);
+        }
+
+        // A bad value here is reported by the host's start, naming the key; until then, use the default.
+        var drainTimeout = builder.Configuration["Sockeye:DrainTimeout"] is { } configured
+            && Sockeye.Timing.DurationText.TryParse(configured, out var parsed, out _) ? parsed : DefaultDrainTimeout;
         builder.Logging
             .SetMinimumLevel(LogLevel.Information)
             .AddFilter("Microsoft", LogLevel.Warning)
@@ -126,13 +144,13 @@ internal static class ServeConfigCommand
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTimeout + TimeSpan.FromSeconds(5));
         builder.Services.AddSockeye(sockeye =>
         {
-            sockeye.DrainTimeout = drainTimeout;
+            sockeye.DrainTimeout = DefaultDrainTimeout; // Sockeye:DrainTimeout overrides it
             foreach (var (name, handler) in Protocols)
             {
                 sockeye.AddProtocol(name, _ => handler());
             }
         });
-        return builder.Build();
+        return (builder.Build(), drainTimeout);
     }
 
     /// <summary>The first token that is not a configuration override: overrides are

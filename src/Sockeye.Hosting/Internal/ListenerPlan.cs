@@ -1,13 +1,18 @@
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Sockeye.Udp;
 
 namespace Sockeye.Hosting.Internal;
 
 /// <summary>
 /// A listener ready to start: its options bound and checked, its handler chosen. Plans are made for
 /// every listener before any binds its port, so a bad value anywhere stops the start with nothing open.
+/// A TCP listener has a <see cref="Handler"/>. A UDP listener has a <see cref="DatagramHandler"/> factory,
+/// called only when its server starts, so that a handler the listener creates (and must dispose) is never
+/// created for a start that fails.
 /// </summary>
-internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListenerOptions Options, Func<Connection, Task> Handler)
+internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListenerOptions Options,
+    Func<Connection, Task>? Handler, Func<IServiceProvider, (Func<Datagram, ValueTask> Handle, object? Owned)>? DatagramHandler)
 {
     /// <summary>Every listener from code and from <c>{section}:Listeners</c>, bound and checked.</summary>
     /// <exception cref="SockeyeConfigurationException">A value is wrong; the message names key and value.</exception>
@@ -38,9 +43,14 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
         var path = section?.Path ?? (listenersSection is null ? $"listener '{name}'" : $"{listenersSection.Path}:{name}");
         var options = new SockeyeListenerOptions();
         registration?.Configure?.Invoke(options);
+
+        // The transport decides which server options the section binds: the registration's, or for a listener
+        // only the configuration describes, its protocol's (a wrong protocol is reported below).
+        var udp = registration?.IsUdp
+            ?? (section?[nameof(SockeyeListenerOptions.Protocol)] is { } named && builder.FindUdpProtocol(named.Trim()) is not null);
         if (section is not null)
         {
-            OptionsBinder.Bind(section, options);
+            OptionsBinder.Bind(section, options, udp);
         }
 
         var address = options.ParseHost()
@@ -51,14 +61,23 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
                 $"{path}:Port must be between 0 and 65535, got {options.Port}");
         }
 
-        options.Server.EndPoint = new IPEndPoint(address, options.Port);
+        var endPoint = new IPEndPoint(address, options.Port);
         try
         {
-            options.Server.Validate();
+            if (udp)
+            {
+                options.Udp.EndPoint = endPoint;
+                options.Udp.Validate();
+            }
+            else
+            {
+                options.Server.EndPoint = endPoint;
+                options.Server.Validate();
+            }
         }
         catch (ArgumentException ex) when (ex.ParamName is { } option)
         {
-            // TcpServerOptions names the option first ("MaxConnections must be at least 1, got 0");
+            // The server options name the option first ("MaxConnections must be at least 1, got 0");
             // put the configuration key in its place.
             var message = ex.Message.Replace($" (Parameter '{option}')", "", StringComparison.Ordinal);
             if (message.StartsWith(option, StringComparison.Ordinal))
@@ -69,11 +88,10 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
             throw new SockeyeConfigurationException($"{path}:{option}", section?[option], $"{path}:{option}{message}", ex);
         }
 
-        var (protocol, handler) = ChooseHandler(name, path, options, registration, builder, services);
-        return new ListenerPlan(name, protocol, options, handler);
+        return ChooseHandler(name, path, options, registration, builder, services);
     }
 
-    private static (string Protocol, Func<Connection, Task> Handler) ChooseHandler(string name, string path, SockeyeListenerOptions options,
+    private static ListenerPlan ChooseHandler(string name, string path, SockeyeListenerOptions options,
         ListenerRegistration? registration, SockeyeBuilder builder, IServiceProvider services)
     {
         if (registration is not null)
@@ -84,7 +102,12 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
                     $"{path}:Protocol is '{named}', but listener '{name}' has its handler set in code ({registration.Protocol}); remove the key");
             }
 
-            return (registration.Protocol, registration.Handler(services));
+            if (registration.DatagramHandler is { } datagramHandler)
+            {
+                return new ListenerPlan(name, registration.Protocol, options, null, datagramHandler);
+            }
+
+            return new ListenerPlan(name, registration.Protocol, options, registration.Handler!(services), null);
         }
 
         if (options.Protocol is not { Length: > 0 } protocol)
@@ -93,9 +116,14 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
                 $"{path}:Protocol is missing: name a built-in protocol ({string.Join(", ", builder.Protocols)}) or add listener '{name}' in code");
         }
 
+        if (builder.FindUdpProtocol(protocol) is { } udpFactory)
+        {
+            return new ListenerPlan(name, protocol.ToLowerInvariant(), options, null, provider => (udpFactory(provider).HandleAsync, null));
+        }
+
         var factory = builder.FindProtocol(protocol)
             ?? throw new SockeyeConfigurationException($"{path}:Protocol", protocol,
                 $"{path}:Protocol must be one of {string.Join(", ", builder.Protocols)}, got '{protocol}'");
-        return (protocol.ToLowerInvariant(), factory(services).HandleAsync);
+        return new ListenerPlan(name, protocol.ToLowerInvariant(), options, factory(services).HandleAsync, null);
     }
 }

@@ -6,22 +6,26 @@ namespace Sockeye.Hosting.Internal;
 
 /// <summary>
 /// Binds a listener's configuration section onto <see cref="SockeyeListenerOptions"/> and its
-/// <see cref="TcpServerOptions"/>, failing with one message that names the key and the value.
+/// <see cref="TcpServerOptions"/> (a UDP listener's: its <see cref="Udp.UdpServerOptions"/>), failing with
+/// one message that names the key and the value.
 /// </summary>
 /// <remarks>
 /// Not ConfigurationBinder: its errors name the key but not the value, it reads <c>"30"</c> as thirty
 /// days, it cannot read <c>"30s"</c>, and it ignores misspelt keys. Server options are found by
-/// reflection over <see cref="TcpServerOptions"/>' public settable properties, so an option added there
-/// is bindable without a change here.
+/// reflection over the server options' public settable properties, so an option added there is
+/// bindable without a change here.
 /// </remarks>
 internal static class OptionsBinder
 {
     private static readonly string[] ListenerKeys = [nameof(SockeyeListenerOptions.Host), nameof(SockeyeListenerOptions.Port), nameof(SockeyeListenerOptions.Protocol)];
 
-    /// <summary>Applies every key of <paramref name="section"/> to <paramref name="options"/>.</summary>
+    /// <summary>Applies every key of <paramref name="section"/> to <paramref name="options"/>: the server
+    /// options to <see cref="SockeyeListenerOptions.Udp"/> when <paramref name="udp"/> is set, otherwise
+    /// to <see cref="SockeyeListenerOptions.Server"/>.</summary>
     /// <exception cref="SockeyeConfigurationException">A key is unknown or its value does not parse.</exception>
-    public static void Bind(IConfigurationSection section, SockeyeListenerOptions options)
+    public static void Bind(IConfigurationSection section, SockeyeListenerOptions options, bool udp)
     {
+        object server = udp ? options.Udp : options.Server;
         foreach (var child in section.GetChildren())
         {
             if (Is(child.Key, nameof(SockeyeListenerOptions.Host)))
@@ -38,16 +42,18 @@ internal static class OptionsBinder
             }
             else
             {
-                var property = FindProperty(typeof(TcpServerOptions), child.Key)
+                var property = FindProperty(server.GetType(), child.Key)
                     ?? throw new SockeyeConfigurationException(child.Path, child.Value,
-                        $"{child.Path} is not a listener option (the options are {string.Join(", ", ListenerKeys.Concat(BindableProperties(typeof(TcpServerOptions)).Select(p => p.Name)))})");
-                property.SetValue(options.Server, Convert(child, property.PropertyType));
+                        $"{child.Path} is not a {(udp ? "UDP " : "")}listener option (the options are {string.Join(", ", ListenerKeys.Concat(BindableProperties(server.GetType()).Select(p => p.Name)))})");
+                property.SetValue(server, Convert(child, property.PropertyType));
             }
         }
     }
 
-    /// <summary>The names of the options configuration can set on a server, for messages and docs.</summary>
-    public static IEnumerable<string> ServerOptionNames => BindableProperties(typeof(TcpServerOptions)).Select(p => p.Name);
+    /// <summary>Reads a duration such as <c>Sockeye:DrainTimeout</c>; <see langword="null"/> when the key is absent.</summary>
+    /// <exception cref="SockeyeConfigurationException">The value is not a duration.</exception>
+    public static TimeSpan? Duration(IConfigurationSection section) =>
+        section.Exists() ? (TimeSpan)Convert(section, typeof(TimeSpan))! : null;
 
     private static PropertyInfo? FindProperty(Type type, string key) =>
         BindableProperties(type).FirstOrDefault(p => Is(p.Name, key));

@@ -67,6 +67,9 @@ internal static partial class SockeyeLog
     [LoggerMessage(903, LogLevel.Warning, "AddSockeye was called but no listener is configured: add one in code or under {Section}")]
     public static partial void NoListeners(ILogger logger, string section);
 
+    [LoggerMessage(904, LogLevel.Information, "UDP listener {Listener} stopped: {Drained} datagram handlers drained, {Aborted} still running when its sockets closed, in {Elapsed}")]
+    public static partial void UdpListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);
+
     [LoggerMessage(700, LogLevel.Information, "TLS certificates reloaded ({Count} certificates)")]
     public static partial void TlsCertificatesReloaded(ILogger logger, int count);
 

@@ -64,6 +64,25 @@ public sealed class ServeConfigCommandTests : IDisposable
         Assert.Equal("two\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(4)));
     }
 
+    [Fact]
+    public async Task AUdpEchoListenerFromTheFileAnswersADatagramAndTheFilesDrainTimeoutIsUsed()
+    {
+        var config = Write("sockeye.json", """
+            { "Sockeye": { "DrainTimeout": "2s", "Listeners": { "dgram": { "Protocol": "udp-echo", "Port": 0,
+                "MaxDatagramSize": 1200, "ReceiveSockets": 2 } } } }
+            """);
+        using var server = CliProcess.Start($"serve --config {config}");
+        using var client = UdpLoopback.Connect(await server.ListeningAsync());
+
+        Assert.Equal("ping", Encoding.ASCII.GetString(await client.RoundTripAsync("ping"u8.ToArray())));
+
+        server.Signal("TERM");
+        Assert.Equal(0, await server.WaitForExitAsync());
+        Assert.Contains("listener dgram (udp-echo) listening on 127.0.0.1:", server.Stdout, StringComparison.Ordinal);
+        Assert.Contains("draining for up to 2s", server.Stdout, StringComparison.Ordinal);
+        Assert.Contains("stopped: 0 drained, 0 aborted", server.Stdout, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo", "IdleTimeout": "soon" } } } }""", "",
         "Sockeye:Listeners:echo:IdleTimeout is not a duration (use hh:mm:ss such as 00:02:00, or a number with ms, s, m or h such as 30s; 0 or off to disable), got 'soon'")]
@@ -72,11 +91,13 @@ public sealed class ServeConfigCommandTests : IDisposable
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo", "Port": 99999 } } } }""", "",
         "Sockeye:Listeners:echo:Port must be between 0 and 65535, got 99999")]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "gopher" } } } }""", "",
-        "Sockeye:Listeners:echo:Protocol must be one of echo, line-echo, length32-echo, got 'gopher'")]
+        "Sockeye:Listeners:echo:Protocol must be one of echo, line-echo, length32-echo, udp-echo, got 'gopher'")]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo", "IdelTimeout": "30s" } } } }""", "",
         "Sockeye:Listeners:echo:IdelTimeout is not a listener option (the options are Host, Port, Protocol, ")]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo" } } } }""", "--Sockeye:Listeners:echo:NoDelay=perhaps",
         "Sockeye:Listeners:echo:NoDelay must be true or false, got 'perhaps'")]
+    [InlineData("""{ "Sockeye": { "Listeners": { "dgram": { "Protocol": "udp-echo", "MaxDatagramSize": 70000 } } } }""", "",
+        "Sockeye:Listeners:dgram:MaxDatagramSize must be between 1 and 65507, got 70000")]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo" } } } }""", "stray",
         "Unrecognized argument 'stray' (configuration overrides look like --Sockeye:Listeners:NAME:KEY=VALUE)")]
     [InlineData("""{ "Sockeye": { "Listeners": { "echo": """, "",

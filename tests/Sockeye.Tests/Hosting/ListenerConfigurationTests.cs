@@ -71,7 +71,7 @@ public class ListenerConfigurationTests
     [InlineData("Port", "70000", "Sockeye:Listeners:echo:Port must be between 0 and 65535, got 70000")]
     [InlineData("Port", "seven", "Sockeye:Listeners:echo:Port must be a whole number, got 'seven'")]
     [InlineData("Host", "example.com", "Sockeye:Listeners:echo:Host must be an IP address, localhost or *, got 'example.com'")]
-    [InlineData("Protocol", "chat", "Sockeye:Listeners:echo:Protocol must be one of echo, got 'chat'")]
+    [InlineData("Protocol", "chat", "Sockeye:Listeners:echo:Protocol must be one of echo, udp-echo, got 'chat'")]
     [InlineData("MaxConection", "10", "Sockeye:Listeners:echo:MaxConection is not a listener option (the options are Host, Port, Protocol, ")]
     [InlineData("EndPoint", "127.0.0.1:7000", "Sockeye:Listeners:echo:EndPoint is not a listener option")]
     [InlineData("MinReceiveRate:BytesPerSecond", "240", "Sockeye:Listeners:echo:MinReceiveRate:GracePeriod is missing (set BytesPerSecond and GracePeriod)")]
@@ -95,7 +95,7 @@ public class ListenerConfigurationTests
 
         var ex = await Assert.ThrowsAsync<SockeyeConfigurationException>(() => host.StartAsync().WaitAsync(Loopback.Patience));
 
-        Assert.Equal("Sockeye:Listeners:lonely:Protocol is missing: name a built-in protocol (echo) or add listener 'lonely' in code", ex.Message);
+        Assert.Equal("Sockeye:Listeners:lonely:Protocol is missing: name a built-in protocol (echo, udp-echo) or add listener 'lonely' in code", ex.Message);
     }
 
     [Fact]
