@@ -70,12 +70,12 @@ internal static partial class SockeyeLog
     [LoggerMessage(904, LogLevel.Information, "UDP listener {Listener} stopped: {Drained} datagram handlers drained, {Aborted} still running when its sockets closed, in {Elapsed}")]
     public static partial void UdpListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);
 
-    [LoggerMessage(700, LogLevel.Information, "TLS certificates reloaded ({Count} certificates)")]
+    [LoggerMessage(1200, LogLevel.Information, "TLS certificates reloaded ({Count} certificates)")]
     public static partial void TlsCertificatesReloaded(ILogger logger, int count);
 
-    [LoggerMessage(701, LogLevel.Warning, "TLS certificate reload failed; the previous certificates stay in use: {Error}")]
+    [LoggerMessage(1201, LogLevel.Warning, "TLS certificate reload failed; the previous certificates stay in use: {Error}")]
     public static partial void TlsCertificateReloadFailed(ILogger logger, string error);
 
-    [LoggerMessage(702, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint} refused before its handler ({Reason}) {Detail}")]
+    [LoggerMessage(1202, LogLevel.Debug, "Connection {ConnectionId} from {RemoteEndPoint} refused before its handler ({Reason}) {Detail}")]
     public static partial void ConnectionRefusedAtEdge(ILogger logger, long connectionId, EndPoint? remoteEndPoint, Sockeye.Security.RefusalReason reason, string detail);
 }
