@@ -294,7 +294,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             bool pending;
             try
             {
-                if (_operationIsData || _lastReceiveFilled)
+                // After a receive that filled its block more bytes are likely waiting: go straight to
+                // the data receive, but only if the kernel has some, or the block would sit under a
+                // posted receive while the peer idles (seen once in 20 idle TLS connections).
+                if (_operationIsData || (_lastReceiveFilled && !NothingAvailable()))
                 {
                     _operationIsData = true;
                     _receiver.SetBuffer(ReserveSpace());

@@ -137,7 +137,10 @@ internal sealed class SocketWriter : PipeWriter
     /// Sends what is buffered, then the FIN (unless the connection was aborted or a send failed), and
     /// gives the blocks back. Idempotent.
     /// </summary>
-    public async ValueTask CloseAsync()
+    /// <param name="sendFin">Whether to send the FIN now (<c>shutdown(SHUT_WR)</c>). The connection's
+    /// final close passes <see langword="false"/> when no receive is posted: closing the socket right
+    /// after sends the FIN anyway, and the extra system call is part of every short connection.</param>
+    public async ValueTask CloseAsync(bool sendFin = true)
     {
         _completed = true;
         if (_closed)
@@ -153,7 +156,7 @@ internal sealed class SocketWriter : PipeWriter
                 await SendBufferedAsync().ConfigureAwait(false);
             }
 
-            if (_error is null && !_connection.IsAborted)
+            if (sendFin && _error is null && !_connection.IsAborted)
             {
                 _connection.Socket.Shutdown(SocketShutdown.Send);
             }
