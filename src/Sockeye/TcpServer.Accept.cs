@@ -139,7 +139,14 @@ public sealed partial class TcpServer
             Interlocked.Increment(ref _accepted);
             Interlocked.Increment(ref _acceptedByAcceptor[acceptor]);
             _connections.Add(connection);
-            connection.Start();
+            if (_options.StartHandlersInline)
+            {
+                connection.StartInline();
+            }
+            else
+            {
+                connection.Start();
+            }
         }
     }
 

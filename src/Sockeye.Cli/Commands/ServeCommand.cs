@@ -81,6 +81,10 @@ internal static class ServeCommand
             watch.Apply(parse, options);
             security.Apply(parse, options);
             scale.Apply(parse, options);
+
+            // The built-in handlers go straight to I/O, so with inline completions they also start on
+            // the accept loop's thread, but not behind a TLS handshake, which computes before it awaits.
+            options.StartHandlersInline = parse.GetValue(inline) && options.Tls is null;
             if (scale.WorkerCount(parse) is { } workers)
             {
                 return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);

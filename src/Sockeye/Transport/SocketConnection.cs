@@ -126,6 +126,9 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     /// thread pool. The connection is its own work item, so starting it allocates nothing.</summary>
     internal void Start() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
 
+    /// <summary>Runs the handler on the calling thread, up to its first await.</summary>
+    internal void StartInline() => _context.Start!(this);
+
     void IThreadPoolWorkItem.Execute() => _context.Start!(this);
 
     // The handler's task while it runs; see WhenHandlerDone.
