@@ -108,7 +108,7 @@ public sealed partial class Dialer
         ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, IPEndPoint.MaxPort);
         var target = FormatTarget(host, port);
-        return WithRetriesAsync(target, token => DialHostOnceAsync(target, host, port, token), cancellationToken);
+        return WithRetriesAsync(target, token => DialHostOnceAsync(target, host, port, WrapConnection, token), cancellationToken);
     }
 
     /// <summary>Connects to <paramref name="endPoint"/>: an <see cref="IPEndPoint"/>, a
@@ -117,33 +117,55 @@ public sealed partial class Dialer
     /// <param name="cancellationToken">Abandons the dial.</param>
     /// <returns>The connected connection, which the caller must dispose.</returns>
     /// <exception cref="DialException">The connection could not be made (see the subclasses).</exception>
-    public Task<Connection> DialAsync(EndPoint endPoint, CancellationToken cancellationToken = default)
+    public Task<Connection> DialAsync(EndPoint endPoint, CancellationToken cancellationToken = default) =>
+        DialEndPointAsync(endPoint, WrapConnection, cancellationToken);
+
+    /// <summary>Connects to <paramref name="endPoint"/> exactly as
+    /// <see cref="DialAsync(EndPoint, CancellationToken)"/> does — the same resolution, timeouts,
+    /// retries, source address and errors — but returns the bare connected <see cref="Socket"/>, for
+    /// code that does its own I/O (the <c>sockeye bench</c> load generator, whose per-round-trip cost
+    /// must stay below the servers it drives). The caller owns and must dispose the socket; it has no
+    /// timeouts or deadlines.</summary>
+    /// <param name="endPoint">Where to connect: an <see cref="IPEndPoint"/>, <see cref="DnsEndPoint"/>
+    /// or <see cref="UnixDomainSocketEndPoint"/>.</param>
+    /// <param name="cancellationToken">Abandons the dial.</param>
+    /// <returns>The connected socket.</returns>
+    /// <exception cref="DialException">The connection could not be made (see the subclasses).</exception>
+    public Task<Socket> DialSocketAsync(EndPoint endPoint, CancellationToken cancellationToken = default) =>
+        DialEndPointAsync(endPoint, static socket => socket, cancellationToken);
+
+    private Task<T> DialEndPointAsync<T>(EndPoint endPoint, Func<Socket, T> wrap, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         switch (endPoint)
         {
             case DnsEndPoint dns:
-                return DialAsync(dns.Host, dns.Port, cancellationToken);
+                ArgumentOutOfRangeException.ThrowIfLessThan(dns.Port, 1);
+                var dnsTarget = FormatTarget(dns.Host, dns.Port);
+                return WithRetriesAsync(dnsTarget, token => DialHostOnceAsync(dnsTarget, dns.Host, dns.Port, wrap, token), cancellationToken);
             case IPEndPoint ip:
                 var target = ip.ToString();
-                return WithRetriesAsync(target, token => DialAddressesOnceAsync(target, [ip.Address], ip.Port, token), cancellationToken);
+                return WithRetriesAsync(target, token => DialAddressesOnceAsync(target, [ip.Address], ip.Port, wrap, token), cancellationToken);
             case UnixDomainSocketEndPoint unix:
                 var path = unix.ToString();
-                return WithRetriesAsync(path, token => DialAddressesOnceAsync(path, [], 0, token, unix), cancellationToken);
+                return WithRetriesAsync(path, token => DialAddressesOnceAsync(path, [], 0, wrap, token, unix), cancellationToken);
             default:
                 throw new ArgumentException($"cannot dial a {endPoint.GetType().Name}; use an IPEndPoint, DnsEndPoint or UnixDomainSocketEndPoint", nameof(endPoint));
         }
     }
+
+    // What a dial hands back by default: the socket inside a Connection with this dialer's timeouts.
+    private Connection WrapConnection(Socket socket) => ClientPipes.Create(socket, Context);
 
     /// <summary>Tries <paramref name="addresses"/> in order on <paramref name="port"/> (the resolved form of a
     /// dial; tests use it to control the order).</summary>
     internal Task<Connection> DialAsync(IReadOnlyList<IPAddress> addresses, int port, CancellationToken cancellationToken = default)
     {
         var target = string.Join(",", addresses.Select(a => FormatTarget(a.ToString(), port)));
-        return WithRetriesAsync(target, token => DialAddressesOnceAsync(target, addresses, port, token), cancellationToken);
+        return WithRetriesAsync(target, token => DialAddressesOnceAsync(target, addresses, port, WrapConnection, token), cancellationToken);
     }
 
-    private async Task<Connection> WithRetriesAsync(string target, Func<CancellationToken, Task<Connection>> dialOnce, CancellationToken cancellationToken)
+    private async Task<T> WithRetriesAsync<T>(string target, Func<CancellationToken, Task<T>> dialOnce, CancellationToken cancellationToken)
     {
         var policy = Reconnect;
         policy?.Validate();
@@ -173,11 +195,11 @@ public sealed partial class Dialer
 
     private ILogger Logger => LoggerFactory?.CreateLogger<Dialer>() ?? NullLogger<Dialer>.Instance;
 
-    private async Task<Connection> DialHostOnceAsync(string target, string host, int port, CancellationToken cancellationToken)
+    private async Task<T> DialHostOnceAsync<T>(string target, string host, int port, Func<Socket, T> wrap, CancellationToken cancellationToken)
     {
         if (IPAddress.TryParse(host, out var literal))
         {
-            return await DialAddressesOnceAsync(target, [literal], port, cancellationToken).ConfigureAwait(false);
+            return await DialAddressesOnceAsync(target, [literal], port, wrap, cancellationToken).ConfigureAwait(false);
         }
 
         using var deadline = NewDeadline(ConnectTimeout);
@@ -206,12 +228,12 @@ public sealed partial class Dialer
             throw new HostNotFoundException($"dial {target}: '{host}' has no addresses", target, null);
         }
 
-        return await DialAddressesOnceAsync(target, addresses, port, cancellationToken, unix: null, deadline).ConfigureAwait(false);
+        return await DialAddressesOnceAsync(target, addresses, port, wrap, cancellationToken, unix: null, deadline).ConfigureAwait(false);
     }
 
     /// <summary>One dial: each address in turn, each with its attempt timeout, all within the connect timeout.</summary>
-    private async Task<Connection> DialAddressesOnceAsync(
-        string target, IReadOnlyList<IPAddress> addresses, int port, CancellationToken cancellationToken,
+    private async Task<T> DialAddressesOnceAsync<T>(
+        string target, IReadOnlyList<IPAddress> addresses, int port, Func<Socket, T> wrap, CancellationToken cancellationToken,
         UnixDomainSocketEndPoint? unix = null, CancellationTokenSource? sharedDeadline = null)
     {
         using var ownDeadline = sharedDeadline is null ? NewDeadline(ConnectTimeout) : null;
@@ -230,7 +252,7 @@ public sealed partial class Dialer
             var attemptTimeout = AttemptTimeoutFor(remaining, endPoints.Length - i);
             try
             {
-                return await ConnectAsync(target, endPoints[i], attemptTimeout, deadline.Token, cancellationToken).ConfigureAwait(false);
+                return await ConnectAsync(target, endPoints[i], attemptTimeout, wrap, deadline.Token, cancellationToken).ConfigureAwait(false);
             }
             catch (DialException ex)
             {
@@ -246,7 +268,7 @@ public sealed partial class Dialer
         throw firstError;
     }
 
-    private async Task<Connection> ConnectAsync(string target, EndPoint endPoint, TimeSpan attemptTimeout, CancellationToken deadline, CancellationToken cancellationToken)
+    private async Task<T> ConnectAsync<T>(string target, EndPoint endPoint, TimeSpan attemptTimeout, Func<Socket, T> wrap, CancellationToken deadline, CancellationToken cancellationToken)
     {
         var isUnix = endPoint.AddressFamily == AddressFamily.Unix;
         var socket = isUnix
@@ -274,7 +296,7 @@ public sealed partial class Dialer
                 Configure(socket);
             }
 
-            return ClientPipes.Create(socket, Context);
+            return wrap(socket);
         }
         catch (Exception ex)
         {

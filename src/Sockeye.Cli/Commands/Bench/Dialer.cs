@@ -3,52 +3,31 @@ using System.Net.Sockets;
 
 namespace Sockeye.Cli.Commands.Bench;
 
-/// <summary>Opens the load generator's connections: TCP from a chosen source address, or a Unix socket.</summary>
+/// <summary>Opens the load generator's connections (TCP from a chosen source address, or a Unix socket) and does its round trips.</summary>
 internal static class Dialer
 {
-    // Linux's IP_BIND_ADDRESS_NO_PORT (IPPROTO_IP level): bind the source address now but pick the
-    // port at connect(), so the port only has to be unique per destination, not per source address.
-    private const int IpBindAddressNoPort = 24;
-
-    /// <summary>Connects connection number <paramref name="index"/>, or throws (timeout: <see cref="TimeoutException"/>).</summary>
+    /// <summary>
+    /// Connects connection number <paramref name="index"/> through the library's
+    /// <see cref="Sockeye.Dialing.Dialer"/> (its resolution, timeout, source address and errors), from
+    /// the source address the settings give that connection; throws <see cref="TimeoutException"/> when
+    /// the connect takes longer than the settings allow. The connection's I/O then goes straight to the
+    /// socket: the load generator must cost less per round trip than the servers it drives.
+    /// </summary>
     public static async Task<Socket> ConnectAsync(BenchSettings settings, long index, CancellationToken cancellationToken)
     {
         var endPoint = settings.EndPoint;
-        Socket socket;
-        if (endPoint is UnixDomainSocketEndPoint)
+        var dialer = new Sockeye.Dialing.Dialer
         {
-            socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        }
-        else
-        {
-            socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        }
-
+            ConnectTimeout = settings.ConnectTimeout,
+            LocalAddress = settings.SourceAddresses is { } sources && endPoint is not UnixDomainSocketEndPoint ? sources.For(index) : null,
+        };
         try
         {
-            if (settings.SourceAddresses is { } sources && endPoint is not UnixDomainSocketEndPoint)
-            {
-                socket.SetRawSocketOption(0, IpBindAddressNoPort, BitConverter.GetBytes(1));
-                socket.Bind(new IPEndPoint(sources.For(index), 0));
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(settings.ConnectTimeout);
-            try
-            {
-                await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                throw new TimeoutException($"connect to {settings.Target} took longer than {Sockeye.Timing.DurationText.Format(settings.ConnectTimeout)}");
-            }
-
-            return socket;
+            return await dialer.DialSocketAsync(endPoint, cancellationToken).ConfigureAwait(false);
         }
-        catch
+        catch (Sockeye.Dialing.ConnectTimeoutException ex)
         {
-            socket.Dispose();
-            throw;
+            throw new TimeoutException($"connect to {settings.Target} took longer than {Sockeye.Timing.DurationText.Format(settings.ConnectTimeout)}", ex);
         }
     }
 
