@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Sockeye.Transport;
 
 namespace Sockeye;
 
@@ -184,13 +185,6 @@ public sealed partial class TcpServer
 
     private static IOException ListenFailed(IPEndPoint endPoint, SocketException ex)
     {
-        var why = ex.SocketErrorCode switch
-        {
-            SocketError.AddressAlreadyInUse => "the address is already in use",
-            SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
-            SocketError.AddressNotAvailable => "the address does not belong to this machine",
-            _ => ex.Message,
-        };
-        return new IOException($"cannot listen on {endPoint}: {why}", ex);
+        return new IOException($"cannot listen on {endPoint}: {SocketErrors.DescribeBindFailure(ex)}", ex);
     }
 }

@@ -9,6 +9,15 @@ namespace Sockeye.Transport;
 /// </summary>
 internal static class SocketErrors
 {
+    /// <summary>Why a bind failed, in words a person acting on it needs (for "cannot listen on ...").</summary>
+    public static string DescribeBindFailure(SocketException ex) => ex.SocketErrorCode switch
+    {
+        SocketError.AddressAlreadyInUse => "the address is already in use",
+        SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
+        SocketError.AddressNotAvailable => "the address does not belong to this machine",
+        _ => ex.Message,
+    };
+
     /// <summary>The peer reset the connection or vanished.</summary>
     public static bool IsConnectionReset(SocketError error) =>
         error is SocketError.ConnectionReset or SocketError.Shutdown or SocketError.ConnectionAborted

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Sockeye.Transport;
 
 namespace Sockeye.Udp;
 
@@ -55,14 +56,7 @@ public sealed partial class UdpServer
                     continue; // The probed port was taken in the meantime: probe again.
                 }
 
-                var why = ex.SocketErrorCode switch
-                {
-                    SocketError.AddressAlreadyInUse => "the address is already in use",
-                    SocketError.AccessDenied => "permission denied (ports below 1024 need privileges)",
-                    SocketError.AddressNotAvailable => "the address does not belong to this machine",
-                    _ => ex.Message,
-                };
-                throw new IOException($"cannot receive UDP on {endPoint}: {why}", ex);
+                throw new IOException($"cannot receive UDP on {endPoint}: {SocketErrors.DescribeBindFailure(ex)}", ex);
             }
         }
     }
