@@ -37,11 +37,8 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     // each field is 8 bytes on every idle connection (docs/MEMORY.md).
     private readonly SocketConnection _connection;
 
-    // Received bytes not yet consumed: from _headStart in _head to the end of _tail.
-    private BufferSegment? _head;
-    private int _headStart;
-    private BufferSegment? _tail;
-    private long _buffered;
+    // Received bytes not yet consumed.
+    private SegmentChain _chain;
 
     // A block rented for a data receive that is not yet linked into the chain.
     private BufferSegment? _reserved;
@@ -66,10 +63,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private bool _waitingOnShutdown;
     private CancellationTokenRegistration _registration;
 
-    // The read in progress for the timeouts: started, and whether it must tell consumption from a look.
+    // The read in progress for the timeouts: started, and whether only consuming (not a look) ends it.
     private bool _inRead;
     private bool _trackConsumption;
-    private SequencePosition _readStart;
 
     public SocketReader(SocketConnection connection)
     {
@@ -207,22 +203,11 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             }
 
             _resultOut = false;
-            var start = _head is null ? 0 : _head.RunningIndex + _headStart;
-            var end = _tail is null ? 0 : _tail.RunningIndex + _tail.End;
-            var consumedAt = Position(consumed, start);
-            var examinedAt = Position(examined, consumedAt);
-            if (consumedAt < start || consumedAt > end || examinedAt < consumedAt || examinedAt > end)
-            {
-                throw new InvalidOperationException("AdvanceTo was given a position outside the buffer of the last read, or examined before consumed.");
-            }
 
-            if (consumedAt > start)
-            {
-                Consume(consumed, consumedAt - start);
-            }
-
-            _examinedAll = examinedAt == end;
-            if (_inRead && (!_trackConsumption || !consumed.Equals(_readStart)))
+            // Keep the last block when a data receive is writing into its free space.
+            var (consumedAny, examinedAll) = _chain.Advance(consumed, examined, keepEmptyTail: _operationPending && _operationIsData && _reserved is null);
+            _examinedAll = examinedAll;
+            if (_inRead && (!_trackConsumption || consumedAny))
             {
                 _inRead = false;
                 if (TimesReads)
@@ -371,25 +356,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        if (_reserved is { } block)
-        {
-            _reserved = null;
-            if (_tail is null)
-            {
-                _head = _tail = block;
-                _headStart = 0;
-            }
-            else
-            {
-                _tail.Link(block);
-                _tail = block;
-            }
-        }
-
-        _tail!.Commit(received);
-        _buffered += received;
+        _chain.Append(_reserved, received);
+        _reserved = null;
         _examinedAll = false;
-        _lastReceiveFilled = _tail.FreeSpace == 0;
+        _lastReceiveFilled = _chain.TailIsFull;
         _connection.OnReceived(received);
         return true;
     }
@@ -475,9 +445,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Free space for the next data receive: the tail's, or a block rented for it.</summary>
     private Memory<byte> ReserveSpace()
     {
-        if (_tail is not null && _tail.FreeSpace >= MinReceiveSize)
+        var space = _chain.TailSpace(MinReceiveSize);
+        if (!space.IsEmpty)
         {
-            return _tail.Writable;
+            return space;
         }
 
         _reserved ??= _connection.Context.Pool.RentBlock();
@@ -491,7 +462,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private bool TryTakeAvailable(out ReadResult result, out Exception? failure)
     {
         failure = null;
-        if (_buffered > 0 && !_examinedAll)
+        if (_chain.Length > 0 && !_examinedAll)
         {
             result = TakeResult(canceled: false);
             return true;
@@ -510,7 +481,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        if (_buffered >= MaxBuffered)
+        if (_chain.Length >= MaxBuffered)
         {
             result = default;
             failure = TooMuchBuffered();
@@ -524,25 +495,19 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private ReadResult TakeResult(bool canceled)
     {
         _resultOut = true;
-        var buffer = _head is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head, _headStart, _tail!, _tail!.End);
-        if (_trackConsumption)
-        {
-            _readStart = buffer.Start;
-        }
-
-        return new ReadResult(buffer, canceled, _peerClosed && !canceled);
+        return new ReadResult(_chain.Buffer, canceled, _peerClosed && !canceled);
     }
 
     /// <summary>Whether a waiting read can end now: with bytes, the end of the stream, or a failure.</summary>
     private bool CanDeliver(out Exception? failure)
     {
         failure = null;
-        if ((_buffered > 0 && !_examinedAll) || _peerClosed)
+        if ((_chain.Length > 0 && !_examinedAll) || _peerClosed)
         {
             return true;
         }
 
-        failure = _error ?? (_buffered >= MaxBuffered ? TooMuchBuffered() : null);
+        failure = _error ?? (_chain.Length >= MaxBuffered ? TooMuchBuffered() : null);
         return failure is not null;
     }
 
@@ -555,7 +520,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     }
 
     private InvalidDataException TooMuchBuffered() =>
-        new($"connection {_connection.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {MaxBuffered}");
+        new($"connection {_connection.Id} read {_chain.Length} bytes without consuming any and asked for more; MaxReadBufferSize is {MaxBuffered}");
 
     private bool StartedRead()
     {
@@ -582,46 +547,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     // ---- memory ----
 
-    private static long Position(SequencePosition position, long fallback) =>
-        position.GetObject() is BufferSegment segment ? segment.RunningIndex + position.GetInteger() : fallback;
-
-    private void Consume(SequencePosition consumed, long count)
-    {
-        _buffered -= count;
-        var segment = (BufferSegment)consumed.GetObject()!;
-        while (_head != segment)
-        {
-            var next = _head!.NextSegment;
-            _head.Release();
-            _head = next;
-        }
-
-        _headStart = consumed.GetInteger();
-        if (_buffered == 0 && !(_operationPending && _operationIsData && _reserved is null))
-        {
-            // Everything consumed, and no receive is writing into the tail: give the block back.
-            _head!.Release();
-            _head = _tail = null;
-            _headStart = 0;
-        }
-    }
-
     private void ReleaseAll()
     {
-        var receivingIntoTail = _operationPending && _operationIsData && _reserved is null;
-        for (var segment = _head; segment is not null;)
-        {
-            var next = segment.NextSegment;
-            if (!(receivingIntoTail && segment == _tail))
-            {
-                segment.Release();
-            }
-
-            segment = next;
-        }
-
-        _head = _tail = null;
-        _buffered = 0;
+        _chain.ReleaseAll(keepTail: _operationPending && _operationIsData && _reserved is null);
         if (!_operationPending)
         {
             ReleaseReserved();

@@ -33,11 +33,8 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
 
     private readonly long _maxBuffered = maxBuffered ?? long.MaxValue;
 
-    // Decrypted bytes not yet consumed: from _headStart in _head to the end of _tail.
-    private BufferSegment? _head;
-    private int _headStart;
-    private BufferSegment? _tail;
-    private long _buffered;
+    // Decrypted bytes not yet consumed.
+    private SegmentChain _chain;
     private bool _examinedAll = true;
     private bool _ended;
     private bool _resultOut;
@@ -70,15 +67,15 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
             return new ValueTask<ReadResult>(TakeCanceled());
         }
 
-        if ((_buffered > 0 && !_examinedAll) || _ended)
+        if ((_chain.Length > 0 && !_examinedAll) || _ended)
         {
             return new ValueTask<ReadResult>(TakeResult(canceled: false));
         }
 
-        if (_buffered >= _maxBuffered)
+        if (_chain.Length >= _maxBuffered)
         {
             return ValueTask.FromException<ReadResult>(new InvalidDataException(
-                $"connection {transport.Id} read {_buffered} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}"));
+                $"connection {transport.Id} read {_chain.Length} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}"));
         }
 
         return ReadMoreAsync(cancellationToken);
@@ -93,7 +90,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
             return true;
         }
 
-        if ((_buffered > 0 && !_examinedAll) || _ended)
+        if ((_chain.Length > 0 && !_examinedAll) || _ended)
         {
             if (!_inRead)
             {
@@ -122,22 +119,9 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
         }
 
         _resultOut = false;
-        var start = _head is null ? 0 : _head.RunningIndex + _headStart;
-        var end = _tail is null ? 0 : _tail.RunningIndex + _tail.End;
-        var consumedAt = consumed.GetObject() is BufferSegment c ? c.RunningIndex + consumed.GetInteger() : start;
-        var examinedAt = examined.GetObject() is BufferSegment e ? e.RunningIndex + examined.GetInteger() : consumedAt;
-        if (consumedAt < start || consumedAt > end || examinedAt < consumedAt || examinedAt > end)
-        {
-            throw new InvalidOperationException("AdvanceTo was given a position outside the buffer of the last read, or examined before consumed.");
-        }
-
-        if (consumedAt > start)
-        {
-            Consume(consumed, consumedAt - start);
-        }
-
-        _examinedAll = examinedAt == end;
-        if (_inRead && (!_trackConsumption || consumedAt > start))
+        var (consumedAny, examinedAll) = _chain.Advance(consumed, examined, keepEmptyTail: false);
+        _examinedAll = examinedAll;
+        if (_inRead && (!_trackConsumption || consumedAny))
         {
             _inRead = false;
             transport.EndRead();
@@ -169,15 +153,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
 
         _completed = true;
         _resultOut = false;
-        for (var segment = _head; segment is not null;)
-        {
-            var next = segment.NextSegment;
-            segment.Release();
-            segment = next;
-        }
-
-        _head = _tail = null;
-        _buffered = 0;
+        _chain.ReleaseAll(keepTail: false);
         _cancel?.Dispose();
     }
 
@@ -203,18 +179,14 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
                 return TakeCanceled();
             }
 
-            if (_buffered == 0)
+            if (_chain.Length == 0)
             {
                 // Wait for bytes without a buffer: the SslStream passes the zero-byte read down to the socket.
                 await ssl.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
             }
 
-            Memory<byte> space;
-            if (_tail is not null && _tail.FreeSpace >= MinReadSize)
-            {
-                space = _tail.Writable;
-            }
-            else
+            var space = _chain.TailSpace(MinReadSize);
+            if (space.IsEmpty)
             {
                 rented = pool.RentBlock();
                 space = rented.Writable;
@@ -227,24 +199,8 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
             }
             else
             {
-                if (rented is not null)
-                {
-                    if (_tail is null)
-                    {
-                        _head = _tail = rented;
-                        _headStart = 0;
-                    }
-                    else
-                    {
-                        _tail.Link(rented);
-                        _tail = rented;
-                    }
-
-                    rented = null;
-                }
-
-                _tail!.Commit(read);
-                _buffered += read;
+                _chain.Append(rented, read);
+                rented = null;
                 _examinedAll = false;
             }
 
@@ -274,29 +230,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
     private ReadResult TakeResult(bool canceled)
     {
         _resultOut = true;
-        var buffer = _head is null ? ReadOnlySequence<byte>.Empty : new ReadOnlySequence<byte>(_head, _headStart, _tail!, _tail!.End);
-        return new ReadResult(buffer, canceled, _ended && !canceled);
-    }
-
-    private void Consume(SequencePosition consumed, long count)
-    {
-        _buffered -= count;
-        var segment = (BufferSegment)consumed.GetObject()!;
-        while (_head != segment)
-        {
-            var next = _head!.NextSegment;
-            _head.Release();
-            _head = next;
-        }
-
-        _headStart = consumed.GetInteger();
-        if (_buffered == 0)
-        {
-            // Everything consumed: give the last block back too, so an idle connection holds none.
-            _head!.Release();
-            _head = _tail = null;
-            _headStart = 0;
-        }
+        return new ReadResult(_chain.Buffer, canceled, _ended && !canceled);
     }
 
     private void ThrowIfUnusable()
