@@ -42,6 +42,6 @@ public sealed partial class TcpServer
         _deadlineSettings = new DeadlineSettings(_deadlineScanner, _timeoutCounters,
             options.IdleTimeout, options.ReadTimeout, options.WriteTimeout, options.MinReceiveRate);
         _connectionContext = new Transport.ConnectionContext(_pool, _senders, options.MaxReadBufferSize, options.MaxWriteBufferSize,
-            _deadlineSettings, RunConnection, _finishConnection, _shutdownRequested.Token);
+            _deadlineSettings, RunConnection, _finishConnection, _shutdownRequested.Token, options.ResolvePoller());
     }
 }

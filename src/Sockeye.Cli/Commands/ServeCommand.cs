@@ -41,12 +41,17 @@ internal static class ServeCommand
             Description = "Run socket completions on the epoll threads instead of the thread pool: less CPU per request; right for handlers that never block (the built-in ones)",
             DefaultValueFactory = _ => true,
         };
+        var ioEngine = new Option<IoEngine>("--io-engine")
+        {
+            Description = "What waits for the connections' sockets: epoll (Sockeye's own loop, least memory; Linux), sockets (.NET's engine) or default (epoll where it runs)",
+            DefaultValueFactory = _ => IoEngine.Default,
+        };
         var framing = EchoFraming.FramingOption();
         var maxFrameSize = EchoFraming.MaxFrameSizeOption();
 
         var echo = new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
         {
-            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, statsInterval,
+            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, statsInterval,
         };
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
@@ -85,6 +90,8 @@ internal static class ServeCommand
             // The built-in handlers go straight to I/O, so with inline completions they also start on
             // the accept loop's thread, but not behind a TLS handshake, which computes before it awaits.
             options.StartHandlersInline = parse.GetValue(inline) && options.Tls is null;
+            options.InlineCompletions = parse.GetValue(inline);
+            options.IoEngine = parse.GetValue(ioEngine);
             if (scale.WorkerCount(parse) is { } workers)
             {
                 return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);

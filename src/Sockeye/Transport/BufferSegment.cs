@@ -30,6 +30,10 @@ internal abstract class BufferSegment : ReadOnlySequenceSegment<byte>
     /// <summary>The bytes that can still be written.</summary>
     public int FreeSpace => Array.Length - End;
 
+    /// <summary>Whether <see cref="Array"/> is on the pinned object heap (a pool block), so its address
+    /// can be handed to the kernel without pinning it per call.</summary>
+    public virtual bool IsPinned => false;
+
     /// <summary>The next segment of the chain, typed.</summary>
     public BufferSegment? NextSegment => (BufferSegment?)Next;
 

@@ -12,8 +12,11 @@ namespace Sockeye.Transport;
 internal sealed class ConnectionContext
 {
     public ConnectionContext(PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize,
-        DeadlineSettings? deadlines, Action<SocketConnection>? start, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested)
+        DeadlineSettings? deadlines, Action<SocketConnection>? start, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested,
+        Epoll.PollerGroup? poller = null)
     {
+        Poller = poller;
+        InlineCompletions = poller?.Inline ?? false;
         Pool = pool;
         Senders = senders;
         MaxReadBufferSize = maxReadBufferSize ?? long.MaxValue;
@@ -23,6 +26,14 @@ internal sealed class ConnectionContext
         Start = start;
         HandlerDone = handlerDone;
     }
+
+    /// <summary>The epoll engine the connections are registered with; <see langword="null"/> when they
+    /// use .NET's socket engine (<see cref="IoEngine.Sockets"/>, or not Linux).</summary>
+    public Epoll.PollerGroup? Poller { get; }
+
+    /// <summary>Whether the epoll engine runs the reader's and writer's continuations on its poll thread
+    /// (<see cref="TcpServerOptions.InlineCompletions"/>) instead of the thread pool.</summary>
+    public bool InlineCompletions { get; }
 
     /// <summary>Where the reader and writer rent their blocks.</summary>
     public PinnedBlockMemoryPool Pool { get; }

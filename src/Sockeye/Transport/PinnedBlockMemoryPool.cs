@@ -117,6 +117,8 @@ internal sealed class PinnedBlockMemoryPool : MemoryPool<byte>
     {
         Memory<byte> IMemoryOwner<byte>.Memory => Array;
 
+        public override bool IsPinned => true;
+
         public void Dispose() => Release();
 
         protected override void Return() => pool.Return(this);

@@ -45,6 +45,9 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         // readable after the socket is closed.
         _remoteEndPoint = socket.RemoteEndPoint;
         Id = Interlocked.Increment(ref s_lastId);
+
+        // Last: from here on the poll thread may call into the reader and writer.
+        context.Poller?.Register(this);
     }
 
     public override long Id { get; }
@@ -176,6 +179,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         // Closing the socket fails a posted receive and a send in progress: the handler's pending
         // read or flush ends with the abort's exception.
         _socket.Dispose();
+        ClosePoll();
         FireConnectionClosed();
     }
 
@@ -217,7 +221,8 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         {
             // Closing the socket sends the FIN itself, saving a system call per connection, but only
             // when no receive is posted: .NET closes a socket with a pending operation abortively (RST).
-            await _writer.CloseAsync(sendFin: _reader.IsReceivePending).ConfigureAwait(false);
+            // The epoll engine's waits are not socket operations: its sockets always close gracefully.
+            await _writer.CloseAsync(sendFin: _context.Poller is null && _reader.IsReceivePending).ConfigureAwait(false);
         }
         finally
         {
@@ -226,6 +231,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             _reader.Complete();
             FrameReader?.Dispose(); // frames the handler read are no longer in use
             _socket.Dispose();
+            ClosePoll();
             FireConnectionClosed();
             DetachDeadlines();
         }

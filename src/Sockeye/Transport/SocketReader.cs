@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
+using Sockeye.Transport.Epoll;
 
 namespace Sockeye.Transport;
 
@@ -28,7 +29,7 @@ namespace Sockeye.Transport;
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The receiver is disposed by Complete, or by the completion of the receive still posted at that moment.")]
-internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
 {
     // The least free space handed to one receive; a new block is rented when less remains.
     private const int MinReceiveSize = 2048;
@@ -52,9 +53,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     private bool _lastReceiveFilled;
 
     // The socket operation in flight, if any, and whether it is a data receive (or a zero-byte wait).
-    private readonly SocketReceiver _receiver;
+    // With the epoll engine there is no receiver: "pending" then means waiting for the next edge,
+    // and _pollState is that wait's state shared with the poll thread (see PollState).
+    private readonly SocketReceiver? _receiver;
     private bool _operationPending;
     private bool _operationIsData;
+    private int _pollState;
 
     // The handler's pending read: the source says how it ended (Delivered or Canceled); the result
     // itself is built when the handler collects it.
@@ -70,7 +74,10 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     public SocketReader(SocketConnection connection)
     {
         _connection = connection;
-        _receiver = new SocketReceiver(this);
+        if (connection.Context.Poller is null)
+        {
+            _receiver = new SocketReceiver(this);
+        }
     }
 
     /// <summary>Whether the peer's FIN was received (for the close reason).</summary>
@@ -264,7 +271,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             ReleaseAll();
             if (!_operationPending)
             {
-                _receiver.Dispose();
+                _receiver?.Dispose();
             }
         }
     }
@@ -274,6 +281,12 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>Posts receives until one is pending or an outcome (bytes, FIN, error) is recorded.</summary>
     private void Receive()
     {
+        if (_receiver is null)
+        {
+            ReceiveDirect();
+            return;
+        }
+
         while (true)
         {
             bool pending;
@@ -317,7 +330,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// it was the zero-byte wait and the data receive comes next.</summary>
     private bool Record(bool inline)
     {
-        if (_receiver.SocketError != SocketError.Success)
+        if (_receiver!.SocketError != SocketError.Success)
         {
             RecordFailure(new SocketException((int)_receiver.SocketError));
             return true;
@@ -339,21 +352,28 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             return false;
         }
 
-        var received = _receiver.BytesTransferred;
+        var received = _receiver!.BytesTransferred;
         _operationIsData = false;
         _receiver.SetBuffer(Memory<byte>.Empty); // keep no reference to a block between receives
+        RecordReceived(received);
+        return true;
+    }
+
+    /// <summary>Records <paramref name="received"/> bytes received into the reserved space (0: the FIN).</summary>
+    private void RecordReceived(int received)
+    {
         if (received == 0)
         {
             _peerClosed = true;
             ReleaseReserved();
             _connection.OnReceiveEnded();
-            return true;
+            return;
         }
 
         if (_completed)
         {
             ReleaseReserved();
-            return true;
+            return;
         }
 
         _chain.Append(_reserved, received);
@@ -361,7 +381,114 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
         _examinedAll = false;
         _lastReceiveFilled = _chain.TailIsFull;
         _connection.OnReceived(received);
-        return true;
+    }
+
+    // ---- the epoll engine ----
+
+    /// <summary>Receives without blocking until bytes, the FIN or an error are recorded, or the
+    /// kernel has nothing and the reader waits for the next edge (<see cref="_operationPending"/>).</summary>
+    private void ReceiveDirect()
+    {
+        while (true)
+        {
+            int received;
+            int errno;
+            try
+            {
+                received = EpollNative.Receive(_connection.Socket.SafeHandle, ReserveSpace().Span, out errno);
+            }
+            catch (Exception ex)
+            {
+                RecordFailure(ex); // ObjectDisposedException: the socket was closed
+                return;
+            }
+
+            if (received >= 0)
+            {
+                RecordReceived(received);
+                return;
+            }
+
+            if (errno != EpollNative.EAGAIN)
+            {
+                RecordFailure(EpollNative.Failure(errno));
+                return;
+            }
+
+            // Nothing there: hold no block while waiting.
+            ReleaseReserved();
+            switch (PollState.BeginWait(ref _pollState))
+            {
+                case PollState.Waiting:
+                    _operationPending = true;
+                    return;
+                case PollState.Ready:
+                    continue; // an edge arrived since the receive: look again
+                default:
+                    RecordFailure(new SocketException((int)SocketError.OperationAborted));
+                    return;
+            }
+        }
+    }
+
+    /// <summary>The poll thread saw the socket readable (or the peer's FIN, or an error).</summary>
+    internal void OnPollReadable()
+    {
+        if (!PollState.Signal(ref _pollState))
+        {
+            return; // nobody waits: the next receive will find the bytes
+        }
+
+        if (_connection.Context.InlineCompletions)
+        {
+            OnReadyToReceive();
+        }
+        else
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    /// <summary>The socket was closed: a wait in progress ends (on the pool, not the closing thread).</summary>
+    internal void OnSocketClosed()
+    {
+        if (PollState.Close(ref _pollState))
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute() => OnReadyToReceive();
+
+    /// <summary>The wait ended: receive, and hand the outcome to a waiting read.</summary>
+    private void OnReadyToReceive()
+    {
+        Exception? failure = null;
+        lock (this)
+        {
+            _operationPending = false;
+            if (_completed)
+            {
+                return;
+            }
+
+            ReceiveDirect();
+            if (_operationPending || !_waiting || !CanDeliver(out failure))
+            {
+                return;
+            }
+
+            StopWaiting();
+        }
+
+        if (failure is not null)
+        {
+            _source.SetException(failure);
+        }
+        else
+        {
+            _source.SetResult(true);
+        }
     }
 
     private void RecordFailure(Exception ex)
@@ -384,7 +511,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>
             {
                 // The handler is gone: no more receives, and the receiver is no longer needed.
                 ReleaseReserved();
-                _receiver.Dispose();
+                _receiver!.Dispose();
                 return;
             }
 

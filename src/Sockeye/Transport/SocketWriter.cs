@@ -2,6 +2,8 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Sockeye.Transport.Epoll;
 
 namespace Sockeye.Transport;
 
@@ -32,6 +34,11 @@ internal sealed class SocketWriter : PipeWriter
     private bool _closed;
     private bool _cancelRequested;
     private Exception? _error;
+
+    // The epoll engine's wait for room in the socket buffer: its state shared with the poll thread
+    // (see PollState), and the awaitable, created the first time a send has to wait.
+    private int _pollState;
+    private WritableWait? _wait;
 
     public SocketWriter(SocketConnection connection) => _connection = connection;
 
@@ -174,14 +181,22 @@ internal sealed class SocketWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
-        var buffer = new ReadOnlySequence<byte>(_head!, 0, _tail!, _tail!.End);
-        var senders = _connection.Context.Senders;
-        var sender = senders.Rent();
+        var length = _unflushed;
+        var senders = _connection.Context.Poller is null ? _connection.Context.Senders : null;
+        var sender = senders?.Rent();
         try
         {
             _connection.BeginSend();
-            await sender.SendAsync(_connection.Socket, buffer).ConfigureAwait(false);
-            _connection.OnSent(buffer.Length);
+            if (sender is null)
+            {
+                await SendDirectAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await sender.SendAsync(_connection.Socket, new ReadOnlySequence<byte>(_head!, 0, _tail!, _tail!.End)).ConfigureAwait(false);
+            }
+
+            _connection.OnSent(length);
         }
         catch (Exception ex)
         {
@@ -191,11 +206,91 @@ internal sealed class SocketWriter : PipeWriter
         finally
         {
             _connection.EndSend();
-            senders.Return(sender);
+            if (sender is not null)
+            {
+                senders!.Return(sender);
+            }
+
             ReleaseAll();
         }
 
         return Result();
+    }
+
+    // ---- the epoll engine ----
+
+    /// <summary>Sends every buffered byte with non-blocking <c>sendmsg</c> calls, waiting for room
+    /// after each <c>EAGAIN</c>. Completes synchronously when the kernel takes it all at once.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask SendDirectAsync()
+    {
+        BufferSegment? head = _head;
+        var offset = 0;
+        while (head is not null)
+        {
+            var sent = EpollNative.Send(_connection.Socket.SafeHandle, head, offset, out var errno);
+            if (sent >= 0)
+            {
+                Skip(ref head, ref offset, sent);
+                continue;
+            }
+
+            if (errno != EpollNative.EAGAIN)
+            {
+                throw EpollNative.Failure(errno);
+            }
+
+            await WaitWritableAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Moves past <paramref name="sent"/> bytes; <paramref name="head"/> ends <see langword="null"/>
+    /// when nothing is left.</summary>
+    private static void Skip(ref BufferSegment? head, ref int offset, long sent)
+    {
+        while (head is not null)
+        {
+            var available = head.End - offset;
+            if (sent < available)
+            {
+                offset += (int)sent;
+                return;
+            }
+
+            sent -= available;
+            head = head.NextSegment;
+            offset = 0;
+        }
+    }
+
+    private ValueTask WaitWritableAsync()
+    {
+        var wait = _wait ??= new WritableWait(runContinuationsAsynchronously: !_connection.Context.InlineCompletions);
+        wait.Reset();
+        return PollState.BeginWait(ref _pollState) switch
+        {
+            PollState.Waiting => new ValueTask(wait, wait.Version),
+            PollState.Ready => default, // room appeared since the send: try again
+            _ => ValueTask.FromException(new SocketException((int)SocketError.OperationAborted)),
+        };
+    }
+
+    /// <summary>The poll thread saw room in the socket buffer (or an error).</summary>
+    internal void OnPollWritable()
+    {
+        if (PollState.Signal(ref _pollState))
+        {
+            _wait!.SetResult();
+        }
+    }
+
+    /// <summary>The socket was closed: a send waiting for room ends with the closure.</summary>
+    internal void OnSocketClosed()
+    {
+        if (PollState.Close(ref _pollState))
+        {
+            _wait!.SetException(new SocketException((int)SocketError.OperationAborted));
+        }
     }
 
     private FlushResult Result()
@@ -217,4 +312,26 @@ internal sealed class SocketWriter : PipeWriter
         _head = _tail = null;
         _unflushed = 0;
     }
+}
+
+/// <summary>What a send waits on when the socket buffer is full (epoll engine): completed by the poll
+/// thread's next writable edge, or failed when the socket closes.</summary>
+internal sealed class WritableWait(bool runContinuationsAsynchronously) : IValueTaskSource
+{
+    private ManualResetValueTaskSourceCore<bool> _source = new() { RunContinuationsAsynchronously = runContinuationsAsynchronously };
+
+    public short Version => _source.Version;
+
+    public void Reset() => _source.Reset();
+
+    public void SetResult() => _source.SetResult(true);
+
+    public void SetException(Exception error) => _source.SetException(error);
+
+    void IValueTaskSource.GetResult(short token) => _source.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _source.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _source.OnCompleted(continuation, state, token, flags);
 }

@@ -1,0 +1,278 @@
+using System.Runtime.InteropServices;
+
+namespace Sockeye.Transport.Epoll;
+
+/// <summary>
+/// Sockeye's own epoll loop: one thread waiting in <c>epoll_wait</c> on the connections registered
+/// with it, telling each connection's reader and writer when its socket became readable or writable.
+/// </summary>
+/// <remarks>
+/// <para>Why not .NET's socket engine: an idle connection waiting there holds a
+/// <c>SocketAsyncEventArgs</c>, the socket's <c>SocketAsyncContext</c> with its operation queues and
+/// locks, and a receive operation object — about 670 bytes per connection (docs/MEMORY.md). Here a
+/// connection is registered once, edge-triggered, for input and output, and waiting costs it an
+/// integer in its reader: the wait state (see <see cref="PollState"/>). The reader and writer call
+/// <c>recv</c>/<c>sendmsg</c> themselves, without blocking, and wait only after the kernel answered
+/// <c>EAGAIN</c> — the way Go's netpoller works.</para>
+/// <para>An event names its connection by a token: the slot in this poller's table, the poller's
+/// index and a generation. A slot is freed when the socket closes and may be reused at once; an event
+/// still in flight for the old socket then carries the old generation and is dropped.</para>
+/// </remarks>
+internal sealed unsafe class Poller
+{
+    private const int MaxEvents = 256;
+
+    private readonly int _epfd;
+    private readonly int _index;
+    private readonly object _lock = new();
+
+    // The registered connections by slot; read by the poll thread without the lock (a copy made when
+    // the table grows is published before any socket in a new slot is added to epoll).
+    private SocketConnection?[] _slots = new SocketConnection?[1024];
+    private int[] _freeSlots = new int[1024];
+    private int _freeCount;
+    private int _neverUsed;
+    private uint _generation;
+
+    public Poller(int index, string name)
+    {
+        _index = index;
+        _epfd = EpollNative.EpollCreate(EpollNative.EPOLL_CLOEXEC);
+        if (_epfd < 0)
+        {
+            throw EpollNative.Failure(Marshal.GetLastPInvokeError());
+        }
+
+        var thread = new Thread(Run) { IsBackground = true, Name = name };
+        thread.UnsafeStart();
+    }
+
+    /// <summary>How many connections are registered (a test probe).</summary>
+    public int Registered
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _neverUsed - _freeCount;
+            }
+        }
+    }
+
+    /// <summary>Adds <paramref name="connection"/>'s socket to this poller, edge-triggered for input,
+    /// output and the peer's shutdown, and gives the connection its token.</summary>
+    /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed (out of memory or
+    /// the descriptor limit of the epoll instance).</exception>
+    public void Register(SocketConnection connection)
+    {
+        int slot;
+        ulong token;
+        lock (_lock)
+        {
+            slot = _freeCount > 0 ? _freeSlots[--_freeCount] : _neverUsed++;
+            if (slot == _slots.Length)
+            {
+                var grown = new SocketConnection?[_slots.Length * 2];
+                Array.Copy(_slots, grown, _slots.Length);
+                Volatile.Write(ref _slots, grown);
+                Array.Resize(ref _freeSlots, grown.Length);
+            }
+
+            _generation = (_generation + 1) & 0xFFFFFF;
+            token = ((ulong)((_generation << 8) | (uint)_index) << 32) | (uint)slot;
+            connection.PollToken = token;
+            _slots[slot] = connection;
+        }
+
+        var error = EpollNative.Add(_epfd, connection.Socket.SafeHandle,
+            EpollNative.EPOLLIN | EpollNative.EPOLLOUT | EpollNative.EPOLLRDHUP | EpollNative.EPOLLET, token);
+        if (error != 0)
+        {
+            Unregister(token);
+            throw EpollNative.Failure(error);
+        }
+    }
+
+    /// <summary>Frees the slot of the connection with <paramref name="token"/> (after its socket was
+    /// closed, which removed it from epoll). A token no longer registered is ignored.</summary>
+    public void Unregister(ulong token)
+    {
+        var slot = (int)(uint)token;
+        lock (_lock)
+        {
+            if (_slots[slot] is { } connection && connection.PollToken == token)
+            {
+                _slots[slot] = null;
+                _freeSlots[_freeCount++] = slot;
+            }
+        }
+    }
+
+    private void Run()
+    {
+        var size = EpollNative.EventSize;
+        var dataOffset = EpollNative.EventDataOffset;
+        var events = (byte*)NativeMemory.Alloc((nuint)(MaxEvents * size));
+        while (true)
+        {
+            var count = EpollNative.EpollWait(_epfd, events, MaxEvents, -1);
+            if (count < 0)
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno == EpollNative.EINTR)
+                {
+                    continue;
+                }
+
+                // Cannot happen with a valid epoll descriptor and buffer; without this loop no
+                // connection of the process would ever be served again.
+                Environment.FailFast($"Sockeye: epoll_wait failed with errno {errno}");
+            }
+
+            // Read after the wait: every socket that produced these events was added to epoll after
+            // its slot was published.
+            var slots = Volatile.Read(ref _slots);
+            for (var i = 0; i < count; i++)
+            {
+                var entry = events + (i * size);
+                var flags = *(uint*)entry;
+                var token = *(ulong*)(entry + dataOffset);
+                var slot = (int)(uint)token;
+                if ((uint)slot < (uint)slots.Length && slots[slot] is { } connection && connection.PollToken == token)
+                {
+                    connection.OnPollEvents(flags);
+                }
+            }
+        }
+    }
+}
+
+/// <summary>
+/// The pollers of one kind: with inline completions one per core (continuations run on the poll
+/// thread, so every core needs one), otherwise one per 16 cores, handing continuations to the thread
+/// pool. Both are created on first use and live for the process.
+/// </summary>
+internal sealed class PollerGroup
+{
+    private static readonly Lock s_create = new();
+    private static PollerGroup? s_inline;
+    private static PollerGroup? s_dispatching;
+
+    private readonly Poller[] _pollers;
+    private int _next;
+
+    private PollerGroup(bool inline)
+    {
+        Inline = inline;
+        var count = inline ? Math.Clamp(Environment.ProcessorCount, 1, 64) : Math.Clamp(Environment.ProcessorCount / 16, 1, 16);
+        _pollers = new Poller[count];
+        for (var i = 0; i < count; i++)
+        {
+            _pollers[i] = new Poller(i, inline ? $"sockeye-epoll-inline-{i}" : $"sockeye-epoll-{i}");
+        }
+    }
+
+    /// <summary>Whether this machine can run the epoll engine: Linux on x86-64 or arm64.</summary>
+    public static bool IsSupported =>
+        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    /// <summary>Whether continuations run on the poll threads.</summary>
+    public bool Inline { get; }
+
+    /// <summary>How many connections are registered across the group (a test probe).</summary>
+    public int Registered => _pollers.Sum(p => p.Registered);
+
+    /// <summary>The process's group of the given kind.</summary>
+    public static PollerGroup Get(bool inline)
+    {
+        lock (s_create)
+        {
+            return inline ? s_inline ??= new PollerGroup(true) : s_dispatching ??= new PollerGroup(false);
+        }
+    }
+
+    /// <summary>Registers <paramref name="connection"/> with the next poller, round robin.</summary>
+    public void Register(SocketConnection connection) =>
+        _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)].Register(connection);
+
+    /// <summary>Frees the connection's slot; see <see cref="Poller.Unregister"/>.</summary>
+    public void Unregister(ulong token) => _pollers[(int)((token >> 32) & 0xFF)].Unregister(token);
+}
+
+/// <summary>
+/// The wait state shared by a reader or writer (waiting after <c>EAGAIN</c>) and the poll thread
+/// (reporting readiness), without a lock: an edge that arrives between the <c>EAGAIN</c> and the wait
+/// is kept as <see cref="Ready"/> and makes the waiter try again instead of sleeping through it.
+/// </summary>
+internal static class PollState
+{
+    /// <summary>Nobody waits and no edge is pending.</summary>
+    public const int Idle = 0;
+
+    /// <summary>An edge arrived while nobody waited.</summary>
+    public const int Ready = 1;
+
+    /// <summary>The reader or writer waits for the next edge.</summary>
+    public const int Waiting = 2;
+
+    /// <summary>The socket was closed: no edge will come.</summary>
+    public const int Closed = 3;
+
+    /// <summary>Records an edge; <see langword="true"/> when a waiter must be woken (the state is then
+    /// <see cref="Idle"/> again and the caller owns the wake-up).</summary>
+    public static bool Signal(ref int state)
+    {
+        while (true)
+        {
+            var current = Volatile.Read(ref state);
+            if (current == Waiting)
+            {
+                if (Interlocked.CompareExchange(ref state, Idle, Waiting) == Waiting)
+                {
+                    return true;
+                }
+            }
+            else if (current == Idle)
+            {
+                if (Interlocked.CompareExchange(ref state, Ready, Idle) == Idle)
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                return false; // already Ready, or Closed
+            }
+        }
+    }
+
+    /// <summary>Called after <c>EAGAIN</c>: <see cref="Waiting"/> (wait for the next edge),
+    /// <see cref="Ready"/> (an edge came meanwhile and was consumed: try again) or
+    /// <see cref="Closed"/>.</summary>
+    public static int BeginWait(ref int state)
+    {
+        while (true)
+        {
+            var previous = Interlocked.CompareExchange(ref state, Waiting, Idle);
+            if (previous == Idle)
+            {
+                return Waiting;
+            }
+
+            if (previous == Ready)
+            {
+                if (Interlocked.CompareExchange(ref state, Idle, Ready) == Ready)
+                {
+                    return Ready;
+                }
+
+                continue;
+            }
+
+            return previous; // Closed (Waiting cannot be: one waiter at a time)
+        }
+    }
+
+    /// <summary>Marks the socket closed; <see langword="true"/> when someone was waiting and must be woken.</summary>
+    public static bool Close(ref int state) => Interlocked.Exchange(ref state, Closed) == Waiting;
+}
