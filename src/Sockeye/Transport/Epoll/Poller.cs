@@ -93,6 +93,16 @@ internal sealed unsafe class Poller
         }
     }
 
+    /// <summary>Whether a connection with <paramref name="token"/> holds a slot (a test probe).</summary>
+    public bool IsRegistered(ulong token)
+    {
+        var slot = (int)(uint)token;
+        lock (_lock)
+        {
+            return slot < _slots.Length && _slots[slot] is { } connection && connection.PollToken == token;
+        }
+    }
+
     /// <summary>Frees the slot of the connection with <paramref name="token"/> (after its socket was
     /// closed, which removed it from epoll). A token no longer registered is ignored.</summary>
     public void Unregister(ulong token)
@@ -194,6 +204,9 @@ internal sealed class PollerGroup
     /// <summary>Registers <paramref name="connection"/> with the next poller, round robin.</summary>
     public void Register(SocketConnection connection) =>
         _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)].Register(connection);
+
+    /// <summary>Whether a connection with <paramref name="token"/> holds a slot (a test probe).</summary>
+    public bool IsRegistered(ulong token) => token != 0 && _pollers[(int)((token >> 32) & 0xFF)].IsRegistered(token);
 
     /// <summary>Frees the connection's slot; see <see cref="Poller.Unregister"/>.</summary>
     public void Unregister(ulong token) => _pollers[(int)((token >> 32) & 0xFF)].Unregister(token);

@@ -1,0 +1,276 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Sockeye.Handlers;
+using Sockeye.Tests.Support;
+using Sockeye.Transport;
+using Sockeye.Transport.Epoll;
+
+namespace Sockeye.Tests.Engines;
+
+/// <summary>
+/// The same transport behaviour over both I/O engines: Sockeye's epoll loop (the default on Linux)
+/// and .NET's socket engine. Each case runs on real loopback sockets.
+/// </summary>
+public sealed class IoEngineTests
+{
+    public static TheoryData<IoEngine, bool> Engines => new()
+    {
+        { IoEngine.Epoll, false },
+        { IoEngine.Epoll, true },
+        { IoEngine.Sockets, false },
+    };
+
+    private static TcpServerOptions Options(IoEngine engine, bool inline) => new() { IoEngine = engine, InlineCompletions = inline };
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task EveryByteComesBackInOrderFromFiftyClientsWritingRandomPieces(IoEngine engine, bool inline)
+    {
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(EchoHandler.Instance);
+        var seed = Random.Shared.Next();
+
+        var failures = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        {
+            var random = new Random(seed + i);
+            var payload = new byte[random.Next(1, 300_000)];
+            random.NextBytes(payload);
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            var writer = Task.Run(async () =>
+            {
+                for (var offset = 0; offset < payload.Length;)
+                {
+                    var n = Math.Min(payload.Length - offset, random.Next(1, 40_000));
+                    await client.SendAllAsync(payload.AsMemory(offset, n));
+                    offset += n;
+                }
+            });
+            var echoed = await client.ReceiveExactlyAsync(payload.Length, TimeSpan.FromSeconds(60));
+            await writer;
+            var same = echoed.AsSpan().CommonPrefixLength(payload);
+            return same == payload.Length ? null : $"client {i}: first wrong byte at {same} of {payload.Length}";
+        }));
+
+        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AnIdleConnectionWaitsForInputHoldingNoBuffer(IoEngine engine, bool inline)
+    {
+        var connections = new TaskCompletionSource<SocketConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(connection =>
+        {
+            connections.TrySetResult((SocketConnection)connection);
+            return EchoHandler.Instance.HandleAsync(connection);
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await client.SendAllAsync(new byte[10_000]);
+        await client.ReceiveExactlyAsync(10_000);
+        var connection = await connections.Task.WaitAsync(Loopback.Patience);
+
+        await Loopback.EventuallyAsync(() => connection.Reader.IsReceivePending, "the idle connection waits for input");
+        var pool = server.MemoryPool;
+        Assert.True(pool.BlocksAllocated > 0, "the echo used pool blocks");
+        await Loopback.EventuallyAsync(() => pool.BlocksAllocated - pool.FreeBlocks == 0, "every block is back in the pool");
+        Assert.Equal(engine == IoEngine.Epoll, connection.PollToken != 0);
+
+        // And it still wakes up for the next bytes.
+        await client.SendAllAsync("again"u8.ToArray());
+        Assert.Equal("again"u8.ToArray(), await client.ReceiveExactlyAsync(5));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AbortEndsAReadThatIsWaitingForInput(IoEngine engine, bool inline)
+    {
+        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(async connection =>
+        {
+            try
+            {
+                var read = connection.Input.ReadAsync();
+                reading.TrySetResult(connection);
+                await read;
+                outcome.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                outcome.TrySetResult(ex);
+            }
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        var connection = await reading.Task.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => ((SocketConnection)connection).Reader.IsReceivePending, "the read waits for input");
+
+        connection.Abort("the test aborts it");
+
+        var error = await outcome.Task.WaitAsync(Loopback.Patience);
+        var aborted = Assert.IsType<ConnectionAbortedException>(error);
+        Assert.Contains("the test aborts it", aborted.Message, StringComparison.Ordinal);
+        Assert.Equal(SocketError.ConnectionReset, await client.ReceiveEndAsync());
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AbortEndsAFlushThatIsWaitingForRoom(IoEngine engine, bool inline)
+    {
+        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var flushing = new TaskCompletionSource<SocketConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = Options(engine, inline);
+        options.SendBufferSize = 16 * 1024;
+        await using var server = new TcpServer(options);
+        await server.StartAsync(async connection =>
+        {
+            flushing.TrySetResult((SocketConnection)connection);
+            try
+            {
+                // The peer never reads: the kernel's buffers fill and a flush waits for room.
+                var block = new byte[64 * 1024];
+                for (var i = 0; i < 1000; i++)
+                {
+                    await connection.Output.WriteAsync(block);
+                }
+
+                outcome.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                outcome.TrySetResult(ex);
+            }
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        client.ReceiveBufferSize = 16 * 1024;
+        var connection = await flushing.Task.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => connection.IsSendPending, "a flush waits for the kernel");
+
+        connection.Abort("stuck writer");
+
+        var error = await outcome.Task.WaitAsync(Loopback.Patience);
+        Assert.IsType<ConnectionAbortedException>(error);
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AFlushOfManyBlocksReachesASlowReaderIntact(IoEngine engine, bool inline)
+    {
+        // 300 blocks in one flush: more than one gathered send takes, and far more than the socket
+        // buffers hold, so the send goes out in parts with waits for room between them.
+        const int Size = 300 * 4096;
+        var expected = new byte[Size];
+        new Random(7).NextBytes(expected);
+        var options = Options(engine, inline);
+        options.SendBufferSize = 32 * 1024;
+        options.MaxWriteBufferSize = 2 * Size;
+        await using var server = new TcpServer(options);
+        await server.StartAsync(async connection =>
+        {
+            for (var offset = 0; offset < Size; offset += 4096)
+            {
+                expected.AsSpan(offset, 4096).CopyTo(connection.Output.GetSpan(4096));
+                connection.Output.Advance(4096);
+            }
+
+            await connection.Output.FlushAsync();
+            await connection.Output.CompleteAsync();
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        client.ReceiveBufferSize = 16 * 1024;
+
+        var received = new byte[Size];
+        var total = 0;
+        using var timeout = new CancellationTokenSource(Loopback.Patience);
+        while (total < Size)
+        {
+            var n = await client.ReceiveAsync(received.AsMemory(total, Math.Min(7000, Size - total)), SocketFlags.None, timeout.Token);
+            Assert.NotEqual(0, n);
+            total += n;
+            if (total % 10 == 0)
+            {
+                await Task.Delay(1, timeout.Token); // a slow reader, now and then
+            }
+        }
+
+        Assert.Equal(expected, received);
+        Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task APeerResetEndsAWaitingReadWithConnectionReset(IoEngine engine, bool inline)
+    {
+        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reading = new TaskCompletionSource<SocketConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(async connection =>
+        {
+            try
+            {
+                var read = connection.Input.ReadAsync();
+                reading.TrySetResult((SocketConnection)connection);
+                await read;
+                outcome.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                outcome.TrySetResult(ex);
+            }
+        });
+        var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        var connection = await reading.Task.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => connection.Reader.IsReceivePending, "the read waits for input");
+
+        client.LingerState = new LingerOption(true, 0);
+        client.Dispose(); // RST
+
+        Assert.IsType<ConnectionResetException>(await outcome.Task.WaitAsync(Loopback.Patience));
+    }
+
+    [Fact]
+    public async Task AClosedConnectionGivesItsPollerSlotBack()
+    {
+        var connections = new List<SocketConnection>();
+        await using var server = new TcpServer(Options(IoEngine.Epoll, inline: false));
+        await server.StartAsync(connection =>
+        {
+            lock (connections)
+            {
+                connections.Add((SocketConnection)connection);
+            }
+
+            return EchoHandler.Instance.HandleAsync(connection);
+        });
+        var group = PollerGroup.Get(inline: false);
+        var clients = new List<Socket>();
+        for (var i = 0; i < 20; i++)
+        {
+            clients.Add(await Loopback.ConnectAsync(server.LocalEndPoint!));
+        }
+
+        await Loopback.EventuallyAsync(() => { lock (connections) { return connections.Count == 20; } }, "20 connections are served");
+        SocketConnection[] served;
+        lock (connections)
+        {
+            served = [.. connections];
+        }
+
+        Assert.All(served, c => Assert.True(group.IsRegistered(c.PollToken)));
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+
+        await Loopback.EventuallyAsync(() => served.All(c => !group.IsRegistered(c.PollToken)), "every slot is free again");
+    }
+
+    [Fact]
+    public void AnUnknownEngineIsRefusedByName()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new TcpServerOptions { IoEngine = (IoEngine)7 }.Validate());
+        Assert.Equal(nameof(TcpServerOptions.IoEngine), error.ParamName);
+        Assert.Contains("Default, Epoll or Sockets", error.Message, StringComparison.Ordinal);
+    }
+}
