@@ -3,14 +3,57 @@ using Sockeye.Transport.Epoll;
 namespace Sockeye.Transport;
 
 /// <summary>
-/// The connection's side of the epoll engine (<see cref="Poller"/>): registration at creation, the
+/// The connection's side of the epoll engine (<see cref="Poller"/>): registration at the first wait, the
 /// readiness events, and waking the reader and writer when the socket closes (a closed descriptor
 /// leaves epoll silently, so nothing else would).
 /// </summary>
 internal sealed partial class SocketConnection
 {
-    /// <summary>The connection's token in its poller; 0 when the server uses .NET's socket engine.</summary>
+    private const uint InputEvents = EpollNative.EPOLLIN | EpollNative.EPOLLRDHUP | EpollNative.EPOLLET;
+    private const uint ClosedMark = uint.MaxValue;
+
+    // What the socket is registered for (0: not yet; ClosedMark: closed, never again). Guarded by
+    // this object's lock; read without it on the fast path.
+    private uint _pollEvents;
+
+    /// <summary>The connection's token in its poller; 0 until its socket is registered.</summary>
     internal ulong PollToken { get; set; }
+
+    /// <summary>Makes sure the socket is in epoll for input (and for output when
+    /// <paramref name="output"/>) before the reader or writer waits: called after an <c>EAGAIN</c>.
+    /// An edge that came between the <c>EAGAIN</c> and the registration is reported by the
+    /// registration itself (epoll reports the current state when a socket is added or changed).</summary>
+    /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    internal void EnsurePolled(bool output)
+    {
+        var wanted = output ? InputEvents | EpollNative.EPOLLOUT : InputEvents;
+        var current = Volatile.Read(ref _pollEvents);
+        if ((current & wanted) == wanted)
+        {
+            return; // registered (or closed: the wait then sees the closed state)
+        }
+
+        lock (this)
+        {
+            current = _pollEvents;
+            if ((current & wanted) == wanted)
+            {
+                return;
+            }
+
+            if (current == 0)
+            {
+                _context.Poller!.Register(this, wanted);
+            }
+            else
+            {
+                _context.Poller!.Modify(this, current | wanted);
+            }
+
+            Volatile.Write(ref _pollEvents, current | wanted);
+        }
+    }
 
     /// <summary>Readiness from the poll thread: input, the peer's FIN or an error wake the reader;
     /// room to send or an error wake the writer.</summary>
@@ -35,7 +78,18 @@ internal sealed partial class SocketConnection
             return;
         }
 
-        poller.Unregister(PollToken);
+        ulong token;
+        lock (this)
+        {
+            token = _pollEvents is 0 or ClosedMark ? 0 : PollToken;
+            _pollEvents = ClosedMark;
+        }
+
+        if (token != 0)
+        {
+            poller.Unregister(token);
+        }
+
         _reader.OnSocketClosed();
         _writer.OnSocketClosed();
     }

@@ -45,9 +45,6 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         // readable after the socket is closed.
         _remoteEndPoint = socket.RemoteEndPoint;
         Id = Interlocked.Increment(ref s_lastId);
-
-        // Last: from here on the poll thread may call into the reader and writer.
-        context.Poller?.Register(this);
     }
 
     public override long Id { get; }

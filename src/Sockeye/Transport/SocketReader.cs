@@ -417,6 +417,16 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
             // Nothing there: hold no block while waiting.
             ReleaseReserved();
+            try
+            {
+                _connection.EnsurePolled(output: false);
+            }
+            catch (Exception ex)
+            {
+                RecordFailure(ex);
+                return;
+            }
+
             switch (PollState.BeginWait(ref _pollState))
             {
                 case PollState.Waiting:

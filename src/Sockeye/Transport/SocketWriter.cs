@@ -240,6 +240,7 @@ internal sealed class SocketWriter : PipeWriter
                 throw EpollNative.Failure(errno);
             }
 
+            _connection.EnsurePolled(output: true);
             await WaitWritableAsync().ConfigureAwait(false);
         }
     }

@@ -27,6 +27,7 @@ internal static unsafe partial class EpollNative
     public const uint EPOLLET = 1u << 31;
 
     public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_MOD = 3;
     public const int EPOLL_CLOEXEC = 0x80000;
 
     private const int MSG_DONTWAIT = 0x40;
@@ -62,15 +63,17 @@ internal static unsafe partial class EpollNative
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     private static partial nint SendMsg(SafeSocketHandle fd, MessageHeader* message, int flags);
 
-    /// <summary>Adds <paramref name="socket"/> to <paramref name="epfd"/>, edge-triggered, for
-    /// <paramref name="events"/>, with <paramref name="data"/> handed back by every event.</summary>
+    /// <summary>Adds <paramref name="socket"/> to <paramref name="epfd"/> (<see cref="EPOLL_CTL_ADD"/>)
+    /// or changes its events (<see cref="EPOLL_CTL_MOD"/>), with <paramref name="data"/> handed back by
+    /// every event.</summary>
     /// <returns>0, or the <c>errno</c> of the failure.</returns>
-    public static int Add(int epfd, SafeSocketHandle socket, uint events, ulong data)
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static int Control(int epfd, int operation, SafeSocketHandle socket, uint events, ulong data)
     {
         var ev = stackalloc byte[16];
         *(uint*)ev = events;
         *(ulong*)(ev + EventDataOffset) = data;
-        return EpollCtl(epfd, EPOLL_CTL_ADD, socket, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
+        return EpollCtl(epfd, operation, socket, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
     }
 
     /// <summary>One non-blocking receive into <paramref name="buffer"/>.</summary>

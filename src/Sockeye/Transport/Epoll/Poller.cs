@@ -7,6 +7,9 @@ namespace Sockeye.Transport.Epoll;
 /// with it, telling each connection's reader and writer when its socket became readable or writable.
 /// </summary>
 /// <remarks>
+/// <para>A socket is added at its first <c>EAGAIN</c> (a connection whose first read finds its bytes
+/// already there causes no wake-up), for input and the peer's FIN; output is added the first time a
+/// send finds the buffer full, which most connections never do.</para>
 /// <para>Why not .NET's socket engine: an idle connection waiting there holds a
 /// <c>SocketAsyncEventArgs</c>, the socket's <c>SocketAsyncContext</c> with its operation queues and
 /// locks, and a receive operation object — about 670 bytes per connection (docs/MEMORY.md). Here a
@@ -59,11 +62,12 @@ internal sealed unsafe class Poller
         }
     }
 
-    /// <summary>Adds <paramref name="connection"/>'s socket to this poller, edge-triggered for input,
-    /// output and the peer's shutdown, and gives the connection its token.</summary>
+    /// <summary>Adds <paramref name="connection"/>'s socket to this poller, edge-triggered for
+    /// <paramref name="events"/>, and gives the connection its token.</summary>
     /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed (out of memory or
-    /// the descriptor limit of the epoll instance).</exception>
-    public void Register(SocketConnection connection)
+    /// the user's epoll watch limit).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public void Register(SocketConnection connection, uint events)
     {
         int slot;
         ulong token;
@@ -84,11 +88,32 @@ internal sealed unsafe class Poller
             _slots[slot] = connection;
         }
 
-        var error = EpollNative.Add(_epfd, connection.Socket.SafeHandle,
-            EpollNative.EPOLLIN | EpollNative.EPOLLOUT | EpollNative.EPOLLRDHUP | EpollNative.EPOLLET, token);
+        int error;
+        try
+        {
+            error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_ADD, connection.Socket.SafeHandle, events, token);
+        }
+        catch
+        {
+            Unregister(token);
+            throw;
+        }
+
         if (error != 0)
         {
             Unregister(token);
+            throw EpollNative.Failure(error);
+        }
+    }
+
+    /// <summary>Changes the events a registered connection's socket waits for.</summary>
+    /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed.</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public void Modify(SocketConnection connection, uint events)
+    {
+        var error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_MOD, connection.Socket.SafeHandle, events, connection.PollToken);
+        if (error != 0)
+        {
             throw EpollNative.Failure(error);
         }
     }
@@ -202,8 +227,12 @@ internal sealed class PollerGroup
     }
 
     /// <summary>Registers <paramref name="connection"/> with the next poller, round robin.</summary>
-    public void Register(SocketConnection connection) =>
-        _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)].Register(connection);
+    public void Register(SocketConnection connection, uint events) =>
+        _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)].Register(connection, events);
+
+    /// <summary>Changes what a registered connection waits for; see <see cref="Poller.Modify"/>.</summary>
+    public void Modify(SocketConnection connection, uint events) =>
+        _pollers[(int)((connection.PollToken >> 32) & 0xFF)].Modify(connection, events);
 
     /// <summary>Whether a connection with <paramref name="token"/> holds a slot (a test probe).</summary>
     public bool IsRegistered(ulong token) => token != 0 && _pollers[(int)((token >> 32) & 0xFF)].IsRegistered(token);
