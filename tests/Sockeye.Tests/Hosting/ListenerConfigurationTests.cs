@@ -68,6 +68,7 @@ public class ListenerConfigurationTests
     [InlineData("MaxReadBufferSize", "0", "Sockeye:Listeners:echo:MaxReadBufferSize must be positive (null for no limit), got 0")]
     [InlineData("MaxReadBufferSize", "1MiB", "Sockeye:Listeners:echo:MaxReadBufferSize must be a whole number (or null for none), got '1MiB'")]
     [InlineData("NoDelay", "maybe", "Sockeye:Listeners:echo:NoDelay must be true or false, got 'maybe'")]
+    [InlineData("IoEngine", "kqueue", "Sockeye:Listeners:echo:IoEngine must be one of Default, Epoll, Sockets, got 'kqueue'")]
     [InlineData("Port", "70000", "Sockeye:Listeners:echo:Port must be between 0 and 65535, got 70000")]
     [InlineData("Port", "seven", "Sockeye:Listeners:echo:Port must be a whole number, got 'seven'")]
     [InlineData("Host", "example.com", "Sockeye:Listeners:echo:Host must be an IP address, localhost or *, got 'example.com'")]
@@ -86,6 +87,27 @@ public class ListenerConfigurationTests
         Assert.StartsWith(message, ex.Message, StringComparison.Ordinal);
         Assert.StartsWith("Sockeye:Listeners:echo:", ex.Key, StringComparison.Ordinal);
         Assert.Equal(0, host.Services.GetRequiredService<SockeyeListeners>().Count); // nothing was bound
+    }
+
+    [Fact]
+    public async Task TheIoEngineAndInlineCompletionsComeFromConfiguration()
+    {
+        using var host = TestHost.Build(settings: new Dictionary<string, string?>
+        {
+            ["Sockeye:Listeners:echo:Protocol"] = "echo",
+            ["Sockeye:Listeners:echo:IoEngine"] = "sockets",
+            ["Sockeye:Listeners:echo:InlineCompletions"] = "true",
+        });
+
+        await host.StartAsync().WaitAsync(Loopback.Patience);
+        var server = host.Listener("echo").Options.Server;
+        Assert.Equal(IoEngine.Sockets, server.IoEngine);
+        Assert.True(server.InlineCompletions);
+
+        using var client = await Loopback.ConnectAsync(host.Listener("echo").LocalEndPoint!);
+        await client.SendAllAsync("engine"u8.ToArray());
+        Assert.Equal("engine"u8.ToArray(), await client.ReceiveExactlyAsync(6));
+        await host.StopAsync().WaitAsync(Loopback.Patience);
     }
 
     [Fact]
