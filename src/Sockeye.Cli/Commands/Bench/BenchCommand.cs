@@ -39,11 +39,13 @@ internal static class BenchCommand
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No live progress on stderr" };
         var reset = new Option<bool>("--reset") { Description = "Close short connections with RST instead of FIN (no TIME_WAIT on the client)" };
+        var tls = new Option<bool>("--tls") { Description = "Connect over TLS (SslStream). Any server certificate is accepted: a load tool measures, it does not authenticate" };
+        var tlsSni = new Option<string?>("--tls-sni") { Description = "Server name to send in the TLS handshake (SNI); default: none. Implies --tls" };
         var child = new Option<bool>(ChildProtocol.ChildOption) { Hidden = true };
 
         var command = new Command(mode.ToString().ToLowerInvariant(), description)
         {
-            host, port, unix, count, size, duration, json, sources, processes, serverPid, quiet, child,
+            host, port, unix, count, size, duration, json, sources, processes, serverPid, quiet, tls, tlsSni, child,
         };
         if (mode != BenchMode.Idle)
         {
@@ -154,6 +156,8 @@ internal static class BenchCommand
                 Quiet = parse.GetValue(quiet) || parse.GetValue(child),
                 Reset = mode == BenchMode.Churn && parse.GetValue(reset),
                 Child = parse.GetValue(child),
+                Tls = parse.GetValue(tls) || parse.GetValue(tlsSni) is not null,
+                TlsServerName = parse.GetValue(tlsSni),
             };
             return await RunAsync(settings, cancellationToken);
         });

@@ -9,7 +9,8 @@ internal static class BenchReport
     {
         var text = new StringBuilder();
         var loop = settings.Mode != BenchMode.Echo ? "" : settings.Rate > 0 ? $", open loop at {settings.Rate:N0}/s" : ", closed loop";
-        text.AppendLine($"sockeye bench {r.Mode} → {r.Target}: {r.Connections:N0} connections, {r.Size:N0} B messages, depth {r.Depth}{loop}, {r.Processes} process(es), {r.Seconds:F1} s measured");
+        var tls = settings.Tls ? " over TLS" : "";
+        text.AppendLine($"sockeye bench {r.Mode} → {r.Target}{tls}: {r.Connections:N0} connections, {r.Size:N0} B messages, depth {r.Depth}{loop}, {r.Processes} process(es), {r.Seconds:F1} s measured");
         var unit = settings.Mode switch
         {
             BenchMode.Echo => "round trip",

@@ -68,6 +68,13 @@ internal sealed record BenchSettings
     /// <summary>Close short connections with RST instead of FIN (churn): no TIME_WAIT on the client.</summary>
     public bool Reset { get; init; }
 
+    /// <summary>Connect over TLS (an <see cref="System.Net.Security.SslStream"/> per connection),
+    /// accepting any server certificate.</summary>
+    public bool Tls { get; init; }
+
+    /// <summary>The server name sent in the TLS handshake (SNI); null sends none.</summary>
+    public string? TlsServerName { get; init; }
+
     /// <summary>Run as a child of another bench process: talk over stdin/stdout, print no table.</summary>
     public bool Child { get; init; }
 

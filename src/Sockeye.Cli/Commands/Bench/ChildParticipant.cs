@@ -95,6 +95,17 @@ internal sealed class ChildParticipant : IParticipant
             yield return "--reset";
         }
 
+        if (settings.Tls)
+        {
+            yield return "--tls";
+        }
+
+        if (settings.TlsServerName is { } serverName)
+        {
+            yield return "--tls-sni";
+            yield return serverName;
+        }
+
         yield return ChildProtocol.ChildOption;
     }
 

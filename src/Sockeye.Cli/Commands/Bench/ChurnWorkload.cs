@@ -29,12 +29,12 @@ internal sealed class ChurnWorkload(BenchSettings settings) : Workload(settings)
         {
             var index = Interlocked.Increment(ref _nextConnection);
             var started = Stopwatch.GetTimestamp();
-            Socket? socket = null;
+            BenchConnection? connection = null;
             try
             {
-                socket = await Dialer.ConnectAsync(Settings, index, StopToken).ConfigureAwait(false);
+                connection = await Dialer.OpenAsync(Settings, index, StopToken).ConfigureAwait(false);
                 CountOpened();
-                if (!await Dialer.RoundTripAsync(socket, Pattern.Batch(index, 0), reply, CancellationToken.None).ConfigureAwait(false))
+                if (!await connection.RoundTripAsync(Pattern.Batch(index, 0), reply, CancellationToken.None).ConfigureAwait(false))
                 {
                     CountError();
                     continue;
@@ -47,15 +47,11 @@ internal sealed class ChurnWorkload(BenchSettings settings) : Workload(settings)
 
                 if (Settings.Reset)
                 {
-                    socket.LingerState = new LingerOption(true, 0);
+                    connection.Socket.LingerState = new LingerOption(true, 0);
                 }
                 else
                 {
-                    // FIN, then wait for the server's FIN: the connection is over for both sides.
-                    socket.Shutdown(SocketShutdown.Send);
-                    while (await socket.ReceiveAsync(drain, SocketFlags.None).ConfigureAwait(false) > 0)
-                    {
-                    }
+                    await connection.CloseAndDrainAsync(drain).ConfigureAwait(false);
                 }
 
                 RecordLatency(Nanoseconds(started, Stopwatch.GetTimestamp()), 1);
@@ -65,7 +61,7 @@ internal sealed class ChurnWorkload(BenchSettings settings) : Workload(settings)
             {
                 return;
             }
-            catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or ObjectDisposedException)
+            catch (Exception ex) when (IsConnectionFailure(ex))
             {
                 if (!Stopping)
                 {
@@ -74,9 +70,9 @@ internal sealed class ChurnWorkload(BenchSettings settings) : Workload(settings)
             }
             finally
             {
-                if (socket is not null)
+                if (connection is not null)
                 {
-                    socket.Dispose();
+                    connection.Dispose();
                     CountClosed();
                 }
             }

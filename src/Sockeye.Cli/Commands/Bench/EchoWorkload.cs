@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 
 namespace Sockeye.Cli.Commands.Bench;
 
@@ -16,27 +15,27 @@ namespace Sockeye.Cli.Commands.Bench;
 /// </remarks>
 internal sealed class EchoWorkload(BenchSettings settings) : Workload(settings)
 {
-    private Socket?[] _sockets = [];
+    private BenchConnection?[] _connections = [];
 
     public override async Task PrepareAsync(CancellationToken cancellationToken) =>
-        _sockets = await OpenAllAsync(cancellationToken).ConfigureAwait(false);
+        _connections = await OpenAllAsync(cancellationToken).ConfigureAwait(false);
 
     public override Task RunAsync()
     {
         var start = Stopwatch.GetTimestamp();
-        var loops = new List<Task>(_sockets.Length);
-        for (var i = 0; i < _sockets.Length; i++)
+        var loops = new List<Task>(_connections.Length);
+        for (var i = 0; i < _connections.Length; i++)
         {
-            if (_sockets[i] is { } socket)
+            if (_connections[i] is { } connection)
             {
-                loops.Add(Task.Run(() => ConnectionLoopAsync(socket, i, start)));
+                loops.Add(Task.Run(() => ConnectionLoopAsync(connection, i, start)));
             }
         }
 
         return Task.WhenAll(loops);
     }
 
-    private async Task ConnectionLoopAsync(Socket socket, long index, long start)
+    private async Task ConnectionLoopAsync(BenchConnection connection, long index, long start)
     {
         var reply = new byte[Pattern.BatchBytes];
         var depth = Settings.Depth;
@@ -66,7 +65,7 @@ internal sealed class EchoWorkload(BenchSettings settings) : Workload(settings)
                     sent = Stopwatch.GetTimestamp();
                 }
 
-                if (!await Dialer.RoundTripAsync(socket, Pattern.Batch(index, sequence), reply, CancellationToken.None).ConfigureAwait(false))
+                if (!await connection.RoundTripAsync(Pattern.Batch(index, sequence), reply, CancellationToken.None).ConfigureAwait(false))
                 {
                     CountError(); // The server closed the connection.
                     break;
@@ -85,7 +84,7 @@ internal sealed class EchoWorkload(BenchSettings settings) : Workload(settings)
         catch (OperationCanceledException)
         {
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (Exception ex) when (IsConnectionFailure(ex))
         {
             if (!Stopping)
             {
@@ -95,15 +94,15 @@ internal sealed class EchoWorkload(BenchSettings settings) : Workload(settings)
         finally
         {
             CountClosed();
-            socket.Dispose();
+            connection.Dispose();
         }
     }
 
     public override async ValueTask DisposeAsync()
     {
-        foreach (var socket in _sockets)
+        foreach (var connection in _connections)
         {
-            socket?.Dispose();
+            connection?.Dispose();
         }
 
         await base.DisposeAsync().ConfigureAwait(false);

@@ -1,5 +1,3 @@
-using System.Net.Sockets;
-
 namespace Sockeye.Cli.Commands.Bench;
 
 /// <summary>
@@ -10,18 +8,18 @@ namespace Sockeye.Cli.Commands.Bench;
 internal sealed class IdleWorkload(BenchSettings settings) : Workload(settings)
 {
     private readonly TaskCompletionSource _holdEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Socket?[] _sockets = [];
+    private BenchConnection?[] _connections = [];
 
     public override async Task PrepareAsync(CancellationToken cancellationToken) =>
-        _sockets = await OpenAllAsync(cancellationToken).ConfigureAwait(false);
+        _connections = await OpenAllAsync(cancellationToken).ConfigureAwait(false);
 
     public override async Task RunAsync()
     {
         await _holdEnded.Task.ConfigureAwait(false);
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Settings.ConnectConcurrency };
-        await Parallel.ForEachAsync(Enumerable.Range(0, _sockets.Length), parallel, async (index, token) =>
+        await Parallel.ForEachAsync(Enumerable.Range(0, _connections.Length), parallel, async (index, token) =>
         {
-            if (_sockets[index] is not { } socket)
+            if (_connections[index] is not { } connection)
             {
                 return;
             }
@@ -30,7 +28,7 @@ internal sealed class IdleWorkload(BenchSettings settings) : Workload(settings)
             try
             {
                 using var timeout = new CancellationTokenSource(Settings.ConnectTimeout);
-                if (await Dialer.RoundTripAsync(socket, Pattern.Batch(index, 1), reply, timeout.Token).ConfigureAwait(false))
+                if (await connection.RoundTripAsync(Pattern.Batch(index, 1), reply, timeout.Token).ConfigureAwait(false))
                 {
                     if (Pattern.Matches(reply, index, 1))
                     {
@@ -41,7 +39,7 @@ internal sealed class IdleWorkload(BenchSettings settings) : Workload(settings)
                     CountMismatch();
                 }
             }
-            catch (Exception ex) when (ex is SocketException or OperationCanceledException or ObjectDisposedException)
+            catch (Exception ex) when (ex is OperationCanceledException || IsConnectionFailure(ex))
             {
             }
 
@@ -58,9 +56,9 @@ internal sealed class IdleWorkload(BenchSettings settings) : Workload(settings)
 
     public override async ValueTask DisposeAsync()
     {
-        foreach (var socket in _sockets)
+        foreach (var connection in _connections)
         {
-            socket?.Dispose();
+            connection?.Dispose();
         }
 
         await base.DisposeAsync().ConfigureAwait(false);

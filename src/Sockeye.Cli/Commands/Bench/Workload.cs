@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Security.Authentication;
 using HdrHistogram;
 
 namespace Sockeye.Cli.Commands.Bench;
@@ -174,36 +175,42 @@ internal abstract class Workload : IAsyncDisposable
     /// <summary>Nanoseconds between two <see cref="Stopwatch"/> timestamps.</summary>
     protected static long Nanoseconds(long from, long to) => (long)((to - from) * (1_000_000_000.0 / Stopwatch.Frequency));
 
-    /// <summary>Opens <see cref="BenchSettings.Connections"/> connections, a bounded number at a time,
-    /// and proves each with one round trip; failures are counted, not thrown.</summary>
-    protected async Task<Socket?[]> OpenAllAsync(CancellationToken cancellationToken)
+    /// <summary>Opens <see cref="BenchSettings.Connections"/> connections (with their TLS handshakes
+    /// under <c>--tls</c>), a bounded number at a time, and proves each with one round trip; failures
+    /// are counted, not thrown.</summary>
+    protected async Task<BenchConnection?[]> OpenAllAsync(CancellationToken cancellationToken)
     {
-        var sockets = new Socket?[Settings.Connections];
+        var connections = new BenchConnection?[Settings.Connections];
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Settings.ConnectConcurrency, CancellationToken = cancellationToken };
         await Parallel.ForEachAsync(Enumerable.Range(0, Settings.Connections), parallel, async (index, token) =>
         {
-            Socket? socket = null;
+            BenchConnection? connection = null;
             try
             {
-                socket = await Dialer.ConnectAsync(Settings, index, token).ConfigureAwait(false);
+                connection = await Dialer.OpenAsync(Settings, index, token).ConfigureAwait(false);
                 var reply = new byte[Pattern.BatchBytes];
-                if (!await Dialer.RoundTripAsync(socket, Pattern.Batch(index, 0), reply, token).ConfigureAwait(false)
+                if (!await connection.RoundTripAsync(Pattern.Batch(index, 0), reply, token).ConfigureAwait(false)
                     || !Pattern.Matches(reply, index, 0))
                 {
                     throw new IOException("the first round trip failed");
                 }
 
-                sockets[index] = socket;
+                connections[index] = connection;
                 CountOpened();
             }
-            catch (Exception ex) when (ex is SocketException or IOException or TimeoutException)
+            catch (Exception ex) when (IsConnectionFailure(ex))
             {
-                socket?.Dispose();
+                connection?.Dispose();
                 CountConnectFailure();
             }
         }).ConfigureAwait(false);
-        return sockets;
+        return connections;
     }
+
+    /// <summary>Whether <paramref name="ex"/> is a connection's failure (socket error, reset, timeout,
+    /// failed TLS handshake or record) rather than a bug in the bench.</summary>
+    protected static bool IsConnectionFailure(Exception ex) =>
+        ex is SocketException or IOException or TimeoutException or AuthenticationException or ObjectDisposedException;
 
     public virtual ValueTask DisposeAsync()
     {
