@@ -60,6 +60,18 @@ public sealed class TlsOptions
     /// (the CLI calls it on SIGHUP).</remarks>
     public bool ReloadOnFileChange { get; set; } = true;
 
+    /// <summary>Whether OpenSSL may free a connection's TLS record buffers between records, so an idle
+    /// TLS connection costs about 10 KB instead of 40 KB (docs/SECURITY.md, "Measured").</summary>
+    /// <remarks>Default: <see langword="true"/>. It sets OpenSSL's <c>SSL_MODE_RELEASE_BUFFERS</c>, which
+    /// .NET does not expose, through guarded access to <see cref="SslStream"/>'s internals on Linux; where
+    /// they differ (another runtime version or operating system) nothing changes and event 1300 says why.
+    /// The price is an allocation and a free of about 17 KB per TLS record read and written (a few
+    /// percent of the CPU per round trip); turn it off for few connections that are busy all the time.</remarks>
+    public bool ReleaseIdleBuffers { get; set; } = true;
+
+    /// <summary>How <see cref="ReleaseIdleBuffers"/> reaches OpenSSL; tests replace it to see the fallback.</summary>
+    internal Internal.OpenSslBufferRelease BufferRelease { get; set; } = Internal.OpenSslBufferRelease.Shared;
+
     internal void Validate()
     {
         if (Certificate is null && ServerCertificates.Count == 0)

@@ -27,6 +27,7 @@ internal sealed class CertificateStore : IDisposable
     private readonly ITimer? _reloadTimer;
     private Snapshot _current;
     private long _reloads;
+    private int _releaseUnavailableLogged;
 
     public CertificateStore(TlsOptions options, ILogger logger)
     {
@@ -86,6 +87,30 @@ internal sealed class CertificateStore : IDisposable
             CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
             AllowRenegotiation = false,
         };
+    }
+
+    /// <summary>Lets OpenSSL free <paramref name="stream"/>'s record buffers between records when
+    /// <see cref="TlsOptions.ReleaseIdleBuffers"/> is on; logs once when the runtime does not allow it.</summary>
+    /// <returns>Whether the buffers will be released.</returns>
+    public bool ReleaseIdleBuffers(SslStream stream)
+    {
+        if (!_options.ReleaseIdleBuffers)
+        {
+            return false;
+        }
+
+        var release = _options.BufferRelease;
+        if (release.TryEnable(stream))
+        {
+            return true;
+        }
+
+        if (release.UnavailableReason is { } reason && Interlocked.Exchange(ref _releaseUnavailableLogged, 1) == 0)
+        {
+            SockeyeLog.TlsBufferReleaseUnavailable(_logger, reason);
+        }
+
+        return false;
     }
 
     public void Dispose()

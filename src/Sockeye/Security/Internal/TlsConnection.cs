@@ -29,9 +29,10 @@ internal sealed class TlsConnection : Connection
     private bool _closed;
     private Task? _disposeTask;
 
-    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info)
+    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info, bool releasesIdleBuffers)
     {
         Transport = transport;
+        ReleasesIdleBuffers = releasesIdleBuffers;
         _ssl = ssl;
         Info = info;
         _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize);
@@ -40,6 +41,13 @@ internal sealed class TlsConnection : Connection
 
     /// <summary>The connection underneath, which carries the bytes, the timers and the abort.</summary>
     public SocketConnection Transport { get; }
+
+    /// <summary>Whether OpenSSL frees this connection's record buffers between records
+    /// (<see cref="TlsOptions.ReleaseIdleBuffers"/> on, and the runtime allows it).</summary>
+    public bool ReleasesIdleBuffers { get; }
+
+    /// <summary>The TLS stream, for tests.</summary>
+    internal SslStream Ssl => _ssl;
 
     /// <summary>What the handshake settled.</summary>
     public TlsConnectionInfo Info { get; }
@@ -109,9 +117,12 @@ internal sealed class TlsConnection : Connection
         transport.ClearReadDeadline();
         transport.ClearWriteDeadline();
 
+        // Before the first read or write: OpenSSL may then free the record buffers an idle connection holds.
+        var releases = certificates.ReleaseIdleBuffers(ssl);
+
         // From here the handler's reads are timed on the decrypted side (see TlsInputReader).
         transport.Reader.TimesReads = false;
-        return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName));
+        return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName), releases);
     }
 
     /// <summary>Sends what the handler wrote, a TLS close_notify, then the FIN. Idempotent.</summary>
