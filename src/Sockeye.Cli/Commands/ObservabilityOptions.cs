@@ -46,13 +46,22 @@ internal sealed class ObservabilityOptions
     };
 
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
-    public void AddTo(Command command)
+    public void AddTo(Command command) => AddTo(command, withNoMetrics: true);
+
+    /// <summary>Adds the admin-port and logging options to <paramref name="command"/>, and
+    /// <c>--no-metrics</c> when <paramref name="withNoMetrics"/> (a command whose servers are not
+    /// built from <see cref="TcpServerOptions"/> here, such as <c>serve --config</c>, leaves it out).</summary>
+    public void AddTo(Command command, bool withNoMetrics)
     {
         command.Options.Add(MetricsPort);
         command.Options.Add(MetricsHost);
         command.Options.Add(LogLevel);
         command.Options.Add(LogFormat);
-        command.Options.Add(NoMetrics);
+        if (withNoMetrics)
+        {
+            command.Options.Add(NoMetrics);
+        }
+
         MetricsHost.Validators.Add(r =>
         {
             var value = r.GetValueOrDefault<string>();
@@ -85,7 +94,12 @@ internal sealed class ObservabilityOptions
     }
 
     /// <summary>Logs to stderr (stdout carries only the command's own lines), Microsoft.* at Warning and up.</summary>
-    public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format) => LoggerFactory.Create(builder =>
+    public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format) =>
+        LoggerFactory.Create(builder => ConfigureLogging(builder, level, format));
+
+    /// <summary>The logging of <see cref="CreateLoggerFactory(LogLevel, string)"/>, on a builder of
+    /// one's own (a Generic Host's <c>builder.Logging</c>).</summary>
+    public static void ConfigureLogging(ILoggingBuilder builder, LogLevel level, string format)
     {
         builder.SetMinimumLevel(level).AddFilter("Microsoft", Microsoft.Extensions.Logging.LogLevel.Warning);
         if (format == "json")
@@ -106,7 +120,7 @@ internal sealed class ObservabilityOptions
         }
 
         builder.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
-    });
+    }
 
     private static Option<int?> MetricsPortOption()
     {

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Sockeye.Cli.Observability;
 using Sockeye.Hosting;
 
 namespace Sockeye.Cli.Commands;
@@ -11,6 +12,8 @@ namespace Sockeye.Cli.Commands;
 /// <c>sockeye serve --config FILE</c>: runs the listeners a configuration file describes, in a Generic
 /// Host, with the usual .NET precedence: the file, then environment variables
 /// (<c>Sockeye__Listeners__echo__Port=7001</c>), then <c>--Sockeye:Listeners:echo:Port=7001</c> arguments.
+/// With <c>--metrics-port</c>, one admin port exports every listener, TCP and UDP, told apart by their
+/// <c>server_port</c> and <c>network_transport</c> labels.
 /// </summary>
 internal static class ServeConfigCommand
 {
@@ -22,7 +25,8 @@ internal static class ServeConfigCommand
         ("length32-echo", () => EchoFraming.Handler("length32", 64 * 1024)),
     ];
 
-    /// <summary>Adds <c>--config</c> and its <c>--drain-timeout</c> to <paramref name="serve"/>.</summary>
+    /// <summary>Adds <c>--config</c>, its <c>--drain-timeout</c> and the admin-port and logging options
+    /// of <see cref="ObservabilityOptions"/> to <paramref name="serve"/>.</summary>
     public static void AddTo(Command serve)
     {
         var config = new Option<string>("--config")
@@ -34,17 +38,23 @@ internal static class ServeConfigCommand
         serve.Options.Add(config);
         serve.Options.Add(drainTimeout);
 
+        // Not --no-metrics: metrics are a listener option here (Sockeye:Listeners:NAME:EnableMetrics).
+        var watch = new ObservabilityOptions();
+        watch.AddTo(serve, withNoMetrics: false);
+
         // Configuration overrides (--Sockeye:...=...) are not options of ours: they reach the action unmatched.
         serve.TreatUnmatchedTokensAsErrors = false;
         serve.SetAction((parse, _) => RunAsync(
             parse.GetValue(config),
             parse.GetResult(drainTimeout) is { Implicit: false } ? parse.GetValue(drainTimeout) : null,
-            parse.UnmatchedTokens));
+            parse.UnmatchedTokens,
+            parse,
+            watch));
     }
 
     private static readonly TimeSpan DefaultDrainTimeout = TimeSpan.FromSeconds(10);
 
-    private static async Task<int> RunAsync(string? configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides)
+    private static async Task<int> RunAsync(string? configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides, ParseResult parse, ObservabilityOptions watch)
     {
         if (configPath is null)
         {
@@ -68,7 +78,7 @@ internal static class ServeConfigCommand
         TimeSpan drainTimeout;
         try
         {
-            (host, drainTimeout) = Build(path, drainTimeoutOption, overrides);
+            (host, drainTimeout) = Build(path, drainTimeoutOption, overrides, parse.GetValue(watch.LogLevel), parse.GetValue(watch.LogFormat) ?? "text");
         }
         catch (InvalidDataException ex)
         {
@@ -98,6 +108,19 @@ internal static class ServeConfigCommand
                 await Console.Out.WriteLineAsync($"sockeye: listener {listener.Name} ({listener.Protocol}) listening on {listener.LocalEndPoint}");
             }
 
+            // Ready while every listener accepts: once the host stops, the first to drain makes /readyz 503.
+            AdminEndpoint? admin;
+            try
+            {
+                admin = await watch.StartAdminAsync(parse, () => listeners.All.Count > 0 && listeners.All.All(l => l.State == ServerState.Listening));
+            }
+            catch (IOException ex)
+            {
+                await host.StopAsync();
+                return await FailAsync(ex.Message, 1);
+            }
+
+            using var adminScope = admin;
             await Console.Out.FlushAsync();
             host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() =>
                 Console.Out.WriteLine($"sockeye: stopping; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}"));
@@ -114,7 +137,7 @@ internal static class ServeConfigCommand
 
     /// <summary>Builds the host, and returns the drain timeout it will use: <c>--drain-timeout</c> if given,
     /// otherwise <c>Sockeye:DrainTimeout</c> from the configuration, otherwise 10 s.</summary>
-    private static (IHost Host, TimeSpan DrainTimeout) Build(string configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides)
+    private static (IHost Host, TimeSpan DrainTimeout) Build(string configPath, TimeSpan? drainTimeoutOption, IReadOnlyList<string> overrides, LogLevel logLevel, string logFormat)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration
@@ -130,16 +153,8 @@ internal static class ServeConfigCommand
         // A bad value here is reported by the host's start, naming the key; until then, use the default.
         var drainTimeout = builder.Configuration["Sockeye:DrainTimeout"] is { } configured
             && Sockeye.Timing.DurationText.TryParse(configured, out var parsed, out _) ? parsed : DefaultDrainTimeout;
-        builder.Logging
-            .SetMinimumLevel(LogLevel.Information)
-            .AddFilter("Microsoft", LogLevel.Warning)
-            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical) // a failed start is reported in one line below
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-            })
-            .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace); // stdout is for the listening lines
+        ObservabilityOptions.ConfigureLogging(builder.Logging, logLevel, logFormat); // to stderr: stdout is for the listening lines
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical); // a failed start is reported in one line below
         // The host's timeout is a little longer than the drain, so the abort after it has time to run.
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = drainTimeout + TimeSpan.FromSeconds(5));
         builder.Services.AddSockeye(sockeye =>

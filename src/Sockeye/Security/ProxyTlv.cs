@@ -11,7 +11,7 @@ public sealed record ProxyTlv(byte Type, ReadOnlyMemory<byte> Value)
     /// <summary><c>PP2_TYPE_AUTHORITY</c>: the host name the client asked for (SNI or Host).</summary>
     public const byte Authority = 0x02;
 
-    /// <summary><c>PP2_TYPE_CRC32C</c>: a checksum of the header (passed on, not checked: the proxy is trusted and TCP checksums the bytes).</summary>
+    /// <summary><c>PP2_TYPE_CRC32C</c>: the CRC-32C of the whole header; when present, it is checked and a header that fails it is refused as <see cref="RefusalReason.ProxyHeaderInvalid"/>.</summary>
     public const byte Crc32c = 0x03;
 
     /// <summary><c>PP2_TYPE_NOOP</c>: padding.</summary>

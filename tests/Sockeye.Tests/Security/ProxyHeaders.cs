@@ -34,6 +34,17 @@ internal static class ProxyHeaders
         return [.. header];
     }
 
+    /// <summary><paramref name="header"/> with its CRC32C TLV filled in: the header must carry one, with
+    /// a zero value starting at <paramref name="valueAt"/>; the checksum is <see cref="ReferenceCrc32C"/>'s.</summary>
+    public static byte[] WithChecksum(byte[] header, int valueAt)
+    {
+        Assert.Equal(0x03, header[valueAt - 3]);
+        Assert.Equal([0, 0, 0, 0], header[valueAt..(valueAt + 4)]);
+        var signed = (byte[])header.Clone();
+        BinaryPrimitives.WriteUInt32BigEndian(signed.AsSpan(valueAt), ReferenceCrc32C.Compute(header));
+        return signed;
+    }
+
     private static byte[] Port(int value)
     {
         var bytes = new byte[2];

@@ -15,7 +15,7 @@ public sealed class ProxyProtocolTests
     private static readonly IPEndPoint Destination = new(IPAddress.Parse("198.51.100.1"), 443);
 
     /// <summary>Replies with the client address it sees and the header's version, then echoes.</summary>
-    private static async Task ReportClientAsync(Connection connection)
+    internal static async Task ReportClientAsync(Connection connection)
     {
         var info = connection.GetProxyProtocolInfo();
         var line = $"{connection.RemoteEndPoint} v{info?.Version} {info?.DestinationEndPoint} {info?.Authority}\n";
@@ -36,14 +36,14 @@ public sealed class ProxyProtocolTests
         }
     }
 
-    private static TcpServerOptions Options(string trusted = "127.0.0.0/8")
+    internal static TcpServerOptions Options(string trusted = "127.0.0.0/8")
     {
         var proxy = new ProxyProtocolOptions();
         proxy.TrustedProxies.Add(IPNetwork.Parse(trusted));
         return new TcpServerOptions { ProxyProtocol = proxy };
     }
 
-    private static async Task<string> ReadLineAsync(Socket socket)
+    internal static async Task<string> ReadLineAsync(Socket socket)
     {
         var bytes = new List<byte>();
         var one = new byte[1];
@@ -166,12 +166,19 @@ public sealed class ProxyProtocolTests
         await Loopback.EventuallyAsync(() => server.GetRefusalCount(RefusalReason.ProxyHeaderTimeout) == 1, "the timeout was counted");
     }
 
-    [Fact]
-    public async Task HaproxySendProxyV2GivesTheHandlerTheOriginalClient()
+    [Theory]
+    [InlineData("send-proxy-v2")]
+    [InlineData("send-proxy-v2 proxy-v2-options crc32c")]
+    public async Task HaproxySendProxyV2GivesTheHandlerTheOriginalClient(string serverOptions)
     {
         var haproxy = FindHaproxy();
+        var received = new TaskCompletionSource<ProxyProtocolInfo?>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var server = new TcpServer(Options());
-        await server.StartAsync(ReportClientAsync);
+        await server.StartAsync(connection =>
+        {
+            received.TrySetResult(connection.GetProxyProtocolInfo());
+            return ReportClientAsync(connection);
+        });
         var frontend = FreePort();
         var config = Path.Combine(Path.GetTempPath(), $"sockeye-haproxy-{Environment.ProcessId}-{frontend}.cfg");
         File.WriteAllText(config, $"""
@@ -186,7 +193,7 @@ public sealed class ProxyProtocolTests
                 bind 127.0.0.1:{frontend}
                 default_backend be
             backend be
-                server sockeye 127.0.0.1:{server.LocalEndPoint!.Port} send-proxy-v2
+                server sockeye 127.0.0.1:{server.LocalEndPoint!.Port} {serverOptions}
 
             """);
         using var process = Process.Start(new ProcessStartInfo(haproxy, $"-db -f {config}") { RedirectStandardError = true, RedirectStandardOutput = true })!;
@@ -224,6 +231,11 @@ public sealed class ProxyProtocolTests
                 await client.SendAllAsync("through haproxy"u8.ToArray());
                 Assert.Equal("through haproxy", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(15)));
             }
+
+            // With crc32c, HAProxy signed the header and the parser checked it (a mismatch is refused above).
+            var info = await received.Task.WaitAsync(Loopback.Patience);
+            Assert.Equal(serverOptions.Contains("crc32c", StringComparison.Ordinal), info!.Find(ProxyTlv.Crc32c) is { Value.Length: 4 });
+            Assert.Equal(0, server.RefusedConnections);
         }
         finally
         {

@@ -21,6 +21,10 @@ namespace Sockeye.Security.Internal;
 ///   ver = 2; cmd = 0 LOCAL, 1 PROXY; fam = 1 IPv4 (12 bytes), 2 IPv6 (36), 3 UNIX (216), 0 none
 ///   TLV = type (1) │ length (2, big-endian) │ value
 /// </code>
+/// A v2 header with a <c>PP2_TYPE_CRC32C</c> TLV is checked as the specification asks (section
+/// 2.2.5): the TLV's 4-byte big-endian value must equal the CRC-32C of the whole header, signature to
+/// last TLV, computed with that value taken as zero. A mismatch, a value that is not 4 bytes, or a
+/// second CRC32C TLV makes the header malformed.
 /// "Need more bytes" is a normal outcome (<see langword="false"/>); anything that cannot become a
 /// valid header throws an <see cref="InvalidDataException"/> that says what was wrong, as early as
 /// the first wrong byte, so garbage is refused without waiting for the timeout.
@@ -132,14 +136,26 @@ internal static class ProxyHeaderParser
             destination = new IPEndPoint(new IPAddress(addresses[size..(2 * size)]), BinaryPrimitives.ReadUInt16BigEndian(addresses[((2 * size) + 2)..]));
         }
 
-        info = new ProxyProtocolInfo(2, isLocal: command == 0, source, destination, ParseTlvs(header.AsMemory(16 + addressLength)));
+        var tlvs = ParseTlvs(header, 16 + addressLength, out var checksumAt);
+        if (checksumAt >= 0)
+        {
+            VerifyChecksum(header, checksumAt);
+        }
+
+        info = new ProxyProtocolInfo(2, isLocal: command == 0, source, destination, tlvs);
         length = total;
         return true;
     }
 
-    private static List<ProxyTlv> ParseTlvs(ReadOnlyMemory<byte> bytes)
+    /// <summary>Reads the TLVs from <paramref name="start"/> to the end of <paramref name="header"/>.</summary>
+    /// <param name="header">The whole header.</param>
+    /// <param name="start">Where the first TLV starts (after the addresses).</param>
+    /// <param name="checksumAt">Where the value of the CRC32C TLV starts in <paramref name="header"/>, or -1 when there is none.</param>
+    private static List<ProxyTlv> ParseTlvs(byte[] header, int start, out int checksumAt)
     {
+        checksumAt = -1;
         var tlvs = new List<ProxyTlv>();
+        var bytes = header.AsMemory(start);
         while (!bytes.IsEmpty)
         {
             if (bytes.Length < 3)
@@ -154,11 +170,40 @@ internal static class ProxyHeaderParser
                 throw new InvalidDataException($"PROXY v2 TLV 0x{type:X2} declares {valueLength} bytes but only {bytes.Length - 3} remain in the header");
             }
 
+            if (type == ProxyTlv.Crc32c)
+            {
+                if (valueLength != sizeof(uint))
+                {
+                    throw new InvalidDataException($"PROXY v2 CRC32C TLV has {valueLength} bytes, expected {sizeof(uint)}");
+                }
+
+                if (checksumAt >= 0)
+                {
+                    throw new InvalidDataException("PROXY v2 header has more than one CRC32C TLV");
+                }
+
+                checksumAt = header.Length - bytes.Length + 3;
+            }
+
             tlvs.Add(new ProxyTlv(type, bytes.Slice(3, valueLength)));
             bytes = bytes[(3 + valueLength)..];
         }
 
         return tlvs;
+    }
+
+    /// <summary>Checks the CRC32C TLV whose value starts at <paramref name="at"/>: the checksum of the
+    /// header with those 4 bytes read as zero (the header itself is left as received).</summary>
+    private static void VerifyChecksum(byte[] header, int at)
+    {
+        var sent = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(at, sizeof(uint)));
+        var crc = Crc32C.Append(Crc32C.Initial, header.AsSpan(0, at));
+        crc = Crc32C.Append(crc, [0, 0, 0, 0]);
+        var computed = Crc32C.Finish(Crc32C.Append(crc, header.AsSpan(at + sizeof(uint))));
+        if (computed != sent)
+        {
+            throw new InvalidDataException($"PROXY v2 header fails its CRC32C check: the TLV says 0x{sent:X8}, the {header.Length} header bytes give 0x{computed:X8}");
+        }
     }
 
     private static bool TryParseV1(ReadOnlySequence<byte> buffer, ReadOnlySpan<byte> start, out ProxyProtocolInfo? info, out int length)
