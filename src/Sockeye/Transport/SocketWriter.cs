@@ -285,12 +285,14 @@ internal sealed class SocketWriter : PipeWriter
         }
     }
 
-    /// <summary>The socket was closed: a send waiting for room ends with the closure.</summary>
+    /// <summary>The socket was closed: a send waiting for room ends with the closure, on the thread
+    /// pool rather than the thread that closed it (a deadline scanner, another connection's handler).</summary>
     internal void OnSocketClosed()
     {
         if (PollState.Close(ref _pollState))
         {
-            _wait!.SetException(new SocketException((int)SocketError.OperationAborted));
+            ThreadPool.UnsafeQueueUserWorkItem(
+                static wait => wait.SetException(new SocketException((int)SocketError.OperationAborted)), _wait!, preferLocal: false);
         }
     }
 
