@@ -229,6 +229,98 @@ public sealed class IoEngineTests
         Assert.IsType<ConnectionResetException>(await outcome.Task.WaitAsync(Loopback.Patience));
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task ReadingAndWritingAtOnceFromTwoTasksMovesEveryByteBothWays(IoEngine engine, bool inline)
+    {
+        // A full-duplex handler: one task streams 3 MB to the peer while another reads 3 MB from it,
+        // with small socket buffers so both directions wait for the kernel at the same time.
+        const int Size = 3 << 20;
+        var upload = new byte[Size];
+        var download = new byte[Size];
+        new Random(11).NextBytes(upload);
+        new Random(12).NextBytes(download);
+        var received = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var options = Options(engine, inline);
+        options.SendBufferSize = 16 * 1024;
+        options.ReceiveBufferSize = 16 * 1024;
+        await using var server = new TcpServer(options);
+        await server.StartAsync(async connection =>
+        {
+            var writing = Task.Run(async () =>
+            {
+                for (var offset = 0; offset < Size; offset += 10_000)
+                {
+                    await connection.Output.WriteAsync(download.AsMemory(offset, Math.Min(10_000, Size - offset)));
+                }
+            });
+            var all = new MemoryStream();
+            while (all.Length < Size)
+            {
+                var result = await connection.Input.ReadAsync();
+                foreach (var segment in result.Buffer)
+                {
+                    all.Write(segment.Span);
+                }
+
+                connection.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            received.TrySetResult(all.ToArray());
+            await writing;
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        client.ReceiveBufferSize = 16 * 1024;
+        client.SendBufferSize = 16 * 1024;
+
+        var sending = client.SendAllAsync(upload);
+        var echoed = await client.ReceiveExactlyAsync(Size, TimeSpan.FromSeconds(60));
+        await sending;
+
+        var uploaded = await received.Task.WaitAsync(Loopback.Patience);
+        Assert.True(download.AsSpan().SequenceEqual(echoed), "the server's stream arrived intact");
+        Assert.True(upload.AsSpan().SequenceEqual(uploaded), "the client's stream arrived intact");
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task AfterThePeerHalfClosesTheServerStillSendsAWholeResponse(IoEngine engine, bool inline)
+    {
+        const int Size = 2 << 20;
+        var response = new byte[Size];
+        new Random(5).NextBytes(response);
+        var options = Options(engine, inline);
+        options.SendBufferSize = 16 * 1024;
+        await using var server = new TcpServer(options);
+        await server.StartAsync(async connection =>
+        {
+            // Read the request to its end (the peer's FIN), then answer at length.
+            while (true)
+            {
+                var result = await connection.Input.ReadAsync();
+                connection.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+            }
+
+            await connection.Output.WriteAsync(response);
+        });
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        client.ReceiveBufferSize = 16 * 1024;
+        await client.SendAllAsync("request"u8.ToArray());
+        client.Shutdown(SocketShutdown.Send);
+
+        var answer = await client.ReceiveExactlyAsync(Size, TimeSpan.FromSeconds(60));
+        Assert.True(response.AsSpan().SequenceEqual(answer), "the response arrived intact");
+        Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
+    }
+
     [Fact]
     public async Task AClosedConnectionGivesItsPollerSlotBack()
     {
