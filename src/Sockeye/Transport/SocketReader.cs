@@ -12,9 +12,12 @@ namespace Sockeye.Transport;
 /// over go into pool blocks that the handler reads in place.
 /// </summary>
 /// <remarks>
-/// <para>A read that needs bytes first waits with a zero-byte receive, so an idle connection holds no
-/// buffer; only when the kernel says bytes are there is a block rented and filled. A receive that
-/// filled its block goes straight to the next receive, since more bytes are likely waiting.</para>
+/// <para>An idle connection holds no buffer. With the epoll engine a read that needs bytes rents a
+/// block and calls <c>recv</c> without blocking; on <c>EAGAIN</c> it gives the block back and waits
+/// for the socket's next readiness edge (<see cref="Epoll.Poller"/>). With .NET's engine it first
+/// waits with a zero-byte receive, and only when the kernel says bytes are there is a block rented
+/// and filled. Either way a receive that filled its block goes straight to the next receive, since
+/// more bytes are likely waiting.</para>
 /// <para>Back-pressure is TCP's own: while the handler is not reading, nothing is received, the
 /// kernel buffer fills and the peer's window closes. A handler that has examined
 /// <see cref="TcpServerOptions.MaxReadBufferSize"/> bytes without consuming any and asks for more gets

@@ -50,18 +50,6 @@ internal sealed unsafe class Poller
         thread.UnsafeStart();
     }
 
-    /// <summary>How many connections are registered (a test probe).</summary>
-    public int Registered
-    {
-        get
-        {
-            lock (_lock)
-            {
-                return _neverUsed - _freeCount;
-            }
-        }
-    }
-
     /// <summary>Adds <paramref name="connection"/>'s socket to this poller, edge-triggered for
     /// <paramref name="events"/>, and gives the connection its token.</summary>
     /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed (out of memory or
@@ -213,9 +201,6 @@ internal sealed class PollerGroup
 
     /// <summary>Whether continuations run on the poll threads.</summary>
     public bool Inline { get; }
-
-    /// <summary>How many connections are registered across the group (a test probe).</summary>
-    public int Registered => _pollers.Sum(p => p.Registered);
 
     /// <summary>The process's group of the given kind.</summary>
     public static PollerGroup Get(bool inline)
