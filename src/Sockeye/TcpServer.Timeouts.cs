@@ -27,6 +27,11 @@ public sealed partial class TcpServer
     /// <summary>How many connections were closed by a timeout or deadline of any kind.</summary>
     public long TimedOutConnections => _timeoutCounters.Total;
 
+    /// <summary>The engine this server's connections wait on: <see cref="Sockeye.IoEngine.Epoll"/> or
+    /// <see cref="Sockeye.IoEngine.Sockets"/>, never <see cref="Sockeye.IoEngine.Default"/> (which this
+    /// resolves).</summary>
+    public IoEngine IoEngine => _connectionContext.Poller is null ? IoEngine.Sockets : IoEngine.Epoll;
+
     /// <summary>The scanner, for tests and benchmarks.</summary>
     internal DeadlineScanner DeadlineScanner => _deadlineScanner;
 

@@ -144,7 +144,7 @@ public sealed partial class TcpServer : IAsyncDisposable
             _acceptLoop = RunAcceptLoops(_listeners);
         }
 
-        SockeyeLog.Listening(_logger, ListenEndPoint);
+        SockeyeLog.Listening(_logger, ListenEndPoint, IoEngine);
         if (_listeners.Length > 1 || _options.SharePort)
         {
             SockeyeLog.ListeningWithAcceptors(_logger, _listeners.Length, _options.SharePort);

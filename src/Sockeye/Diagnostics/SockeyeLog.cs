@@ -10,8 +10,8 @@ namespace Sockeye.Diagnostics;
 /// </summary>
 internal static partial class SockeyeLog
 {
-    [LoggerMessage(100, LogLevel.Information, "Listening on {EndPoint}")]
-    public static partial void Listening(ILogger logger, EndPoint endPoint);
+    [LoggerMessage(100, LogLevel.Information, "Listening on {EndPoint} ({IoEngine} engine)")]
+    public static partial void Listening(ILogger logger, EndPoint endPoint, IoEngine ioEngine);
 
     [LoggerMessage(105, LogLevel.Warning, "MaxConnections is {Requested}, but only about {Fit} connections fit: the process may open {FileLimit} descriptors (ulimit -n) and keeps {Reserve} in reserve; connections past that are refused")]
     public static partial void DescriptorsLimitConnections(ILogger logger, int requested, int fit, long fileLimit, int reserve);

@@ -358,6 +358,19 @@ public sealed class IoEngineTests
         await Loopback.EventuallyAsync(() => served.All(c => !group.IsRegistered(c.PollToken)), "every slot is free again");
     }
 
+    [Theory]
+    [InlineData(IoEngine.Default, IoEngine.Epoll)]
+    [InlineData(IoEngine.Epoll, IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets, IoEngine.Sockets)]
+    public async Task TheServerSaysWhichEngineItUses(IoEngine asked, IoEngine used)
+    {
+        Assert.True(OperatingSystem.IsLinux(), "these tests run on Linux, where Default means Epoll");
+        await using var server = new TcpServer(new TcpServerOptions { IoEngine = asked });
+        await server.StartAsync(EchoHandler.Instance);
+
+        Assert.Equal(used, server.IoEngine);
+    }
+
     [Fact]
     public void AnUnknownEngineIsRefusedByName()
     {
