@@ -1,20 +1,37 @@
 #!/usr/bin/env python3
-"""Idle-connection memory of `sockeye serve echo` (plain or TLS) under `sockeye bench idle`, split by
-kind of memory (GC heap, glibc heap and arenas, the rest) from /proc/PID/smaps; docs/SECURITY.md.
+"""Idle-connection memory of `sockeye serve echo` or a reference peer (plain or TLS) under `sockeye bench idle`,
+split by kind of memory (GC heap, glibc heap and arenas, the rest) from /proc/PID/smaps; docs/SECURITY.md.
 usage: measure.py LABEL N tls|plain [KEY=VALUE env for the server ...]
 env: CLI (Sockeye.Cli.dll), CERT (dir with cert.pem, key.pem), OUT (results dir), HOLD, SETTLE (seconds),
+     SERVER=sockeye|go|kestrel|plain (default sockeye; the peers from bench/peers, built into PEERS, default
+     bench/results/build as bench/compare builds them: PEERS/go-echo/go-echo, PEERS/kestrel-echo/kestrel-echo, ...),
      GCDUMP=1 (dotnet-gcdump of the server while it holds), GDB=1 (glibc malloc_stats via gdb)"""
-import json, os, re, subprocess, sys, time
+import json, os, re, socket, subprocess, sys, time
 label, n, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 extra_env = dict(a.split('=', 1) for a in sys.argv[4:])
 CLI = os.environ.get('CLI', os.path.join(os.path.dirname(os.path.abspath(__file__)), '../../src/Sockeye.Cli/bin/Release/net10.0/Sockeye.Cli.dll'))
 out = os.path.join(os.environ.get('OUT', '/tmp/tlsmem'), label)
 os.makedirs(out, exist_ok=True)
 tls = mode == 'tls'
-args = ['taskset', '-c', '0', 'dotnet', CLI, 'serve', 'echo', '--port', '0', '--max-connections', '30000']
-if tls:
-    certs = os.environ.get('CERT', '/tmp/tlsmem')  # holds cert.pem and key.pem
-    args += ['--tls-cert', f'{certs}/cert.pem', '--tls-key', f'{certs}/key.pem']
+kind = os.environ.get('SERVER', 'sockeye')
+peers = os.environ.get('PEERS', os.path.join(os.path.dirname(os.path.abspath(__file__)), '../results/build'))
+def free_port():
+    # The peers print the port they were given, not the one bound, so they get a free one to bind.
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0)); return str(s.getsockname()[1])
+certs = os.environ.get('CERT', '/tmp/tlsmem')  # holds cert.pem and key.pem
+if kind == 'sockeye':
+    args = ['dotnet', CLI, 'serve', 'echo', '--port', '0', '--max-connections', '30000']
+    tls_flags = ['--tls-cert', f'{certs}/cert.pem', '--tls-key', f'{certs}/key.pem']
+elif kind == 'go':
+    args = [f'{peers}/go-echo/go-echo', '-port', free_port()]
+    tls_flags = ['-tls-cert', f'{certs}/cert.pem', '-tls-key', f'{certs}/key.pem']
+elif kind in ('kestrel', 'plain'):
+    args = [f'{peers}/{kind}-echo/{kind}-echo', free_port()]
+    tls_flags = ['--tls-cert', f'{certs}/cert.pem', '--tls-key', f'{certs}/key.pem']
+else:
+    raise SystemExit(f'unknown SERVER {kind}')
+args = ['taskset', '-c', '0'] + args + (tls_flags if tls else [])
 env = dict(os.environ, **extra_env)
 err = open(f'{out}/server.stderr', 'w')
 server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
@@ -23,8 +40,10 @@ for line in server.stdout:
     m = re.search(r'listening on .*:(\d+)', line)
     if m:
         port = m.group(1); break
+if port is None:
+    raise SystemExit(f"{kind} did not say where it listens (see {out}/server.stderr)")
 pid = server.pid
-# `dotnet` is the process itself (taskset execs it)
+# the server is the process itself (taskset execs it)
 def status(key):
     for l in open(f'/proc/{pid}/status'):
         if l.startswith(key): return int(l.split()[1]) * 1024
@@ -77,10 +96,10 @@ if os.environ.get('GDB'):
 bout = b.communicate()[0]; open(f'{out}/bench.out','w').write(bout or ''); res = json.loads(bout or '{}')
 server.terminate(); server.wait(); err.close()
 d = lambda k: (holding['smaps'][k] - before['smaps'][k]) / n
-summary = dict(label=label, n=n, tls=tls, env=extra_env, open_seconds=round(opened, 1),
+summary = dict(label=label, server=kind, n=n, tls=tls, env=extra_env, open_seconds=round(opened, 1),
                held=res.get('connectionsHeld'), alive=res.get('operations'), errors=res.get('errors'),
                bench_bytes_per_conn=res.get('serverBytesPerConnection'),
                rss_per_conn=(holding['rss'] - before['rss']) / n,
                per_conn={k: round(d(k)) for k in before['smaps']}, before=before, holding=holding)
 json.dump(summary, open(f'{out}/summary.json', 'w'), indent=1)
-print(json.dumps({k: summary[k] for k in ['label', 'held', 'alive', 'errors', 'bench_bytes_per_conn', 'rss_per_conn', 'per_conn', 'open_seconds']}))
+print(json.dumps({k: summary[k] for k in ['label', 'server', 'held', 'alive', 'errors', 'bench_bytes_per_conn', 'rss_per_conn', 'per_conn', 'open_seconds']}))

@@ -1,11 +1,15 @@
 // go-echo: the classic Go echo server Sockeye is measured against. net.Listen, Accept in a loop
 // with net/http's back-off on temporary errors, one goroutine per connection, a 4 KiB buffer, a
-// read deadline.
+// read deadline. With -tls-cert and -tls-key, the same server behind crypto/tls (TLS 1.2 and 1.3,
+// Go's defaults otherwise), for comparing idle TLS memory (docs/SECURITY.md).
 //
-// usage: go-echo [-port 7002]   prints "listening on 127.0.0.1:PORT", runs until killed.
+// usage: go-echo [-port 7002] [-tls-cert cert.pem -tls-key key.pem]
+//
+//	prints "listening on 127.0.0.1:PORT", runs until killed.
 package main
 
 import (
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,11 +23,19 @@ const idleTimeout = 5 * time.Minute
 
 func main() {
 	port := flag.Int("port", 7002, "port to listen on (127.0.0.1)")
+	certFile := flag.String("tls-cert", "", "PEM certificate (chain): serve TLS instead of plain TCP")
+	keyFile := flag.String("tls-key", "", "PEM private key of -tls-cert")
 	flag.Parse()
 	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", *port))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "go-echo:", err)
 		os.Exit(1)
+	}
+	if *certFile != "" || *keyFile != "" {
+		if ln, err = listenTLS(ln, *certFile, *keyFile); err != nil {
+			fmt.Fprintln(os.Stderr, "go-echo:", err)
+			os.Exit(1)
+		}
 	}
 	fmt.Println("listening on", ln.Addr())
 	var delay time.Duration
@@ -46,6 +58,22 @@ func main() {
 		delay = 0
 		go handle(conn)
 	}
+}
+
+// listenTLS wraps ln so that every accepted connection is a *tls.Conn; the handshake runs on the
+// connection's goroutine at its first Read, as in net/http.
+func listenTLS(ln net.Listener, certFile, keyFile string) (net.Listener, error) {
+	if certFile == "" || keyFile == "" {
+		return nil, errors.New("-tls-cert and -tls-key go together")
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return tls.NewListener(ln, &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+	}), nil
 }
 
 func isTemporary(err error) bool {
