@@ -12,7 +12,9 @@ namespace Sockeye.Transport;
 /// pool blocks and hands it to the socket on <see cref="FlushAsync"/>. No send loop, no pipe in between.
 /// </summary>
 /// <remarks>
-/// <para>A flush sends every buffered byte in one (gathered) send and completes when the kernel has
+/// <para>A flush sends every buffered byte in gathered sends (with the epoll engine, <c>sendmsg</c>
+/// with up to 64 blocks at a time, waiting for a writable edge after <c>EAGAIN</c>; with .NET's
+/// engine, one send through a pooled <see cref="SocketSender"/>) and completes when the kernel has
 /// taken them all. That is the back-pressure: while the peer does not read, the socket buffer is full
 /// and the handler waits in <c>FlushAsync</c> (released by <see cref="Connection.WriteTimeout"/>).
 /// Memory held is what the handler wrote since its last flush; <c>WriteAsync</c> of a large buffer
