@@ -5,26 +5,37 @@ using Spectre.Console;
 
 namespace Sockeye.Cli.Commands;
 
-/// <summary><c>sockeye top --url ...</c>: a live terminal view of a running server's metrics.</summary>
+/// <summary><c>sockeye top --url ...</c>: a live terminal view of a running server's metrics; with several
+/// <c>--url</c>s or <c>--workers N</c>, of a supervised server's workers, summed.</summary>
 internal static class TopCommand
 {
     public static Command Create()
     {
-        var url = new Option<Uri>("--url")
+        var url = new Option<Uri[]>("--url")
         {
-            Description = "The server's metrics page (sockeye serve ... --metrics-port PORT serves it)",
-            DefaultValueFactory = _ => new Uri("http://127.0.0.1:9100/metrics"),
+            Description = "The server's metrics page (sockeye serve ... --metrics-port PORT serves it); repeat it to watch several workers and show their sum",
+            DefaultValueFactory = _ => [new Uri("http://127.0.0.1:9100/metrics")],
             CustomParser = r =>
             {
-                var text = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
-                if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+                var urls = new List<Uri>();
+                foreach (var text in r.Tokens.Select(t => t.Value))
                 {
-                    return uri;
+                    if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+                    {
+                        urls.Add(uri);
+                    }
+                    else
+                    {
+                        r.AddError($"--url must be an http:// or https:// URL, got '{text}'");
+                    }
                 }
 
-                r.AddError($"--url must be an http:// or https:// URL, got '{text}'");
-                return null!;
+                return [.. urls];
             },
+        };
+        var workers = new Option<int?>("--workers")
+        {
+            Description = "Watch the N workers of sockeye serve --processes N --metrics-port M: the --url's port and the N - 1 ports after it, summed",
         };
         var interval = CliOptions.Duration("--interval", TimeSpan.FromSeconds(1), "How often to scrape and redraw");
         interval.Validators.Add(r =>
@@ -39,13 +50,53 @@ internal static class TopCommand
 
         var command = new Command("top", "Watch a running server: connections, accepts/s, rejects/s, bytes/s, timeouts and errors, refreshed live.")
         {
-            url, interval, serverPort, frames,
+            url, workers, interval, serverPort, frames,
         };
-        command.SetAction((parse, _) => RunAsync(parse.GetValue(url)!, parse.GetValue(interval), parse.GetValue(serverPort), parse.GetValue(frames)));
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(workers) is { } count && WorkerUrls(r.GetValue(url)!, count) is { Error: { } error })
+            {
+                r.AddError(error);
+            }
+        });
+        command.SetAction((parse, _) =>
+        {
+            var urls = parse.GetValue(url)!;
+            if (parse.GetValue(workers) is { } count)
+            {
+                urls = WorkerUrls(urls, count).Urls;
+            }
+
+            return RunAsync(urls, parse.GetValue(interval), parse.GetValue(serverPort), parse.GetValue(frames));
+        });
         return command;
     }
 
-    private static async Task<int> RunAsync(Uri url, TimeSpan interval, int? serverPort, int? frames)
+    /// <summary>The metrics pages of <paramref name="workers"/> workers whose first is the one
+    /// <c>--url</c>: the same URL on that port and the ports after it (worker i serves on M + i − 1),
+    /// or the error that names the option and the value when that cannot be.</summary>
+    public static (Uri[] Urls, string? Error) WorkerUrls(Uri[] urls, int workers)
+    {
+        if (workers < 1)
+        {
+            return ([], $"--workers must be at least 1, got {workers}");
+        }
+
+        if (urls.Length != 1)
+        {
+            return ([], $"--workers takes one --url (the first worker's), got {urls.Length}");
+        }
+
+        var first = urls[0];
+        if (first.Port + workers - 1 > System.Net.IPEndPoint.MaxPort)
+        {
+            return ([], $"--workers {workers} from port {first.Port} goes past port {System.Net.IPEndPoint.MaxPort}");
+        }
+
+        return ([.. Enumerable.Range(0, workers).Select(i => new UriBuilder(first) { Port = first.Port + i }.Uri)], null);
+    }
+
+    private static async Task<int> RunAsync(Uri[] urls, TimeSpan interval, int? serverPort, int? frames)
     {
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
         using var quit = new CancellationTokenSource();
@@ -61,8 +112,8 @@ internal static class TopCommand
         });
         var keys = WatchForQuitKeyAsync(quit);
 
-        var runner = new TopRunner(http, url, interval, serverPort, TimeProvider.System);
-        var view = new TopView(url.ToString());
+        var runner = new TopRunner(http, urls, interval, serverPort, TimeProvider.System);
+        var view = new TopView(urls);
         try
         {
             // Scrape once before taking over the screen, so a wrong URL is a plain error line.

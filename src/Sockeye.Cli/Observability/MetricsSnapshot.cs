@@ -2,7 +2,8 @@ namespace Sockeye.Cli.Observability;
 
 /// <summary>
 /// The figures <c>sockeye top</c> shows, read from one Prometheus scrape of a Sockeye server and
-/// summed over its TCP servers (or only the one on <c>serverPort</c>).
+/// summed over its TCP servers (or only the one on <c>serverPort</c>); or, for a supervised server,
+/// from one scrape of each worker process, summed series by series (<see cref="Sum"/>).
 /// </summary>
 internal sealed record MetricsSnapshot
 {
@@ -33,11 +34,44 @@ internal sealed record MetricsSnapshot
     /// <summary>How many Sockeye TCP servers the scrape held (after the port filter).</summary>
     public int Servers { get; init; }
 
+    /// <summary>Each worker's own figures, in the order of the URLs, <see langword="null"/> for one that
+    /// did not answer this scrape; empty when the snapshot was not made by <see cref="Sum"/>. Rates are
+    /// taken worker by worker, so that one worker's restart (its counters back at zero) or absence
+    /// does not make the whole server's counters seem to go down.</summary>
+    public IReadOnlyList<MetricsSnapshot?> Workers { get; init; } = [];
+
+    /// <summary>Why each worker that did not answer did not (a URL and a reason each).</summary>
+    public IReadOnlyList<string> Missing { get; init; } = [];
+
+    /// <summary>How many workers answered this scrape.</summary>
+    public int WorkersAnswered => Workers.Count(w => w is not null);
+
     /// <summary>Reads the figures from a scrape's <paramref name="text"/>.</summary>
-    public static MetricsSnapshot From(string text, DateTimeOffset at, int? serverPort = null)
+    public static MetricsSnapshot From(string text, DateTimeOffset at, int? serverPort = null) =>
+        From(PrometheusSample.Parse(text), at, serverPort);
+
+    /// <summary>
+    /// The whole server's figures from one scrape per worker: the answering workers' samples summed
+    /// series by series (<see cref="PrometheusSample.Sum"/>), with each worker's own figures in
+    /// <see cref="Workers"/> and the problems of those that did not answer in <see cref="Missing"/>.
+    /// </summary>
+    /// <param name="scrapes">Per worker, in URL order: its samples, or why it did not answer.</param>
+    /// <param name="at">When the scrapes were taken.</param>
+    /// <param name="serverPort">Only the TCP server on this port, or all of them.</param>
+    public static MetricsSnapshot Sum(IReadOnlyList<WorkerScrape> scrapes, DateTimeOffset at, int? serverPort = null)
+    {
+        var answered = scrapes.Where(s => s.Samples is not null).Select(s => s.Samples!).ToList();
+        return From(PrometheusSample.Sum(answered), at, serverPort) with
+        {
+            Workers = [.. scrapes.Select(s => s.Samples is null ? null : From(s.Samples, at, serverPort))],
+            Missing = [.. scrapes.Where(s => s.Samples is null).Select(s => s.Problem ?? $"{s.Url}: no answer")],
+        };
+    }
+
+    private static MetricsSnapshot From(IEnumerable<PrometheusSample> all, DateTimeOffset at, int? serverPort)
     {
         var portText = serverPort?.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        var samples = PrometheusSample.Parse(text)
+        var samples = all
             .Where(s => s.Name.StartsWith("sockeye_", StringComparison.Ordinal) && !s.Name.StartsWith("sockeye_udp_", StringComparison.Ordinal))
             .Where(s => portText is null || (s.Labels.TryGetValue("server_port", out var p) && p == portText))
             .ToList();

@@ -30,6 +30,38 @@ internal sealed record PrometheusSample(string Name, IReadOnlyDictionary<string,
         return samples;
     }
 
+    /// <summary>
+    /// Adds up several scrapes (one per worker process of a supervised server): samples of the same
+    /// series, that is the same name and the same labels, become one sample holding the sum of their
+    /// values; a series only some scrapes hold is kept as it is. Counters and gauges of a server's
+    /// workers add up to the whole server's; so do histogram buckets, sums and counts.
+    /// </summary>
+    public static List<PrometheusSample> Sum(IEnumerable<IEnumerable<PrometheusSample>> scrapes)
+    {
+        var sums = new Dictionary<string, PrometheusSample>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var sample in scrapes.SelectMany(s => s))
+        {
+            var key = SeriesKey(sample);
+            if (sums.TryGetValue(key, out var sum))
+            {
+                sums[key] = sum with { Value = sum.Value + sample.Value };
+            }
+            else
+            {
+                sums[key] = sample;
+                order.Add(key);
+            }
+        }
+
+        return [.. order.Select(key => sums[key])];
+    }
+
+    /// <summary>The series a sample belongs to: its name and its labels in name order (so that label
+    /// order in the text does not split a series), joined by NUL, which no name or value holds.</summary>
+    private static string SeriesKey(PrometheusSample sample) =>
+        string.Join('\0', sample.Labels.OrderBy(l => l.Key, StringComparer.Ordinal).SelectMany(l => new[] { l.Key, l.Value }).Prepend(sample.Name));
+
     private static bool TryParseLine(string line, out PrometheusSample sample)
     {
         sample = null!;

@@ -7,29 +7,51 @@ namespace Sockeye.Cli.Observability;
 /// the interval; until cancelled or <c>frames</c> were shown. The first scrape must succeed (so a
 /// wrong URL fails at once with a clear message); later failures are shown and retried.
 /// </summary>
-internal sealed class TopRunner(HttpClient http, Uri url, TimeSpan interval, int? serverPort, TimeProvider time)
+/// <remarks>With several URLs (the workers of <c>sockeye serve --processes N</c>), each scrape asks
+/// every URL at once, each bounded by the <see cref="HttpClient"/>'s timeout, and sums what the
+/// workers that answered served; a scrape fails only when none answered.</remarks>
+internal sealed class TopRunner(HttpClient http, IReadOnlyList<Uri> urls, TimeSpan interval, int? serverPort, TimeProvider time)
 {
-    /// <summary>Scrapes once; throws <see cref="TopException"/> naming the URL and why when it cannot.</summary>
+    /// <summary>Watches the one server whose metrics page is <paramref name="url"/>.</summary>
+    public TopRunner(HttpClient http, Uri url, TimeSpan interval, int? serverPort, TimeProvider time)
+        : this(http, [url], interval, serverPort, time)
+    {
+    }
+
+    /// <summary>Scrapes every URL once; throws <see cref="TopException"/> naming each URL and why when
+    /// none answered.</summary>
     public async Task<MetricsSnapshot> ScrapeAsync(CancellationToken cancellationToken)
+    {
+        var scrapes = await Task.WhenAll(urls.Select(url => ScrapeOneAsync(url, cancellationToken)));
+        if (scrapes.All(s => s.Samples is null))
+        {
+            throw new TopException(string.Join("; ", scrapes.Select(s => s.Problem)));
+        }
+
+        return MetricsSnapshot.Sum(scrapes, time.GetUtcNow(), serverPort);
+    }
+
+    /// <summary>Scrapes one URL; a failure is an answer too (the worker may be restarting).</summary>
+    private async Task<WorkerScrape> ScrapeOneAsync(Uri url, CancellationToken cancellationToken)
     {
         try
         {
             using var response = await http.GetAsync(url, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
-                throw new TopException($"cannot read metrics from {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+                return new WorkerScrape(url, null, $"cannot read metrics from {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
             }
 
             var text = await response.Content.ReadAsStringAsync(cancellationToken);
-            return MetricsSnapshot.From(text, time.GetUtcNow(), serverPort);
+            return new WorkerScrape(url, PrometheusSample.Parse(text), null);
         }
         catch (HttpRequestException ex)
         {
-            throw new TopException($"cannot reach {url}: {ex.Message}", ex);
+            return new WorkerScrape(url, null, $"cannot reach {url}: {ex.Message}");
         }
-        catch (TaskCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            throw new TopException($"cannot reach {url}: no answer within {http.Timeout.TotalSeconds:F0}s", ex);
+            return new WorkerScrape(url, null, $"cannot reach {url}: no answer within {http.Timeout.TotalSeconds:F0}s");
         }
     }
 

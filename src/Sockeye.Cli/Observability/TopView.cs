@@ -18,9 +18,16 @@ internal sealed class TopView
     private readonly List<MetricsSnapshot> _history = [];
     private string? _problem;
 
+    /// <summary>A view titled with the metrics page it watches.</summary>
     public TopView(string url)
     {
         _url = url;
+    }
+
+    /// <summary>A view of the server whose workers serve metrics on <paramref name="urls"/>.</summary>
+    public TopView(IReadOnlyList<Uri> urls)
+        : this(urls.Count == 1 ? urls[0].ToString() : $"{urls[0]} and {urls.Count - 1} more")
+    {
     }
 
     /// <summary>The most recent snapshot, if any.</summary>
@@ -41,11 +48,13 @@ internal sealed class TopView
     /// <summary>Notes that the last scrape failed (shown until one succeeds).</summary>
     public void ScrapeFailed(string problem) => _problem = problem;
 
+    /// <summary>Draws the latest figures, the rates and the sparklines, and what went wrong.</summary>
     public IRenderable Render()
     {
         var latest = Latest;
+        var workers = latest is { Workers.Count: > 1 } ? $"[bold]{latest.WorkersAnswered} of {latest.Workers.Count} workers[/]  " : "";
         var header = new Markup(
-            $"[bold]sockeye top[/]  {Markup.Escape(_url)}  state: [bold]{Markup.Escape(latest?.State ?? "?")}[/]  " +
+            $"[bold]sockeye top[/]  {Markup.Escape(_url)}  {workers}state: [bold]{Markup.Escape(latest?.State ?? "?")}[/]  " +
             $"servers: {latest?.Servers ?? 0}  [dim]q or Ctrl-C to quit[/]");
         var table = new Table().Border(TableBorder.Rounded)
             .AddColumn("")
@@ -65,6 +74,11 @@ internal sealed class TopView
             ? "none yet"
             : string.Join("  ", latest.ClosedByReason.Where(kv => kv.Value > 0).OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} {Count(kv.Value)}"));
         var rows = new List<IRenderable> { header, table, new Markup($"closed by reason: {Markup.Escape(closed.Length == 0 ? "none yet" : closed)}") };
+        foreach (var missing in latest?.Missing ?? [])
+        {
+            rows.Add(new Markup($"[yellow]worker missing from this scrape: {Markup.Escape(missing)}[/]"));
+        }
+
         if (_problem is not null)
         {
             rows.Add(new Markup($"[red]last scrape failed: {Markup.Escape(_problem)}[/]"));
@@ -100,6 +114,19 @@ internal sealed class TopView
     }
 
     private static double Rate(MetricsSnapshot before, MetricsSnapshot after, Func<MetricsSnapshot, long> value)
+    {
+        // Worker by worker when both scrapes have them: a worker missing from either scrape adds
+        // nothing to this rate, rather than its whole count appearing or vanishing at once.
+        if (before.Workers.Count > 0 && before.Workers.Count == after.Workers.Count)
+        {
+            return before.Workers.Zip(after.Workers)
+                .Sum(pair => pair is ({ } b, { } a) ? WorkerRate(b, a, value) : 0);
+        }
+
+        return WorkerRate(before, after, value);
+    }
+
+    private static double WorkerRate(MetricsSnapshot before, MetricsSnapshot after, Func<MetricsSnapshot, long> value)
     {
         var seconds = (after.At - before.At).TotalSeconds;
 

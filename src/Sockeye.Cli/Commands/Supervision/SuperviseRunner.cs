@@ -38,9 +38,27 @@ internal static class SuperviseRunner
                 return Program.UsageError;
             }
 
-            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, loggerFactory.CreateLogger("Sockeye.Supervisor"));
+            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, loggerFactory.CreateLogger("Sockeye.Supervisor"))
+            {
+                WatchCommand = metricsPort is { } first ? TopCommandFor(parse.GetValue(watch.MetricsHost)!, first, workers) : null,
+            };
             return await supervisor.RunAsync(signal).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>The <c>sockeye top</c> command that watches all <paramref name="workers"/> workers whose
+    /// metrics are on <paramref name="host"/>, ports <paramref name="metricsPort"/> onwards; a wildcard
+    /// host is watched over loopback.</summary>
+    public static string TopCommandFor(string host, int metricsPort, int workers)
+    {
+        var target = host switch
+        {
+            "0.0.0.0" or "*" => "127.0.0.1",
+            "::" => "[::1]",
+            _ when host.Contains(':', StringComparison.Ordinal) => $"[{host}]",
+            _ => host,
+        };
+        return $"sockeye top --url http://{target}:{metricsPort.ToString(CultureInfo.InvariantCulture)}/metrics --workers {workers.ToString(CultureInfo.InvariantCulture)}";
     }
 
     /// <summary>
@@ -64,7 +82,7 @@ internal static class SuperviseRunner
     /// <summary>The supervisor's own command line for worker <paramref name="slot"/> (1-based): the same
     /// command and options, on the claimed <paramref name="port"/>, sharing it, supervised, without
     /// <c>--processes</c>. With <c>--metrics-port M</c> each worker serves its own metrics on M + slot − 1
-    /// (the supervisor adds nothing up yet).</summary>
+    /// (<c>sockeye top --workers N</c> adds them up).</summary>
     public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int port, int slot, int? metricsPort)
     {
         var arguments = new List<string>();

@@ -23,9 +23,9 @@ namespace Sockeye.Cli.Commands.Supervision;
 /// </summary>
 /// <remarks>
 /// Metrics: workers are whole servers, so each serves its own: with <c>--metrics-port M</c>, worker i
-/// on M + i − 1 (see <see cref="SuperviseRunner.WorkerArguments"/>). Serving their sum on M, so that
-/// <c>sockeye top</c> sees one server, belongs here (scrape every worker, add the counters) and is not
-/// built yet. See docs/SCALE.md.
+/// on M + i − 1 (see <see cref="SuperviseRunner.WorkerArguments"/>). The supervisor serves no sum;
+/// <c>sockeye top --workers N</c> scrapes every worker and adds them up, and the supervisor prints
+/// that command once all listen (<see cref="WatchCommand"/>). See docs/SCALE.md.
 /// </remarks>
 internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> workerArguments, IPEndPoint endPoint, TimeSpan drainTimeout, ILogger logger) : IDisposable
 {
@@ -41,6 +41,10 @@ internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> w
 
     /// <summary>Exit status when workers kept crashing.</summary>
     public const int CrashLoopExitCode = 1;
+
+    /// <summary>The command that watches every worker at once (<c>sockeye top ...</c>), printed after
+    /// the <c>listening on</c> line; <see langword="null"/> (the default) when the workers serve no metrics.</summary>
+    public string? WatchCommand { get; init; }
 
     private static readonly TimeSpan FirstRestartDelay = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxRestartDelay = TimeSpan.FromSeconds(5);
@@ -62,6 +66,11 @@ internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> w
         if (first == allListening)
         {
             await Console.Out.WriteLineAsync($"sockeye: listening on {endPoint} ({workers} worker processes; supervisor pid {Environment.ProcessId})").ConfigureAwait(false);
+            if (WatchCommand is not null)
+            {
+                await Console.Out.WriteLineAsync($"sockeye: watch all {workers} workers with: {WatchCommand}").ConfigureAwait(false);
+            }
+
             await Console.Out.FlushAsync().ConfigureAwait(false);
             await Task.WhenAny(_gaveUp.Task, stopSignal).ConfigureAwait(false);
         }
