@@ -9,14 +9,22 @@ namespace Sockeye.Cli.Commands;
 /// <c>--url</c>s or <c>--workers N</c>, of a supervised server's workers, summed.</summary>
 internal static class TopCommand
 {
+    private static readonly Uri DefaultUrl = new("http://127.0.0.1:9100/metrics");
+
+    /// <summary>The <c>top</c> command with its options.</summary>
     public static Command Create()
     {
         var url = new Option<Uri[]>("--url")
         {
             Description = "The server's metrics page (sockeye serve ... --metrics-port PORT serves it); repeat it to watch several workers and show their sum",
-            DefaultValueFactory = _ => [new Uri("http://127.0.0.1:9100/metrics")],
+            DefaultValueFactory = _ => [DefaultUrl],
             CustomParser = r =>
             {
+                if (r.Tokens.Count == 0)
+                {
+                    return [DefaultUrl];
+                }
+
                 var urls = new List<Uri>();
                 foreach (var text in r.Tokens.Select(t => t.Value))
                 {
@@ -54,32 +62,31 @@ internal static class TopCommand
         };
         command.Validators.Add(r =>
         {
-            if (r.GetValue(workers) is { } count && WorkerUrls(r.GetValue(url)!, count) is { Error: { } error })
+            if (r.GetValue(workers) is { } count && WatchedUrls(r.GetValue(url), count) is { Error: { } error })
             {
                 r.AddError(error);
             }
         });
-        command.SetAction((parse, _) =>
-        {
-            var urls = parse.GetValue(url)!;
-            if (parse.GetValue(workers) is { } count)
-            {
-                urls = WorkerUrls(urls, count).Urls;
-            }
-
-            return RunAsync(urls, parse.GetValue(interval), parse.GetValue(serverPort), parse.GetValue(frames));
-        });
+        command.SetAction((parse, _) => RunAsync(
+            WatchedUrls(parse.GetValue(url), parse.GetValue(workers)).Urls, parse.GetValue(interval), parse.GetValue(serverPort), parse.GetValue(frames)));
         return command;
     }
 
-    /// <summary>The metrics pages of <paramref name="workers"/> workers whose first is the one
-    /// <c>--url</c>: the same URL on that port and the ports after it (worker i serves on M + i − 1),
-    /// or the error that names the option and the value when that cannot be.</summary>
-    public static (Uri[] Urls, string? Error) WorkerUrls(Uri[] urls, int workers)
+    /// <summary>The metrics pages to watch: the <c>--url</c>s (the default one when none was given), or
+    /// with <c>--workers N</c> the N workers' pages, the one <c>--url</c> on its port and the ports after
+    /// it (worker i serves on M + i − 1); or the error that names the option and the value.</summary>
+    public static (Uri[] Urls, string? Error) WatchedUrls(Uri[]? given, int? workers)
     {
-        if (workers < 1)
+        // Without --url, a validator sees no value rather than the default.
+        var urls = given is { Length: > 0 } ? given : [DefaultUrl];
+        if (workers is not { } count)
         {
-            return ([], $"--workers must be at least 1, got {workers}");
+            return (urls, null);
+        }
+
+        if (count < 1)
+        {
+            return ([], $"--workers must be at least 1, got {count}");
         }
 
         if (urls.Length != 1)
@@ -88,12 +95,12 @@ internal static class TopCommand
         }
 
         var first = urls[0];
-        if (first.Port + workers - 1 > System.Net.IPEndPoint.MaxPort)
+        if (first.Port + count - 1 > System.Net.IPEndPoint.MaxPort)
         {
-            return ([], $"--workers {workers} from port {first.Port} goes past port {System.Net.IPEndPoint.MaxPort}");
+            return ([], $"--workers {count} from port {first.Port} goes past port {System.Net.IPEndPoint.MaxPort}");
         }
 
-        return ([.. Enumerable.Range(0, workers).Select(i => new UriBuilder(first) { Port = first.Port + i }.Uri)], null);
+        return ([.. Enumerable.Range(0, count).Select(i => new UriBuilder(first) { Port = first.Port + i }.Uri)], null);
     }
 
     private static async Task<int> RunAsync(Uri[] urls, TimeSpan interval, int? serverPort, int? frames)
