@@ -28,7 +28,7 @@ internal static class TopCommand
                 var urls = new List<Uri>();
                 foreach (var text in r.Tokens.Select(t => t.Value))
                 {
-                    if (Uri.TryCreate(text, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps))
+                    if (IsHttpUrl(text, out var uri))
                     {
                         urls.Add(uri);
                     }
@@ -62,7 +62,9 @@ internal static class TopCommand
         };
         command.Validators.Add(r =>
         {
-            if (r.GetValue(workers) is { } count && WatchedUrls(r.GetValue(url), count) is { Error: { } error })
+            // A bad --url has its own error already, and reading its value would throw it.
+            if (r.GetValue(workers) is { } count && (r.GetResult(url)?.Tokens ?? []).All(t => IsHttpUrl(t.Value, out _))
+                && WatchedUrls(r.GetValue(url), count) is { Error: { } error })
             {
                 r.AddError(error);
             }
@@ -71,6 +73,9 @@ internal static class TopCommand
             WatchedUrls(parse.GetValue(url), parse.GetValue(workers)).Urls, parse.GetValue(interval), parse.GetValue(serverPort), parse.GetValue(frames)));
         return command;
     }
+
+    private static bool IsHttpUrl(string text, out Uri uri) =>
+        Uri.TryCreate(text, UriKind.Absolute, out uri!) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
 
     /// <summary>The metrics pages to watch: the <c>--url</c>s (the default one when none was given), or
     /// with <c>--workers N</c> the N workers' pages, the one <c>--url</c> on its port and the ports after

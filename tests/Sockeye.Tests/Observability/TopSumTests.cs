@@ -134,6 +134,7 @@ public class TopSumTests
     [InlineData("top --workers 2 --url http://a:1/metrics --url http://a:2/metrics", "--workers takes one --url (the first worker's), got 2")]
     [InlineData("top --workers 3 --url http://a:65534/metrics", "--workers 3 from port 65534 goes past port 65535")]
     [InlineData("top --url http://a:1/metrics --url ftp://b/metrics", "--url must be an http:// or https:// URL, got 'ftp://b/metrics'")]
+    [InlineData("top --workers 2 --url ftp://b/metrics", "--url must be an http:// or https:// URL, got 'ftp://b/metrics'")]
     public void BadWorkerOptionsAreRefusedNamingTheOptionAndTheValue(string commandLine, string message)
     {
         Parse(commandLine, out var errors);
