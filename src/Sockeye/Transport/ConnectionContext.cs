@@ -16,7 +16,6 @@ internal sealed class ConnectionContext
         Epoll.PollerGroup? poller = null)
     {
         Poller = poller;
-        InlineCompletions = poller?.Inline ?? false;
         Pool = pool;
         Senders = senders;
         MaxReadBufferSize = maxReadBufferSize ?? long.MaxValue;
@@ -33,7 +32,7 @@ internal sealed class ConnectionContext
 
     /// <summary>Whether the epoll engine runs the reader's and writer's continuations on its poll thread
     /// (<see cref="TcpServerOptions.InlineCompletions"/>) instead of the thread pool.</summary>
-    public bool InlineCompletions { get; }
+    public bool InlineCompletions => Poller?.Inline == true;
 
     /// <summary>Where the reader and writer rent their blocks.</summary>
     public PinnedBlockMemoryPool Pool { get; }

@@ -95,7 +95,8 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     /// read deadline and minimum rate. A layer on top that does its own timing (TLS) turns it off.</summary>
     internal bool TimesReads { get; set; } = true;
 
-    /// <summary>Whether a socket receive is posted (a test probe).</summary>
+    /// <summary>Whether the reader waits on the socket: a posted receive (.NET's engine) or an armed
+    /// readiness wait (epoll engine). Also a test probe.</summary>
     internal bool IsReceivePending
     {
         get

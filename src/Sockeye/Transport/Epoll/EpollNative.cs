@@ -175,7 +175,7 @@ internal static unsafe partial class EpollNative
 
     /// <summary>The <see cref="SocketError"/> for a Linux <c>errno</c> from a socket call (the
     /// values .NET itself maps them to).</summary>
-    public static SocketError ToSocketError(int errno) => errno switch
+    private static SocketError ToSocketError(int errno) => errno switch
     {
         EAGAIN => SocketError.WouldBlock,
         9 => SocketError.OperationAborted, // EBADF: closed
@@ -194,7 +194,7 @@ internal static unsafe partial class EpollNative
         _ => SocketError.SocketError,
     };
 
-    /// <summary>A <see cref="SocketException"/> for a Linux <c>errno</c>, naming the call.</summary>
+    /// <summary>A <see cref="SocketException"/> for a Linux <c>errno</c>.</summary>
     public static SocketException Failure(int errno) => new((int)ToSocketError(errno));
 
     [StructLayout(LayoutKind.Sequential)]

@@ -13,8 +13,7 @@ namespace Sockeye.Transport.Epoll;
 /// <para>Why not .NET's socket engine: an idle connection waiting there holds a
 /// <c>SocketAsyncEventArgs</c>, the socket's <c>SocketAsyncContext</c> with its operation queues and
 /// locks, and a receive operation object — about 670 bytes per connection (docs/MEMORY.md). Here a
-/// connection is registered once, edge-triggered, for input and output, and waiting costs it an
-/// integer in its reader: the wait state (see <see cref="PollState"/>). The reader and writer call
+/// connection is registered once, edge-triggered, and waiting costs it an integer in its reader: the wait state (see <see cref="PollState"/>). The reader and writer call
 /// <c>recv</c>/<c>sendmsg</c> themselves, without blocking, and wait only after the kernel answered
 /// <c>EAGAIN</c> — the way Go's netpoller works.</para>
 /// <para>An event names its connection by a token: the slot in this poller's table, the poller's
@@ -109,10 +108,9 @@ internal sealed unsafe class Poller
     /// <summary>Whether a connection with <paramref name="token"/> holds a slot (a test probe).</summary>
     public bool IsRegistered(ulong token)
     {
-        var slot = (int)(uint)token;
         lock (_lock)
         {
-            return slot < _slots.Length && _slots[slot] is { } connection && connection.PollToken == token;
+            return Owner(_slots, token) is not null;
         }
     }
 
@@ -120,15 +118,23 @@ internal sealed unsafe class Poller
     /// closed, which removed it from epoll). A token no longer registered is ignored.</summary>
     public void Unregister(ulong token)
     {
-        var slot = (int)(uint)token;
         lock (_lock)
         {
-            if (_slots[slot] is { } connection && connection.PollToken == token)
+            if (Owner(_slots, token) is not null)
             {
+                var slot = (int)(uint)token;
                 _slots[slot] = null;
                 _freeSlots[_freeCount++] = slot;
             }
         }
+    }
+
+    /// <summary>The connection <paramref name="token"/> names, if its slot still holds it (not a
+    /// later connection in a reused slot).</summary>
+    private static SocketConnection? Owner(SocketConnection?[] slots, ulong token)
+    {
+        var slot = (int)(uint)token;
+        return (uint)slot < (uint)slots.Length && slots[slot] is { } connection && connection.PollToken == token ? connection : null;
     }
 
     private void Run()
@@ -159,12 +165,7 @@ internal sealed unsafe class Poller
             {
                 var entry = events + (i * size);
                 var flags = *(uint*)entry;
-                var token = *(ulong*)(entry + dataOffset);
-                var slot = (int)(uint)token;
-                if ((uint)slot < (uint)slots.Length && slots[slot] is { } connection && connection.PollToken == token)
-                {
-                    connection.OnPollEvents(flags);
-                }
+                Owner(slots, *(ulong*)(entry + dataOffset))?.OnPollEvents(flags);
             }
         }
     }
