@@ -85,33 +85,13 @@ public sealed class IoEngineTests
     [MemberData(nameof(Engines))]
     public async Task AbortEndsAReadThatIsWaitingForInput(IoEngine engine, bool inline)
     {
-        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reading = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new TcpServer(Options(engine, inline));
-        await server.StartAsync(async connection =>
-        {
-            try
-            {
-                var read = connection.Input.ReadAsync();
-                reading.TrySetResult(connection);
-                await read;
-                outcome.TrySetResult(null);
-            }
-            catch (Exception ex)
-            {
-                outcome.TrySetResult(ex);
-            }
-        });
-        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
-        var connection = await reading.Task.WaitAsync(Loopback.Patience);
-        await Loopback.EventuallyAsync(() => ((SocketConnection)connection).Reader.IsReceivePending, "the read waits for input");
+        await using var reader = await WaitingReader.StartAsync(Options(engine, inline));
 
-        connection.Abort("the test aborts it");
+        reader.Connection.Abort("the test aborts it");
 
-        var error = await outcome.Task.WaitAsync(Loopback.Patience);
-        var aborted = Assert.IsType<ConnectionAbortedException>(error);
+        var aborted = Assert.IsType<ConnectionAbortedException>(await reader.Outcome.WaitAsync(Loopback.Patience));
         Assert.Contains("the test aborts it", aborted.Message, StringComparison.Ordinal);
-        Assert.Equal(SocketError.ConnectionReset, await client.ReceiveEndAsync());
+        Assert.Equal(SocketError.ConnectionReset, await reader.Client.ReceiveEndAsync());
     }
 
     [Theory]
@@ -202,31 +182,12 @@ public sealed class IoEngineTests
     [MemberData(nameof(Engines))]
     public async Task APeerResetEndsAWaitingReadWithConnectionReset(IoEngine engine, bool inline)
     {
-        var outcome = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var reading = new TaskCompletionSource<SocketConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new TcpServer(Options(engine, inline));
-        await server.StartAsync(async connection =>
-        {
-            try
-            {
-                var read = connection.Input.ReadAsync();
-                reading.TrySetResult((SocketConnection)connection);
-                await read;
-                outcome.TrySetResult(null);
-            }
-            catch (Exception ex)
-            {
-                outcome.TrySetResult(ex);
-            }
-        });
-        var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
-        var connection = await reading.Task.WaitAsync(Loopback.Patience);
-        await Loopback.EventuallyAsync(() => connection.Reader.IsReceivePending, "the read waits for input");
+        await using var reader = await WaitingReader.StartAsync(Options(engine, inline));
 
-        client.LingerState = new LingerOption(true, 0);
-        client.Dispose(); // RST
+        reader.Client.LingerState = new LingerOption(true, 0);
+        reader.Client.Dispose(); // RST
 
-        Assert.IsType<ConnectionResetException>(await outcome.Task.WaitAsync(Loopback.Patience));
+        Assert.IsType<ConnectionResetException>(await reader.Outcome.WaitAsync(Loopback.Patience));
     }
 
     [Theory]
@@ -377,5 +338,52 @@ public sealed class IoEngineTests
         var error = Assert.Throws<ArgumentException>(() => new TcpServerOptions { IoEngine = (IoEngine)7 }.Validate());
         Assert.Equal(nameof(TcpServerOptions.IoEngine), error.ParamName);
         Assert.Contains("Default, Epoll or Sockets", error.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A server whose handler waits in one read, a client connected to it, and how that read
+    /// ended (<see langword="null"/> if it returned bytes).</summary>
+    private sealed class WaitingReader : IAsyncDisposable
+    {
+        private readonly TaskCompletionSource<Exception?> _outcome = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource<SocketConnection> _reading = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private TcpServer _server = null!;
+
+        public Socket Client { get; private set; } = null!;
+
+        public SocketConnection Connection { get; private set; } = null!;
+
+        public Task<Exception?> Outcome => _outcome.Task;
+
+        /// <summary>Returns once the handler's read waits on the socket.</summary>
+        public static async Task<WaitingReader> StartAsync(TcpServerOptions options)
+        {
+            var reader = new WaitingReader { _server = new TcpServer(options) };
+            await reader._server.StartAsync(reader.HandleAsync);
+            reader.Client = await Loopback.ConnectAsync(reader._server.LocalEndPoint!);
+            reader.Connection = await reader._reading.Task.WaitAsync(Loopback.Patience);
+            await Loopback.EventuallyAsync(() => reader.Connection.Reader.IsReceivePending, "the read waits for input");
+            return reader;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await _server.DisposeAsync();
+        }
+
+        private async Task HandleAsync(Connection connection)
+        {
+            try
+            {
+                var read = connection.Input.ReadAsync();
+                _reading.TrySetResult((SocketConnection)connection);
+                await read;
+                _outcome.TrySetResult(null);
+            }
+            catch (Exception ex)
+            {
+                _outcome.TrySetResult(ex);
+            }
+        }
     }
 }
