@@ -58,6 +58,13 @@ public sealed class SockeyeListener
     /// <summary>The address and port the listener is bound to (the kernel's choice for port 0).</summary>
     public IPEndPoint? LocalEndPoint => _server?.LocalEndPoint ?? UdpServer?.LocalEndPoint;
 
+    /// <summary>Where the listener listens, for log lines: <c>127.0.0.1:7000</c> for TCP and UDP,
+    /// <c>unix:/run/app.sock</c> for a Unix socket (<see cref="SockeyeListenerOptions"/>'s
+    /// <c>UnixSocketPath</c>), where <see cref="LocalEndPoint"/> is <see langword="null"/>.
+    /// <see langword="null"/> before the start.</summary>
+    public string? ListenAddress =>
+        LocalEndPoint?.ToString() ?? (_server?.ListenEndPoint is { } unix ? $"unix:{unix}" : null);
+
     /// <summary>Where the listener's server is in its life.</summary>
     public ServerState State => _server?.State ?? UdpServer!.State;
 

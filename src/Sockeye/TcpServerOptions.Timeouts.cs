@@ -65,11 +65,13 @@ public sealed partial class TcpServerOptions
 
     private void ValidateTimeouts()
     {
-        Require(IdleTimeout >= TimeSpan.Zero, nameof(IdleTimeout), IdleTimeout, "must not be negative (zero turns it off)");
-        Require(ReadTimeout >= TimeSpan.Zero, nameof(ReadTimeout), ReadTimeout, "must not be negative (zero turns it off)");
-        Require(WriteTimeout >= TimeSpan.Zero, nameof(WriteTimeout), WriteTimeout, "must not be negative (zero turns it off)");
+        RequireDuration(IdleTimeout, nameof(IdleTimeout), " (zero turns it off)");
+        RequireDuration(ReadTimeout, nameof(ReadTimeout), " (zero turns it off)");
+        RequireDuration(WriteTimeout, nameof(WriteTimeout), " (zero turns it off)");
         Require(MinReceiveRate is null || MinReceiveRate.BytesPerSecond > 0, nameof(MinReceiveRate), MinReceiveRate, "must have a positive BytesPerSecond");
-        Require(MinReceiveRate is null || MinReceiveRate.GracePeriod >= TimeSpan.Zero, nameof(MinReceiveRate), MinReceiveRate, "must not have a negative GracePeriod");
+        Require(MinReceiveRate is null || double.IsFinite(MinReceiveRate.BytesPerSecond), nameof(MinReceiveRate), MinReceiveRate, "must have a finite BytesPerSecond");
+        Require(MinReceiveRate is null || Timing.DurationText.Violation(MinReceiveRate.GracePeriod) is null, nameof(MinReceiveRate), MinReceiveRate,
+            $"must have a GracePeriod that is not negative and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}");
         Require(MaxReadBufferSize is null or > 0, nameof(MaxReadBufferSize), MaxReadBufferSize, "must be positive (null for no limit)");
         Require(MaxWriteBufferSize is null or > 0, nameof(MaxWriteBufferSize), MaxWriteBufferSize, "must be positive (null for no limit)");
         Require(TimeoutResolution >= TimeSpan.FromMilliseconds(10) && TimeoutResolution <= TimeSpan.FromSeconds(10), nameof(TimeoutResolution), TimeoutResolution, "must be between 10 ms and 10 s");

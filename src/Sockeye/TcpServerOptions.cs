@@ -118,7 +118,7 @@ public sealed partial class TcpServerOptions
     /// must not write a line per connection by default.</remarks>
     public ILoggerFactory? LoggerFactory { get; set; }
 
-    /// <summary>The clock for back-off delays and (later) deadlines; tests pass a fake one.</summary>
+    /// <summary>The clock for back-off delays, timeouts and deadlines; tests pass a fake one.</summary>
     /// <remarks>Default: <see cref="TimeProvider.System"/>.</remarks>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
@@ -138,6 +138,12 @@ public sealed partial class TcpServerOptions
         Require(SendBufferSize is null or > 0, nameof(SendBufferSize), SendBufferSize, "must be positive");
         Require(KeepAlive is null || KeepAlive.Value >= TimeSpan.FromSeconds(1), nameof(KeepAlive), KeepAlive, "must be at least 1 second");
         Require(KeepAliveInterval >= TimeSpan.FromSeconds(1), nameof(KeepAliveInterval), KeepAliveInterval, "must be at least 1 second");
+        if (KeepAlive is { } keepAlive)
+        {
+            RequireDuration(keepAlive, nameof(KeepAlive));
+        }
+
+        RequireDuration(KeepAliveInterval, nameof(KeepAliveInterval));
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
         Require(Enum.IsDefined(IoEngine), nameof(IoEngine), IoEngine, "must be Default, Epoll or Sockets");
         Require(IoEngine != IoEngine.Epoll || Transport.Epoll.PollerGroup.IsSupported, nameof(IoEngine), IoEngine,
@@ -149,6 +155,16 @@ public sealed partial class TcpServerOptions
 
     // sockaddr_un.sun_path holds 108 bytes on Linux, the last one the terminating NUL.
     private const int MaxUnixSocketPathBytes = 107;
+
+    /// <summary>The one rule for every duration (<see cref="Timing.DurationText.Check"/>): not negative,
+    /// at most <see cref="Timing.DurationText.Maximum"/>.</summary>
+    internal static void RequireDuration(TimeSpan value, string name, string note = "")
+    {
+        if (Timing.DurationText.Violation(value) is { } rule)
+        {
+            throw new ArgumentException($"{name} {rule}{note}, got {value}", name);
+        }
+    }
 
     private static void Require(bool condition, string name, object? value, string rule)
     {

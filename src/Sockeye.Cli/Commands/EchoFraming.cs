@@ -32,7 +32,7 @@ internal static class EchoFraming
 
     public static Option<long> MaxFrameSizeOption()
     {
-        var option = CliOptions.Size("--max-frame-size", 64 * 1024, "Largest frame echoed with --framing line or length32 (a longer line, or a length prefix declaring more, closes that connection)");
+        var option = CliOptions.Size("--max-frame-size", 64 * 1024, "Largest frame echoed with --framing line or length32 (a longer line, or a length prefix declaring more, closes that connection). Lines are echoed byte for byte, so the size counts a \\r before the \\n: a \\r\\n line holds at most SIZE - 1 bytes of text, a \\n line SIZE");
         option.Validators.Add(r =>
         {
             // A value that is not a size was already reported by the parser; reading it would throw.

@@ -105,7 +105,7 @@ internal static class ServeConfigCommand
             var listeners = host.Services.GetRequiredService<SockeyeListeners>();
             foreach (var listener in listeners.All)
             {
-                await Console.Out.WriteLineAsync($"sockeye: listener {listener.Name} ({listener.Protocol}) listening on {listener.LocalEndPoint}");
+                await Console.Out.WriteLineAsync($"sockeye: listener {listener.Name} ({listener.Protocol}) listening on {listener.ListenAddress}");
             }
 
             // Ready while every listener accepts: once the host stops, the first to drain makes /readyz 503.

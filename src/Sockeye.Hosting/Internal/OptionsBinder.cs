@@ -51,9 +51,18 @@ internal static class OptionsBinder
     }
 
     /// <summary>Reads a duration such as <c>Sockeye:DrainTimeout</c>; <see langword="null"/> when the key is absent.</summary>
-    /// <exception cref="SockeyeConfigurationException">The value is not a duration.</exception>
-    public static TimeSpan? Duration(IConfigurationSection section) =>
-        section.Exists() ? (TimeSpan)Convert(section, typeof(TimeSpan))! : null;
+    /// <exception cref="SockeyeConfigurationException">The value is not a duration, or breaks the rule
+    /// every duration obeys (not negative, at most <see cref="Timing.DurationText.Maximum"/>).</exception>
+    public static TimeSpan? Duration(IConfigurationSection section)
+    {
+        if (!section.Exists())
+        {
+            return null;
+        }
+
+        var value = (TimeSpan)Convert(section, typeof(TimeSpan))!;
+        return Timing.DurationText.Violation(value) is { } rule ? throw Bad(section, rule) : value;
+    }
 
     private static PropertyInfo? FindProperty(Type type, string key) =>
         BindableProperties(type).FirstOrDefault(p => Is(p.Name, key));
@@ -104,7 +113,9 @@ internal static class OptionsBinder
 
         if (target == typeof(TimeSpan))
         {
-            return TryParseDuration(text, out var duration) ? duration
+            // A well-formed value that breaks the rule (negative, too long) is bound as it is: the options'
+            // Validate applies the same rule (DurationText.Violation) and names the option.
+            return Timing.DurationText.TryParseAnyLength(text, out var duration) ? duration
                 : throw Bad(section, "is not a duration (use hh:mm:ss such as 00:02:00, or a number with ms, s, m or h such as 30s; 0 or off to disable)");
         }
 

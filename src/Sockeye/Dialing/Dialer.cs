@@ -356,14 +356,14 @@ public sealed partial class Dialer
 
     private void ValidateTimeouts()
     {
-        if (ConnectTimeout <= TimeSpan.Zero && ConnectTimeout != Timeout.InfiniteTimeSpan)
+        if ((ConnectTimeout <= TimeSpan.Zero || ConnectTimeout > Timing.DurationText.Maximum) && ConnectTimeout != Timeout.InfiniteTimeSpan)
         {
-            throw new ArgumentException($"{nameof(ConnectTimeout)} must be positive or infinite, got {ConnectTimeout}", nameof(ConnectTimeout));
+            throw new ArgumentException($"{nameof(ConnectTimeout)} must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, or infinite, got {ConnectTimeout}", nameof(ConnectTimeout));
         }
 
-        if (AttemptTimeout is { } attempt && attempt <= TimeSpan.Zero)
+        if (AttemptTimeout is { } attempt && (attempt <= TimeSpan.Zero || attempt > Timing.DurationText.Maximum))
         {
-            throw new ArgumentException($"{nameof(AttemptTimeout)} must be positive, got {attempt}", nameof(AttemptTimeout));
+            throw new ArgumentException($"{nameof(AttemptTimeout)} must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {attempt}", nameof(AttemptTimeout));
         }
 
         ValidateDeadlineOptions();

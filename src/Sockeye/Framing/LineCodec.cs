@@ -15,7 +15,10 @@ namespace Sockeye.Framing;
 /// </code>
 /// <para>The line terminator is never part of the frame. <see cref="MaxFrameSize"/> counts the line as
 /// handed out: a line of <c>maxLineLength + 1</c> bytes without its end is refused as soon as those bytes
-/// have arrived, before any more are buffered. The encoder writes the frame and <c>\n</c>, or
+/// have arrived, before any more are buffered. So with <c>stripCarriageReturn: false</c> a kept
+/// <c>\r</c> counts: a <c>\r\n</c> line may carry <c>maxLineLength - 1</c> bytes of text, a <c>\n</c>
+/// line <c>maxLineLength</c> (this is what <c>sockeye serve echo --framing line</c> does, and its
+/// <c>--max-frame-size</c> help says so); with stripping, the default, both carry <c>maxLineLength</c>. The encoder writes the frame and <c>\n</c>, or
 /// <c>\r\n</c> when <c>writeCrLf</c> is set.</para>
 /// <para>Remembers how far it has searched a partial line: one instance per connection. Not
 /// thread-safe.</para>

@@ -33,9 +33,9 @@ public sealed class ProxyProtocolOptions
 
     internal void Validate()
     {
-        if (HeaderTimeout <= TimeSpan.Zero)
+        if (HeaderTimeout <= TimeSpan.Zero || HeaderTimeout > Timing.DurationText.Maximum)
         {
-            throw new ArgumentException($"ProxyProtocol.HeaderTimeout must be positive, got {HeaderTimeout}", nameof(TcpServerOptions.ProxyProtocol));
+            throw new ArgumentException($"ProxyProtocol.HeaderTimeout must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {HeaderTimeout}", nameof(TcpServerOptions.ProxyProtocol));
         }
 
         if (MaxHeaderLength < 232)

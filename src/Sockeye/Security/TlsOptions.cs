@@ -79,9 +79,9 @@ public sealed class TlsOptions
             throw new ArgumentException("Tls needs a Certificate or at least one entry in ServerCertificates", nameof(TcpServerOptions.Tls));
         }
 
-        if (HandshakeTimeout <= TimeSpan.Zero)
+        if (HandshakeTimeout <= TimeSpan.Zero || HandshakeTimeout > Timing.DurationText.Maximum)
         {
-            throw new ArgumentException($"Tls.HandshakeTimeout must be positive, got {HandshakeTimeout}", nameof(TcpServerOptions.Tls));
+            throw new ArgumentException($"Tls.HandshakeTimeout must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {HandshakeTimeout}", nameof(TcpServerOptions.Tls));
         }
 
         foreach (var name in ServerCertificates.Keys)

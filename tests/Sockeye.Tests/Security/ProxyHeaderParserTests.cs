@@ -78,6 +78,14 @@ public sealed class ProxyHeaderParserTests
         badCommand[12] = 0x22;
         var badFamily = (byte[])v2.Clone();
         badFamily[13] = 0x41;
+        var dgram = (byte[])v2.Clone();
+        dgram[13] = 0x12;
+        var dgram6 = ProxyHeaders.V2(new IPEndPoint(IPAddress.Parse("2001:db8::7"), 1), new IPEndPoint(IPAddress.Parse("2001:db8::1"), 2));
+        dgram6[13] = 0x22;
+        var unknownTransport = (byte[])v2.Clone();
+        unknownTransport[13] = 0x1F;
+        var unspecTransport = (byte[])v2.Clone();
+        unspecTransport[13] = 0x10;
         var oversize = (byte[])v2.Clone();
         oversize[14] = 0xFF;
         var shortAddresses = ProxyHeaders.Signature.Concat(new byte[] { 0x21, 0x11, 0x00, 0x04, 1, 2, 3, 4 }).ToArray();
@@ -89,6 +97,10 @@ public sealed class ProxyHeaderParserTests
             { "version 3", badVersion, "version 3" },
             { "command 2", badCommand, "command 2" },
             { "family 4", badFamily, "address family 4" },
+            { "DGRAM over IPv4", dgram, "protocol byte 0x12 (DGRAM) on a stream listener" },
+            { "DGRAM over IPv6", dgram6, "protocol byte 0x22 (DGRAM) on a stream listener" },
+            { "transport 0xF", unknownTransport, "protocol byte 0x1F, expected 0x00, 0x11, 0x21 or 0x31" },
+            { "INET with UNSPEC transport", unspecTransport, "protocol byte 0x10" },
             { "oversize", oversize, "exceeds MaxHeaderLength 4096" },
             { "addresses cut", shortAddresses, "too few" },
             { "TLV cut", brokenTlv, "TLV 0x02 declares 9 bytes" },
@@ -96,12 +108,25 @@ public sealed class ProxyHeaderParserTests
             { "v1 bad protocol", "PROXY UDP4 1.2.3.4 5.6.7.8 1 2\r\n"u8.ToArray(), "is not" },
             { "v1 bad address", "PROXY TCP4 1.2.3 5.6.7.8 1 2\r\n"u8.ToArray(), "invalid IPv4 address '1.2.3'" },
             { "v1 v6 address as TCP4", "PROXY TCP4 ::1 5.6.7.8 1 2\r\n"u8.ToArray(), "invalid IPv4 address" },
+            { "v1 IPv6 scope id", "PROXY TCP6 fe80::1%1 2001:db8::1 1 2\r\n"u8.ToArray(), "invalid IPv6 address 'fe80::1%1'" },
+            { "v1 IPv6 in brackets", "PROXY TCP6 [2001:db8::7] 2001:db8::1 1 2\r\n"u8.ToArray(), "invalid IPv6 address '[2001:db8::7]'" },
             { "v1 bad port", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n"u8.ToArray(), "invalid port '65536'" },
             { "v1 leading zero port", "PROXY TCP4 1.2.3.4 5.6.7.8 01 2\r\n"u8.ToArray(), "invalid port '01'" },
             { "v1 bare LF", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"u8.ToArray(), "bare LF" },
             { "v1 no CRLF", Encoding.ASCII.GetBytes("PROXY TCP4 " + new string('1', 120)), "no CRLF within 107" },
             { "v1 control byte", "PROXY TCP4 1.2.3.4\t5.6.7.8 1 2\r\n"u8.ToArray(), "non-printable byte 0x09" },
         };
+    }
+
+    [Fact]
+    public void ALocalHeaderIsAcceptedWhateverItsProtocolByte()
+    {
+        // LOCAL (a proxy's own health check): the spec says the protocol block is ignored.
+        var local = ProxyHeaders.V2(Client, Proxy, local: true);
+        local[13] = 0x12;
+
+        Assert.True(ProxyHeaderParser.TryParse(new ReadOnlySequence<byte>(local), 4096, out var info, out _));
+        Assert.True(info!.IsLocal);
     }
 
     [Theory]

@@ -34,9 +34,10 @@ internal sealed partial class CliProcess : IDisposable
             }
 
             var match = ListeningLine().Match(e.Data);
-            if (match.Success)
+            // A Unix socket's line ("listening on unix:/path") has no IP endpoint to hand out.
+            if (match.Success && IPEndPoint.TryParse(match.Groups[1].Value, out var endPoint))
             {
-                _listening.TrySetResult(IPEndPoint.Parse(match.Groups[1].Value));
+                _listening.TrySetResult(endPoint);
             }
         };
         process.ErrorDataReceived += (_, e) =>

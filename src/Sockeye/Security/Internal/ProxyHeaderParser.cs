@@ -121,6 +121,18 @@ internal static class ProxyHeaderParser
             3 => 216,
             _ => throw new InvalidDataException($"PROXY v2 header has address family {family}, expected 0 to 3"),
         };
+        // Spec 2.2: the protocol byte is one of 0x00 (UNSPEC), 0x11/0x21/0x31 (STREAM over INET,
+        // INET6, UNIX) or 0x12/0x22/0x32 (DGRAM); any other value must be rejected. A TCP listener takes
+        // only STREAM or UNSPEC: a DGRAM header describes a connection this socket cannot be. Under
+        // LOCAL (health checks) the block is ignored, as the spec says.
+        var protocol = start[13];
+        if (command == 1 && protocol is not (0x00 or 0x11 or 0x21 or 0x31))
+        {
+            throw new InvalidDataException(protocol is 0x12 or 0x22 or 0x32
+                ? $"PROXY v2 header has protocol byte 0x{protocol:X2} (DGRAM) on a stream listener, expected 0x00, 0x11, 0x21 or 0x31"
+                : $"PROXY v2 header has protocol byte 0x{protocol:X2}, expected 0x00, 0x11, 0x21 or 0x31");
+        }
+
         if (declared < addressLength)
         {
             throw new InvalidDataException($"PROXY v2 header declares {declared} bytes, too few for its {addressLength} address bytes");
@@ -268,9 +280,12 @@ internal static class ProxyHeaderParser
 
     private static IPAddress ParseAddress(string field, System.Net.Sockets.AddressFamily family, string header)
     {
-        // IPAddress.TryParse also takes inet_aton forms ("1.2.3", "0x7f.1"); the header allows dotted quads only.
-        var dottedQuad = family != System.Net.Sockets.AddressFamily.InterNetwork || (field.Count(c => c == '.') == 3 && field.All(c => char.IsAsciiDigit(c) || c == '.'));
-        if (!dottedQuad || !IPAddress.TryParse(field, out var address) || address.AddressFamily != family)
+        // IPAddress.TryParse also takes inet_aton forms ("1.2.3", "0x7f.1") and IPv6 scope ids and
+        // brackets ("fe80::1%1", "[::1]"); the header allows dotted quads and plain IPv6 literals only.
+        var plain = family == System.Net.Sockets.AddressFamily.InterNetwork
+            ? field.Count(c => c == '.') == 3 && field.All(c => char.IsAsciiDigit(c) || c == '.')
+            : field.All(c => char.IsAsciiHexDigit(c) || c is ':' or '.');
+        if (!plain || !IPAddress.TryParse(field, out var address) || address.AddressFamily != family)
         {
             throw new InvalidDataException($"PROXY v1 header \"{header}\" has an invalid {(family == System.Net.Sockets.AddressFamily.InterNetwork ? "IPv4" : "IPv6")} address '{field}'");
         }
