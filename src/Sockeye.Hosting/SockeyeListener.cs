@@ -72,6 +72,12 @@ public sealed class SockeyeListener
     /// listener it counts handler calls rather than connections (see <see cref="Udp.UdpServer.StopAsync(TimeSpan, CancellationToken)"/>).</summary>
     public ShutdownSummary? ShutdownSummary { get; internal set; }
 
+    /// <summary>Reads the listener's TLS certificate files again (<see cref="TcpServer.ReloadTlsCertificates"/>).</summary>
+    /// <returns><see langword="true"/> when the new certificates are in use; <see langword="false"/> on
+    /// failure (logged; the current certificates stay), or for a listener without TLS or a UDP listener.</returns>
+    /// <remarks>Safe to call from any thread.</remarks>
+    public bool ReloadTlsCertificates() => _server?.ReloadTlsCertificates() ?? false;
+
     /// <summary>Stops the server, draining for up to <paramref name="drainTimeout"/>, then disposes a handler
     /// the listener created.</summary>
     internal async Task<ShutdownSummary> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)

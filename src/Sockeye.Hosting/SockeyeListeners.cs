@@ -22,5 +22,17 @@ public sealed class SockeyeListeners
     /// <summary>Every running listener, in the order they started.</summary>
     public IReadOnlyList<SockeyeListener> All => _listeners;
 
+    /// <summary>
+    /// Reads the TLS certificate files of every TCP listener that serves TLS again, as
+    /// <see cref="TcpServer.ReloadTlsCertificates"/> does for one: new connections get the new
+    /// certificates, open ones keep theirs. A listener whose files fail to load (missing, half
+    /// written) keeps its current certificates and logs why. Call it from a SIGHUP handler, an admin
+    /// command, or after a renewal; the listeners also reload by themselves when their files change,
+    /// unless <see cref="Security.TlsOptions.ReloadOnFileChange"/> is off.
+    /// </summary>
+    /// <returns>How many listeners now use new certificates; listeners without TLS, and UDP ones, are skipped.</returns>
+    /// <remarks>Safe to call from any thread once the host has started; before, there is nothing to reload.</remarks>
+    public int ReloadTlsCertificates() => _listeners.Count(l => l.ReloadTlsCertificates());
+
     internal void Set(SockeyeListener[] listeners) => _listeners = listeners;
 }

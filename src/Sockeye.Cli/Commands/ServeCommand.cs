@@ -1,6 +1,6 @@
 using System.CommandLine;
 using System.Net;
-using System.Runtime.InteropServices;
+using Microsoft.Extensions.Logging;
 using Sockeye.Handlers;
 
 namespace Sockeye.Cli.Commands;
@@ -128,10 +128,14 @@ internal static class ServeCommand
     {
         using var loggerFactory = watch.CreateLoggerFactory(parse);
         options.LoggerFactory = loggerFactory;
-        var (stop, registration) = ServeRunner.WaitForStopSignal();
+        // SIGHUP reloads the TLS certificate files, as nginx and HAProxy do; registered before the
+        // server exists so that no moment of the start leaves SIGHUP's default action (exit) in place.
+        TcpServer? built = null;
+        var (stop, registration) = ServeRunner.WaitForSignals(loggerFactory.CreateLogger("Sockeye.Serve"), () => ServeRunner.ReloadCertificates(Volatile.Read(ref built), options));
         using var signals = registration;
 
         await using var server = new TcpServer(options);
+        Volatile.Write(ref built, server);
         try
         {
             await server.StartAsync(handler).ConfigureAwait(false);
@@ -141,13 +145,6 @@ internal static class ServeCommand
             await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
             return 1;
         }
-
-        // SIGHUP reloads the TLS certificate files, as nginx and HAProxy do.
-        using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
-        {
-            context.Cancel = true;
-            server.ReloadTlsCertificates();
-        });
 
         await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
         Observability.AdminEndpoint? admin;

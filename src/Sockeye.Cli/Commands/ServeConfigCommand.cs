@@ -89,6 +89,12 @@ internal static class ServeConfigCommand
 
         using (host)
         {
+            // The host handles SIGTERM and Ctrl-C; SIGHUP reloads the TLS listeners' certificates.
+            // Registered before the start, so that no moment of it leaves SIGHUP's default action (exit).
+            var listeners = host.Services.GetRequiredService<SockeyeListeners>();
+            var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+            using var sighup = ServeRunner.ReloadOnSighup(host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sockeye.Serve"),
+                () => ReloadCertificates(listeners, lifetime.ApplicationStopping.IsCancellationRequested));
             try
             {
                 await host.StartAsync();
@@ -102,7 +108,6 @@ internal static class ServeConfigCommand
                 return await FailAsync(ex.Message, 1);
             }
 
-            var listeners = host.Services.GetRequiredService<SockeyeListeners>();
             foreach (var listener in listeners.All)
             {
                 await Console.Out.WriteLineAsync($"sockeye: listener {listener.Name} ({listener.Protocol}) listening on {listener.ListenAddress}");
@@ -122,7 +127,7 @@ internal static class ServeConfigCommand
 
             using var adminScope = admin;
             await Console.Out.FlushAsync();
-            host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(() =>
+            lifetime.ApplicationStopping.Register(() =>
                 Console.Out.WriteLine($"sockeye: stopping; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}"));
 
             // The host handles SIGTERM and Ctrl-C: it stops every listener, draining within its shutdown timeout.
@@ -133,6 +138,16 @@ internal static class ServeConfigCommand
             await Console.Out.WriteLineAsync($"sockeye: stopped: {drained} drained, {aborted} aborted in {elapsed.TotalMilliseconds:F0} ms");
             return aborted == 0 ? 0 : 1;
         }
+    }
+
+    /// <summary>Reloads the certificates of every TLS listener; says what it did, for the SIGHUP log line.</summary>
+    private static string ReloadCertificates(SockeyeListeners listeners, bool stopping)
+    {
+        var tls = listeners.All.Count(l => !l.IsUdp && l.Options.Server.Tls is not null);
+        var outcome = tls == 0
+            ? $"nothing to reload (none of the {listeners.Count} listeners serves TLS)"
+            : $"TLS certificates reloaded on {listeners.ReloadTlsCertificates()} of {tls} TLS listeners";
+        return stopping ? outcome + " (while draining)" : outcome;
     }
 
     /// <summary>Builds the host, and returns the drain timeout it will use: <c>--drain-timeout</c> if given,

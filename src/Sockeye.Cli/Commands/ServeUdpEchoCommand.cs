@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Net;
+using Microsoft.Extensions.Logging;
 using Sockeye.Handlers;
 using Sockeye.Udp;
 
@@ -60,7 +61,8 @@ internal static class ServeUdpEchoCommand
     {
         using var loggerFactory = watch.CreateLoggerFactory(parse);
         options.LoggerFactory = loggerFactory;
-        var (signal, registration) = ServeRunner.WaitForStopSignal();
+        // A UDP echo server has nothing to reload, but SIGHUP must not end it either (its default action).
+        var (signal, registration) = ServeRunner.WaitForSignals(loggerFactory.CreateLogger("Sockeye.Serve"), () => "nothing to reload (a UDP echo server has no certificates)");
         using (registration)
         {
             await using var server = new UdpServer(options);

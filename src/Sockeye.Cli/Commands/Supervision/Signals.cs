@@ -5,6 +5,7 @@ namespace Sockeye.Cli.Commands.Supervision;
 /// <summary>Sends POSIX signals to processes (.NET can only send SIGKILL, through <c>Process.Kill</c>).</summary>
 internal static partial class Signals
 {
+    public const int SigHup = 1;
     public const int SigTerm = 15;
     public const int SigKill = 9;
 

@@ -17,7 +17,11 @@ internal static class SuperviseRunner
     public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch)
     {
         using var loggerFactory = watch.CreateLoggerFactory(parse);
-        var (signal, registration) = ServeRunner.WaitForStopSignal();
+        // SIGHUP goes on to the workers, which reload their certificates (a later issue gives it its
+        // rolling-restart meaning here); registered first, so that it never takes its default action (exit).
+        var logger = loggerFactory.CreateLogger("Sockeye.Supervisor");
+        Supervisor? supervising = null;
+        var (signal, registration) = ServeRunner.WaitForSignals(logger, () => Volatile.Read(ref supervising) is { } s ? s.ForwardReload() : "no worker started yet; they read their certificates as they start");
         using (registration)
         {
             IPEndPoint endPoint;
@@ -38,10 +42,11 @@ internal static class SuperviseRunner
                 return Program.UsageError;
             }
 
-            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, loggerFactory.CreateLogger("Sockeye.Supervisor"))
+            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, logger)
             {
                 WatchCommand = metricsPort is { } first ? TopCommandFor(parse.GetValue(watch.MetricsHost)!, first, workers) : null,
             };
+            Volatile.Write(ref supervising, supervisor);
             return await supervisor.RunAsync(signal).ConfigureAwait(false);
         }
     }

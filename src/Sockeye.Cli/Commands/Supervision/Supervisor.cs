@@ -18,7 +18,9 @@ namespace Sockeye.Cli.Commands.Supervision;
 /// times in a row, each within <see cref="StableAfter"/> of its start;</item>
 /// <item>on SIGTERM or SIGINT, sends SIGTERM to every worker, each of which drains within the drain
 /// timeout; a worker still running after that plus <see cref="KillGrace"/> is killed. Exits 0 when
-/// every worker drained cleanly (exit 0), 1 otherwise.</item>
+/// every worker drained cleanly (exit 0), 1 otherwise;</item>
+/// <item>on SIGHUP, sends SIGHUP to every worker that listens (<see cref="ForwardReload"/>), each of
+/// which reloads its TLS certificates; no worker is restarted, nothing drains.</item>
 /// </list>
 /// </summary>
 /// <remarks>
@@ -112,6 +114,27 @@ internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> w
         var clean = _finalExitCodes.All(code => code is null or 0);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {_finalExitCodes.Count(code => code == 0)} of {workers} workers drained cleanly").ConfigureAwait(false);
         return crashLoop ? CrashLoopExitCode : clean ? 0 : 1;
+    }
+
+    /// <summary>
+    /// Sends SIGHUP to every worker that has printed its <c>listening on</c> line, so it reloads its
+    /// certificates. A worker still starting is left alone: it may not have registered for SIGHUP yet
+    /// (the default action would end it), and it reads the certificate files as it starts anyway.
+    /// </summary>
+    /// <returns>What was done, for the SIGHUP log line.</returns>
+    /// <remarks>Safe to call from any thread (a signal handler), during the run or the drain.</remarks>
+    public string ForwardReload()
+    {
+        List<WorkerProcess> live;
+        lock (_lock)
+        {
+            live = [.. _running.OfType<WorkerProcess>()];
+        }
+
+        var sent = live.Where(w => w.Listening.IsCompleted && w.Reload()).Select(w => w.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        var skipped = live.Count - sent.Count;
+        return $"forwarded to {sent.Count} of {workers} workers (pids {string.Join(", ", sent)})"
+            + (skipped > 0 ? $"; {skipped} still starting or gone, not signalled" : "");
     }
 
     /// <summary>Keeps one worker running in slot <paramref name="index"/> until the stop.</summary>

@@ -78,6 +78,9 @@ internal sealed class WorkerProcess : IDisposable
     /// <summary>Asks the worker to drain and exit (SIGTERM).</summary>
     public void Terminate() => Signals.Send(Pid, Signals.SigTerm);
 
+    /// <summary>Asks the worker to reload its certificates (SIGHUP); <see langword="false"/> when it is gone.</summary>
+    public bool Reload() => Signals.Send(Pid, Signals.SigHup);
+
     /// <summary>Ends the worker at once (SIGKILL).</summary>
     public void Kill()
     {
