@@ -59,6 +59,9 @@ public sealed class ServeSecurityCliTests : IDisposable
         }
 
         Assert.False(server.HasExited, "SIGHUP must reload, not stop the server");
+        await Loopback.EventuallyAsync(() => server.Stderr.Contains($"[1400] SIGHUP received (pid {server.Id}): TLS certificates reloaded", StringComparison.Ordinal), "the SIGHUP is logged");
+        server.Signal("TERM");
+        Assert.Equal(0, await server.WaitForExitAsync());
     }
 
     [Fact]

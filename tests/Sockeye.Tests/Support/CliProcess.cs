@@ -138,7 +138,7 @@ internal sealed partial class CliProcess : IDisposable
         return (code, cli.Stdout, cli.Stderr);
     }
 
-    /// <summary>Waits for the "listening on HOST:PORT" line and returns the endpoint.</summary>
+    /// <summary>Waits for the "listening on HOST:PORT" line (for UDP "listening on udp HOST:PORT") and returns the endpoint.</summary>
     public Task<IPEndPoint> ListeningAsync() => _listening.Task.WaitAsync(Loopback.Patience);
 
     public void Signal(string signal)
@@ -177,6 +177,6 @@ internal sealed partial class CliProcess : IDisposable
         _process.Dispose();
     }
 
-    [GeneratedRegex(@"listening on (\S+)")]
+    [GeneratedRegex(@"listening on (?:udp )?(\S+)")]
     private static partial Regex ListeningLine();
 }
