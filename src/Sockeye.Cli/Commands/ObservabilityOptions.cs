@@ -21,6 +21,8 @@ internal sealed class ObservabilityOptions
         DefaultValueFactory = _ => "127.0.0.1",
     };
 
+    public Option<int> MetricsMaxConnections { get; } = MetricsMaxConnectionsOption();
+
     public Option<LogLevel> LogLevel { get; } = new("--log-level")
     {
         Description = "Least severe log messages written to stderr: Trace, Debug (one line per connection), Information, Warning, Error, Critical or None (default Information)",
@@ -55,6 +57,7 @@ internal sealed class ObservabilityOptions
     {
         command.Options.Add(MetricsPort);
         command.Options.Add(MetricsHost);
+        command.Options.Add(MetricsMaxConnections);
         command.Options.Add(LogLevel);
         command.Options.Add(LogFormat);
         if (withNoMetrics)
@@ -80,15 +83,28 @@ internal sealed class ObservabilityOptions
         CreateLoggerFactory(parse.GetValue(LogLevel), parse.GetValue(LogFormat) ?? "text");
 
     /// <summary>Starts the admin port when <c>--metrics-port</c> was given (else returns null) and prints its URL.</summary>
+    /// <param name="parse">The command line.</param>
+    /// <param name="isReady">Answers <c>/readyz</c>.</param>
+    /// <param name="loggerFactory">The command's logging (Kestrel's warnings, the admin port's refusals).</param>
+    /// <param name="descriptorReserve">The data ports' descriptor reserve, which the admin port keeps too.</param>
     /// <exception cref="IOException">The port cannot be bound.</exception>
-    public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady)
+    public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady, ILoggerFactory loggerFactory, int descriptorReserve)
     {
         if (parse.GetValue(MetricsPort) is not { } port)
         {
             return null;
         }
 
-        var admin = AdminEndpoint.Start(parse.GetValue(MetricsHost)!, port, isReady);
+        var admin = await AdminEndpoint.StartAsync(
+            new AdminEndpointOptions
+            {
+                Host = parse.GetValue(MetricsHost)!,
+                Port = port,
+                MaxConnections = parse.GetValue(MetricsMaxConnections),
+                DescriptorReserve = descriptorReserve,
+            },
+            isReady,
+            loggerFactory);
         await Console.Out.WriteLineAsync($"sockeye: metrics on {admin.MetricsUrl} (also /healthz, /readyz)");
         return admin;
     }
@@ -120,6 +136,25 @@ internal sealed class ObservabilityOptions
         }
 
         builder.AddConsole(o => o.LogToStandardErrorThreshold = Microsoft.Extensions.Logging.LogLevel.Trace);
+    }
+
+    private static Option<int> MetricsMaxConnectionsOption()
+    {
+        var option = new Option<int>("--metrics-max-connections")
+        {
+            Description = $"Most admin-port connections held at once; more are reset as they arrive (default {AdminEndpointOptions.DefaultMaxConnections}). "
+                + "Requests must send their headers within 5s; idle keep-alive connections close after 10s",
+            DefaultValueFactory = _ => AdminEndpointOptions.DefaultMaxConnections,
+        };
+        option.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<int>();
+            if (value is < 1 or > 1000)
+            {
+                r.AddError($"--metrics-max-connections must be between 1 and 1000, got {value}");
+            }
+        });
+        return option;
     }
 
     private static Option<int?> MetricsPortOption()

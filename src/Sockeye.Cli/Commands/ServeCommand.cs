@@ -150,7 +150,7 @@ internal static class ServeCommand
         Observability.AdminEndpoint? admin;
         try
         {
-            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening).ConfigureAwait(false);
+            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, options.DescriptorReserve).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

@@ -117,7 +117,11 @@ internal static class ServeConfigCommand
             AdminEndpoint? admin;
             try
             {
-                admin = await watch.StartAdminAsync(parse, () => listeners.All.Count > 0 && listeners.All.All(l => l.State == ServerState.Listening));
+                admin = await watch.StartAdminAsync(
+                    parse,
+                    () => listeners.All.Count > 0 && listeners.All.All(l => l.State == ServerState.Listening),
+                    host.Services.GetRequiredService<ILoggerFactory>(),
+                    listeners.All.Where(l => !l.IsUdp).Select(l => l.Options.Server.DescriptorReserve).DefaultIfEmpty(new TcpServerOptions().DescriptorReserve).Max());
             }
             catch (IOException ex)
             {

@@ -80,7 +80,7 @@ internal static class ServeUdpEchoCommand
             Observability.AdminEndpoint? admin;
             try
             {
-                admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening);
+                admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, new TcpServerOptions().DescriptorReserve);
             }
             catch (IOException ex)
             {

@@ -1,4 +1,12 @@
 using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using Sockeye.Diagnostics;
@@ -11,113 +19,123 @@ namespace Sockeye.Cli.Observability;
 /// <c>GET /healthz</c> (200 while the process runs) and <c>GET /readyz</c> (200 while the server
 /// accepts, 503 once it drains or has stopped, so a load balancer takes the instance out first).
 /// </summary>
-/// <remarks>Two <see cref="HttpListener"/>s share the port: the exporter's, on <c>/metrics/</c>, and
-/// ours, on <c>/healthz/</c> and <c>/readyz/</c>; the runtime's managed listener routes each request
-/// to the listener with the longest matching prefix.</remarks>
+/// <remarks>
+/// Kestrel serves HTTP over <see cref="AdminTransport"/>, a Sockeye server: at most
+/// <see cref="AdminEndpointOptions.MaxConnections"/> connections (more are reset at once), descriptors
+/// from the data ports' reserve, no spin on EMFILE. A request's line and headers must arrive within
+/// <see cref="AdminEndpointOptions.HeaderTimeout"/> and an idle keep-alive connection is closed after
+/// <see cref="AdminEndpointOptions.KeepAliveTimeout"/>. Before issue 23 two <see cref="HttpListener"/>s
+/// served the port with none of this: 1,600 idle connections under a 1,500-descriptor limit took every
+/// descriptor, spun the accept loop and aborted the runtime.
+/// </remarks>
 internal sealed class AdminEndpoint : IDisposable
 {
+    private readonly WebApplication _app;
     private readonly MeterProvider _meterProvider;
-    private readonly HttpListener _health = new();
-    private readonly Func<bool> _isReady;
-    private readonly Task _serving;
 
-    private AdminEndpoint(string host, int port, Func<bool> isReady)
+    private AdminEndpoint(WebApplication app, MeterProvider meterProvider, string metricsUrl)
     {
-        _isReady = isReady;
-        var listenerHost = host is "0.0.0.0" or "::" or "*" ? "*" : host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host;
-        _meterProvider = Sdk.CreateMeterProviderBuilder()
-            .AddMeter(SockeyeMetrics.MeterName)
-            .AddPrometheusHttpListener(o =>
-            {
-                o.Host = listenerHost;
-                o.Port = port;
-                o.ScrapeEndpointPath = "/metrics";
-
-                // Every scrape sees the counts of that moment (the default caches them for 300 ms).
-                o.ScrapeResponseCacheDurationMilliseconds = 0;
-            })
-            .Build();
-        try
-        {
-            _health.Prefixes.Add($"http://{listenerHost}:{port}/healthz/");
-            _health.Prefixes.Add($"http://{listenerHost}:{port}/readyz/");
-            _health.Start();
-        }
-        catch
-        {
-            _meterProvider.Dispose();
-            throw;
-        }
-
-        _serving = ServeHealthAsync();
+        _app = app;
+        _meterProvider = meterProvider;
+        MetricsUrl = metricsUrl;
     }
 
-    /// <summary>The URL of the metrics page, for the startup line.</summary>
-    public string MetricsUrl { get; private init; } = "";
+    /// <summary>The URL of the metrics page (with the bound port), for the startup line.</summary>
+    public string MetricsUrl { get; }
 
-    /// <summary>Starts listening on <paramref name="host"/>:<paramref name="port"/>;
-    /// <paramref name="isReady"/> answers <c>/readyz</c>.</summary>
+    /// <summary>Starts listening as <paramref name="options"/> say; <paramref name="isReady"/> answers <c>/readyz</c>.</summary>
+    /// <param name="options">Address, port, limits and deadlines.</param>
+    /// <param name="isReady">Whether the server accepts (200 on /readyz) or not (503).</param>
+    /// <param name="loggerFactory">Where Kestrel's warnings and the admin server's refusals go.</param>
     /// <exception cref="IOException">The port cannot be bound (the message names it).</exception>
-    public static AdminEndpoint Start(string host, int port, Func<bool> isReady)
+    public static async Task<AdminEndpoint> StartAsync(AdminEndpointOptions options, Func<bool> isReady, ILoggerFactory loggerFactory)
     {
+        var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
+        var meterProvider = Sdk.CreateMeterProviderBuilder()
+            .AddMeter(SockeyeMetrics.MeterName)
+
+            // Every scrape sees the counts of that moment (the default caches them for 300 ms).
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0)
+            .Build();
+
+        // The empty builder: no configuration files or environment variables (a user's appsettings.json
+        // or ASPNETCORE_URLS must not move the admin port), no console logger of its own.
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "sockeye-admin" });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxConcurrentConnections = options.MaxConnections;
+            k.Limits.RequestHeadersTimeout = options.HeaderTimeout;
+            k.Limits.KeepAliveTimeout = options.KeepAliveTimeout;
+            k.Limits.MaxRequestLineSize = 4 * 1024;
+            k.Limits.MaxRequestHeadersTotalSize = 8 * 1024;
+            k.Limits.MaxRequestHeaderCount = 32;
+            k.Limits.MaxRequestBodySize = 1024;
+            k.Listen(address, options.Port);
+        });
+
+        // Sockeye's transport instead of Kestrel's sockets (see AdminTransport for why).
+        builder.Services.RemoveAll<IConnectionListenerFactory>();
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new AdminTransport(options.MaxConnections, options.DescriptorReserve, loggerFactory));
+
+        // The serve command owns SIGTERM and SIGINT: the admin port must keep answering /readyz with 503
+        // through the drain, not stop on the first signal as the host's console lifetime would.
+        builder.Services.AddSingleton<IHostLifetime, NoSignalsLifetime>();
+        builder.Services.AddSingleton(loggerFactory);
+
+        var app = builder.Build();
+        app.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider, predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
+        app.Run(context => AnswerAsync(context, isReady));
         try
         {
-            return new AdminEndpoint(host, port, isReady) { MetricsUrl = $"http://{(host.Contains(':', StringComparison.Ordinal) ? $"[{host}]" : host)}:{port}/metrics" };
+            await app.StartAsync().ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is HttpListenerException or System.Net.Sockets.SocketException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
-            throw new IOException($"cannot serve metrics on {host}:{port}: {ex.Message}", ex);
+            await app.DisposeAsync().ConfigureAwait(false);
+            meterProvider.Dispose();
+            throw new IOException($"cannot serve metrics on {options.Host}:{options.Port}: {ex.Message}", ex);
         }
+
+        var port = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>()
+            .Features.Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses
+            .Select(a => new Uri(a).Port).FirstOrDefault() ?? options.Port;
+        var host = options.Host.Contains(':', StringComparison.Ordinal) ? $"[{options.Host}]" : options.Host;
+        return new AdminEndpoint(app, meterProvider, $"http://{host}:{port}/metrics");
     }
 
     public void Dispose()
     {
-        _health.Close();
-        _meterProvider.Dispose();
         try
         {
-            _serving.Wait(TimeSpan.FromSeconds(5));
+            _app.StopAsync(TimeSpan.FromSeconds(5)).GetAwaiter().GetResult();
         }
-        catch (AggregateException)
+        finally
         {
+            _app.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            _meterProvider.Dispose();
         }
     }
 
-    private async Task ServeHealthAsync()
+    private static Task AnswerAsync(HttpContext context, Func<bool> isReady)
     {
-        while (true)
+        var (status, body) = context.Request.Path.Value?.TrimEnd('/') switch
         {
-            HttpListenerContext context;
-            try
-            {
-                context = await _health.GetContextAsync();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or ObjectDisposedException or InvalidOperationException)
-            {
-                return; // closed
-            }
+            "/healthz" => (200, "ok\n"),
+            "/readyz" when isReady() => (200, "ready\n"),
+            "/readyz" => (503, "not ready: the server is draining or stopped\n"),
+            _ => (404, "not found\n"),
+        };
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(body);
+    }
 
-            var path = context.Request.Url?.AbsolutePath.TrimEnd('/') ?? "";
-            var (status, body) = path switch
-            {
-                "/healthz" => (200, "ok\n"),
-                "/readyz" when _isReady() => (200, "ready\n"),
-                "/readyz" => (503, "not ready: the server is draining or stopped\n"),
-                _ => (404, "not found\n"),
-            };
-            try
-            {
-                var bytes = System.Text.Encoding.UTF8.GetBytes(body);
-                context.Response.StatusCode = status;
-                context.Response.ContentType = "text/plain; charset=utf-8";
-                context.Response.ContentLength64 = bytes.Length;
-                await context.Response.OutputStream.WriteAsync(bytes);
-                context.Response.Close();
-            }
-            catch (Exception ex) when (ex is HttpListenerException or IOException or ObjectDisposedException)
-            {
-                // The prober went away mid-answer: nothing to do.
-            }
-        }
+    /// <summary>A host lifetime that listens to no signal: the serve command stops the admin endpoint itself.</summary>
+    private sealed class NoSignalsLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

@@ -75,7 +75,7 @@ public sealed partial class ServeConfigMetricsTests : IDisposable
     {
         var config = Path.Combine(_directory, "sockeye.json");
         File.WriteAllText(config, """{ "Sockeye": { "Listeners": { "echo": { "Protocol": "echo", "Host": "127.0.0.1", "Port": 0 } } } }""");
-        var (taken, port) = AdminPort.Start(() => true);
+        var (taken, port) = await AdminPort.StartAsync(() => true);
         using (taken)
         {
             var (exitCode, stdout, stderr) = await CliProcess.RunAsync($"serve --config {config} --metrics-port {port} --log-level Warning");

@@ -34,7 +34,10 @@ public sealed partial class ServeSighupTests : IDisposable
         server.Signal("TERM");
         Assert.Equal(SocketError.Success, await held.ReceiveEndAsync());
         Assert.Equal(0, await server.WaitForExitAsync());
-        Assert.Contains("stopped: 1 drained, 0 aborted", server.Stdout, StringComparison.Ordinal);
+
+        // The held connection drains; the fresh one may not have been reaped yet when SIGTERM lands
+        // (its close races the signal), so it may count as drained too — but nothing is aborted.
+        Assert.Matches(@"stopped: [12] drained, 0 aborted", server.Stdout);
     }
 
     [Fact]

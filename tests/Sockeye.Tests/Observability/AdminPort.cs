@@ -10,7 +10,7 @@ internal static class AdminPort
 {
     private static readonly HttpClient Http = new() { Timeout = Loopback.Patience };
 
-    /// <summary>A port that was free a moment ago (HttpListener cannot bind port 0 and report it).</summary>
+    /// <summary>A port that was free a moment ago (for a child process's --metrics-port, which must be given a port).</summary>
     public static int FreePort()
     {
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -18,20 +18,11 @@ internal static class AdminPort
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    /// <summary>Starts an admin endpoint on a free port, retrying if another test took the port meanwhile.</summary>
-    public static (AdminEndpoint Endpoint, int Port) Start(Func<bool> isReady)
+    /// <summary>Starts an admin endpoint on a port the kernel chooses (read back from its URL).</summary>
+    public static async Task<(AdminEndpoint Endpoint, int Port)> StartAsync(Func<bool> isReady, AdminEndpointOptions? options = null)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            var port = FreePort();
-            try
-            {
-                return (AdminEndpoint.Start("127.0.0.1", port, isReady), port);
-            }
-            catch (IOException) when (attempt < 5)
-            {
-            }
-        }
+        var endpoint = await AdminEndpoint.StartAsync(options ?? new AdminEndpointOptions(), isReady, Microsoft.Extensions.Logging.Abstractions.NullLoggerFactory.Instance);
+        return (endpoint, new Uri(endpoint.MetricsUrl).Port);
     }
 
     public static async Task<HttpStatusCode> GetStatusAsync(int port, string path)

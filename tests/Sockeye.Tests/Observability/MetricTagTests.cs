@@ -19,7 +19,7 @@ public class MetricTagTests
             TimeProvider = clock,
         });
         await server.StartAsync(EchoHandler.Instance);
-        var (admin, adminPort) = AdminPort.Start(() => true);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => true);
         using var _ = admin;
 
         using var held = await Loopback.ConnectAsync(server.LocalEndPoint!);
@@ -55,7 +55,7 @@ public class MetricTagTests
     {
         await using var server = new TcpServer(new TcpServerOptions { MaxConnectionsPerIp = 1 });
         await server.StartAsync(EchoHandler.Instance);
-        var (admin, adminPort) = AdminPort.Start(() => true);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => true);
         using var _ = admin;
 
         using var held = await Loopback.ConnectAsync(server.LocalEndPoint!);
@@ -104,7 +104,7 @@ public class MetricTagTests
                 }
             }
         });
-        var (admin, adminPort) = AdminPort.Start(() => true);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => true);
         using var _ = admin;
 
         using (var failing = await Loopback.ConnectAsync(server.LocalEndPoint!))

@@ -12,7 +12,7 @@ public class PrometheusEndpointTests
         const int Clients = 100;
         await using var server = new TcpServer(new TcpServerOptions { MaxConnections = Clients });
         await server.StartAsync(EchoHandler.Instance);
-        var (admin, adminPort) = AdminPort.Start(() => server.State == ServerState.Listening);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => server.State == ServerState.Listening);
         using var _ = admin;
 
         // Each client sends a different number of bytes, reads them back, and closes (FIN).
@@ -46,7 +46,7 @@ public class PrometheusEndpointTests
     {
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(EchoHandler.Instance);
-        var (admin, adminPort) = AdminPort.Start(() => true);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => true);
         using var _ = admin;
 
         var clients = await Task.WhenAll(Enumerable.Range(0, 7).Select(_ => Loopback.ConnectAsync(server.LocalEndPoint!)));
@@ -73,7 +73,7 @@ public class PrometheusEndpointTests
 
         // A handler that ignores the drain until released, so the server stays in Draining.
         await server.StartAsync(async _ => await release.Task.WaitAsync(Loopback.Patience));
-        var (admin, adminPort) = AdminPort.Start(() => server.State == ServerState.Listening);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => server.State == ServerState.Listening);
         using var _ = admin;
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the connection to be accepted");

@@ -12,7 +12,7 @@ public class TopViewTests
     {
         await using var server = new TcpServer(new TcpServerOptions { MaxConnections = 3 });
         await server.StartAsync(EchoHandler.Instance);
-        var (admin, adminPort) = AdminPort.Start(() => true);
+        var (admin, adminPort) = await AdminPort.StartAsync(() => true);
         using var _ = admin;
 
         // 5 connections that echo 1000 bytes each and leave; 3 that stay open; 2 refused over the limit.
