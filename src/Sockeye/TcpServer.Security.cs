@@ -22,6 +22,12 @@ public sealed partial class TcpServer
     // The TLS certificates; null on a plain TCP listener.
     private CertificateStore? _certificates;
 
+    // TLS handshakes under way, held to Tls.MaxPendingHandshakes: a stalled handshake pins ~65 KB.
+    private int _pendingHandshakes;
+
+    // Gives freed OpenSSL state back to the OS after aborted handshakes; null on a plain TCP listener.
+    private NativeMemoryTrim? _nativeTrim;
+
     /// <summary>How many connections the edge checks (source lists, per-address cap, accept rates,
     /// PROXY protocol, TLS handshake) turned away for <paramref name="reason"/> since the start.</summary>
     /// <param name="reason">The reason to count.</param>
@@ -39,6 +45,13 @@ public sealed partial class TcpServer
     /// <remarks>Safe to call from any thread, for example from a SIGHUP handler.</remarks>
     public bool ReloadTlsCertificates() => _certificates?.Reload() ?? false;
 
+    /// <summary>How many TLS handshakes are under way now: at most <see cref="TlsOptions.MaxPendingHandshakes"/>, or for an
+    /// instant a few more while connections past the cap are being refused (they take a place, then give it back).</summary>
+    public int PendingTlsHandshakes => Volatile.Read(ref _pendingHandshakes);
+
+    /// <summary>The native memory trim, for tests.</summary>
+    internal NativeMemoryTrim? NativeTrim => _nativeTrim;
+
     /// <summary>The address checks, for tests.</summary>
     internal SourceAdmission? Admission => _admission;
 
@@ -54,6 +67,7 @@ public sealed partial class TcpServer
         if (options.Tls is { } tls)
         {
             _certificates = new CertificateStore(tls, _logger);
+            _nativeTrim = new NativeMemoryTrim(tls.NativeMemoryTrimInterval, _time, _logger);
         }
     }
 
@@ -61,6 +75,7 @@ public sealed partial class TcpServer
     {
         _admission?.Dispose();
         _certificates?.Dispose();
+        _nativeTrim?.Dispose();
     }
 
     /// <summary>
@@ -128,14 +143,27 @@ public sealed partial class TcpServer
 
         if (_options.Tls is { } tls)
         {
+            // The cap is taken before the handshake allocates anything, and given back when it ends.
+            var pending = Interlocked.Increment(ref _pendingHandshakes);
             try
             {
+                if (tls.MaxPendingHandshakes > 0 && pending > tls.MaxPendingHandshakes)
+                {
+                    RefuseAtEdge(connection, RefusalReason.TlsHandshakesPending, $"{pending - 1} TLS handshakes pending, MaxPendingHandshakes {tls.MaxPendingHandshakes}");
+                    return null;
+                }
+
                 return Edge(connection).Tls = await TlsConnection.AcceptAsync(connection, _certificates!, tls, _pool, _time, _options.MaxReadBufferSize).ConfigureAwait(false);
             }
             catch (TlsHandshakeException ex)
             {
                 RefuseAtEdge(connection, ex.Reason, ex.InnerException?.Message);
+                _nativeTrim!.HandshakeAborted();
                 return null;
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _pendingHandshakes);
             }
         }
 

@@ -21,6 +21,12 @@ internal sealed class SecurityOptions
     public Option<TimeSpan> TlsHandshakeTimeout { get; } = CliOptions.Duration("--tls-handshake-timeout", new TlsOptions().HandshakeTimeout,
         "Reset a client that has not completed the TLS handshake this long after connecting");
 
+    public Option<int> TlsMaxHandshakes { get; } = CliOptions.AtLeast("--tls-max-handshakes", 0, new TlsOptions().MaxPendingHandshakes,
+        "Most TLS handshakes under way at once; more connections are reset before their handshake (0 for no limit)");
+
+    public Option<TimeSpan> TlsTrimInterval { get; } = CliOptions.Duration("--tls-trim-interval", new TlsOptions().NativeMemoryTrimInterval,
+        "After failed TLS handshakes, give freed native memory back to the OS (malloc_trim) at most this often");
+
     public Option<bool> ProxyProtocol { get; } = new("--proxy-protocol") { Description = "Expect a PROXY protocol v1 or v2 header on every connection (behind HAProxy or a cloud load balancer); needs --trusted-proxies" };
 
     public Option<IPNetwork[]> TrustedProxies { get; } = Networks("--trusted-proxies", "Address ranges allowed to send PROXY headers, e.g. 127.0.0.0/8 10.0.0.0/8");
@@ -38,7 +44,7 @@ internal sealed class SecurityOptions
     /// <summary>Adds every option to <paramref name="command"/>, with the checks that span options.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { TlsCertificate, TlsKey, TlsPassword, TlsHandshakeTimeout, ProxyProtocol, TrustedProxies, MaxConnectionsPerIp, AcceptRate, AcceptRatePerIp, Allow, Deny })
+        foreach (var option in new Option[] { TlsCertificate, TlsKey, TlsPassword, TlsHandshakeTimeout, TlsMaxHandshakes, TlsTrimInterval, ProxyProtocol, TrustedProxies, MaxConnectionsPerIp, AcceptRate, AcceptRatePerIp, Allow, Deny })
         {
             command.Options.Add(option);
         }
@@ -68,6 +74,8 @@ internal sealed class SecurityOptions
             {
                 Certificate = isPfx ? Security.TlsCertificate.FromPfxFile(certificate, password) : Security.TlsCertificate.FromPemFiles(certificate, parse.GetValue(TlsKey), password),
                 HandshakeTimeout = parse.GetValue(TlsHandshakeTimeout),
+                MaxPendingHandshakes = parse.GetValue(TlsMaxHandshakes),
+                NativeMemoryTrimInterval = parse.GetValue(TlsTrimInterval),
             };
         }
 

@@ -81,4 +81,7 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(1300, LogLevel.Information, "TLS record buffers are not released between records on this runtime ({Reason}); an idle TLS connection keeps about 33 KB of OpenSSL buffers")]
     public static partial void TlsBufferReleaseUnavailable(ILogger logger, string reason);
+
+    [LoggerMessage(1301, LogLevel.Debug, "Freed native memory returned to the OS after aborted TLS handshakes (malloc_trim) in {Elapsed}")]
+    public static partial void NativeMemoryTrimmed(ILogger logger, TimeSpan elapsed);
 }

@@ -41,4 +41,9 @@ public enum RefusalReason
     /// <summary>The client's certificate was missing (when required) or rejected by
     /// <see cref="TlsOptions.ClientCertificateValidation"/>.</summary>
     TlsClientCertificateRejected,
+
+    /// <summary><see cref="TlsOptions.MaxPendingHandshakes"/> TLS handshakes were already under way, so
+    /// this connection was reset before its handshake started (a flood of stalled ClientHellos is held
+    /// to that many handshakes' memory).</summary>
+    TlsHandshakesPending,
 }

@@ -53,6 +53,30 @@ public sealed class TlsOptions
     /// stalled clients sooner; too short fails honest clients on slow, lossy links.</remarks>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The most TLS handshakes under way at once; a connection that arrives while this many are
+    /// pending is reset before its handshake starts and counted as
+    /// <see cref="RefusalReason.TlsHandshakesPending"/>. 0 for no limit.</summary>
+    /// <remarks>Default: 1,000. A pending handshake holds about 65 KB, most of it OpenSSL's state after the
+    /// ClientHello (docs/SECURITY.md, "Stalled handshakes"), so the default bounds a flood of clients that
+    /// send a ClientHello and go silent to about 65 MB until <see cref="HandshakeTimeout"/> cuts them;
+    /// without a cap 6,000 of them every few seconds pinned 600 MB and more. The price: during such a
+    /// flood honest clients are refused too once the cap is reached, as with
+    /// <see cref="TcpServerOptions.MaxConnections"/>. Completing a handshake takes about 1 ms of CPU, so
+    /// 1,000 pending is more than a few cores can finish within the timeout; raise it for many cores or
+    /// bursts of honest clients on slow links (each pending handshake's share of
+    /// <see cref="HandshakeTimeout"/> is what fills the cap).</remarks>
+    public int MaxPendingHandshakes { get; set; } = 1_000;
+
+    /// <summary>How often, at most, the server asks the C allocator to give freed memory back to the
+    /// operating system after TLS handshakes failed or timed out; <see cref="TimeSpan.Zero"/> turns it off.</summary>
+    /// <remarks>Default: 5 seconds. An aborted handshake frees OpenSSL's state, but glibc keeps the freed
+    /// pages in its arenas, so waves of stalled handshakes ratchet the resident size up (measured: 54 MB
+    /// to 600 MB after four waves of 6,000) although nothing is in use. After a failure the server waits
+    /// this long, then calls <c>malloc_trim(0)</c> once for every failure in that interval (Linux with
+    /// glibc only; elsewhere nothing happens). A trim walks the heaps and holds their locks: measured at 13 to 66 ms
+    /// of one thread after bursts of 6,000 aborted handshakes (docs/SECURITY.md), so at most one per interval.</remarks>
+    public TimeSpan NativeMemoryTrimInterval { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>Whether certificates read from files are reloaded when the files change.</summary>
     /// <remarks>Default: <see langword="true"/>. New connections get the new certificate; open ones keep
     /// theirs. A file that cannot be read (for example half written) leaves the previous certificate in
@@ -82,6 +106,16 @@ public sealed class TlsOptions
         if (HandshakeTimeout <= TimeSpan.Zero || HandshakeTimeout > Timing.DurationText.Maximum)
         {
             throw new ArgumentException($"Tls.HandshakeTimeout must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {HandshakeTimeout}", nameof(TcpServerOptions.Tls));
+        }
+
+        if (MaxPendingHandshakes < 0)
+        {
+            throw new ArgumentException($"Tls.MaxPendingHandshakes must be 0 (no limit) or positive, got {MaxPendingHandshakes}", nameof(TcpServerOptions.Tls));
+        }
+
+        if (NativeMemoryTrimInterval < TimeSpan.Zero || NativeMemoryTrimInterval > Timing.DurationText.Maximum)
+        {
+            throw new ArgumentException($"Tls.NativeMemoryTrimInterval must be zero (off) or positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {NativeMemoryTrimInterval}", nameof(TcpServerOptions.Tls));
         }
 
         foreach (var name in ServerCertificates.Keys)

@@ -19,6 +19,8 @@ public sealed class ServeSecurityCliTests : IDisposable
     [InlineData("serve echo --tls-cert /nonexistent.pem", "--tls-cert: file '/nonexistent.pem' does not exist")]
     [InlineData("serve echo --max-connections-per-ip -1", "--max-connections-per-ip must be at least 0, got -1")]
     [InlineData("serve echo --accept-rate -3", "--accept-rate must be at least 0, got -3")]
+    [InlineData("serve echo --tls-max-handshakes -1", "--tls-max-handshakes must be at least 0, got -1")]
+    [InlineData("serve echo --tls-trim-interval soon", "--tls-trim-interval")]
     public async Task BadSecurityArgumentsGiveOneLineNamingTheArgument(string arguments, string message)
     {
         var (exitCode, _, stderr) = await CliProcess.RunAsync(arguments);
