@@ -1,4 +1,5 @@
 using System.Net;
+using Sockeye.Server;
 using Sockeye.Udp;
 
 namespace Sockeye.Hosting;
@@ -10,25 +11,18 @@ namespace Sockeye.Hosting;
 /// </summary>
 public sealed class SockeyeListener
 {
-    private readonly TcpServer? _server;
+    // The TcpServer or UdpServer: start, state and stop are the same for both.
+    private readonly IRunningServer _server;
 
     // A handler the listener created (AddUdpListener<THandler> without a registration): disposed on stop.
     private readonly object? _ownedHandler;
 
-    internal SockeyeListener(string name, string protocol, SockeyeListenerOptions options, TcpServer server)
+    internal SockeyeListener(string name, string protocol, SockeyeListenerOptions options, IRunningServer server, object? ownedHandler)
     {
         Name = name;
         Protocol = protocol;
         Options = options;
         _server = server;
-    }
-
-    internal SockeyeListener(string name, string protocol, SockeyeListenerOptions options, UdpServer server, object? ownedHandler)
-    {
-        Name = name;
-        Protocol = protocol;
-        Options = options;
-        UdpServer = server;
         _ownedHandler = ownedHandler;
     }
 
@@ -44,19 +38,19 @@ public sealed class SockeyeListener
 
     /// <summary>Whether the listener receives UDP datagrams (its server is <see cref="UdpServer"/>) rather
     /// than TCP connections (<see cref="Server"/>).</summary>
-    public bool IsUdp => UdpServer is not null;
+    public bool IsUdp => _server is UdpServer;
 
     /// <summary>A TCP listener's server: counters, state, and the address it listens on.</summary>
     /// <exception cref="InvalidOperationException">The listener is a UDP listener: read <see cref="UdpServer"/>.</exception>
-    public TcpServer Server => _server
+    public TcpServer Server => _server as TcpServer
         ?? throw new InvalidOperationException($"Sockeye listener '{Name}' receives UDP: its server is SockeyeListener.UdpServer");
 
     /// <summary>A UDP listener's server (counters, state, the address it receives on);
     /// <see langword="null"/> for a TCP listener.</summary>
-    public UdpServer? UdpServer { get; }
+    public UdpServer? UdpServer => _server as UdpServer;
 
     /// <summary>The address and port the listener is bound to (the kernel's choice for port 0).</summary>
-    public IPEndPoint? LocalEndPoint => _server?.LocalEndPoint ?? UdpServer?.LocalEndPoint;
+    public IPEndPoint? LocalEndPoint => _server.LocalEndPoint;
 
     /// <summary>Where the listener listens, for log lines: <c>127.0.0.1:7000</c> for TCP and UDP,
     /// <c>unix:/run/app.sock</c> for a Unix socket (<see cref="SockeyeListenerOptions"/>'s
@@ -66,7 +60,7 @@ public sealed class SockeyeListener
         LocalEndPoint?.ToString() ?? (_server?.ListenEndPoint is { } unix ? $"unix:{unix}" : null);
 
     /// <summary>Where the listener's server is in its life.</summary>
-    public ServerState State => _server?.State ?? UdpServer!.State;
+    public ServerState State => _server.State;
 
     /// <summary>What the drain did when the host stopped; <see langword="null"/> until then. For a UDP
     /// listener it counts handler calls rather than connections (see <see cref="Udp.UdpServer.StopAsync(TimeSpan, CancellationToken)"/>).</summary>
@@ -82,9 +76,7 @@ public sealed class SockeyeListener
     /// the listener created.</summary>
     internal async Task<ShutdownSummary> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
     {
-        var summary = _server is not null
-            ? await _server.StopAsync(drainTimeout, cancellationToken).ConfigureAwait(false)
-            : await UdpServer!.StopAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
+        var summary = await _server.StopAsync(drainTimeout, cancellationToken).ConfigureAwait(false);
         if (_ownedHandler is IAsyncDisposable asyncDisposable)
         {
             await asyncDisposable.DisposeAsync().ConfigureAwait(false);

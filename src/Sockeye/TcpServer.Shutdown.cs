@@ -26,29 +26,24 @@ public sealed partial class TcpServer
     public Task<ShutdownSummary> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(drainTimeout, TimeSpan.Zero);
-        lock (_lifecycleLock)
-        {
-            return _stopping ??= StopCoreAsync(drainTimeout, cancellationToken);
-        }
+        return _lifecycle.Stop(() => StopCoreAsync(drainTimeout, cancellationToken));
     }
 
     private async Task<ShutdownSummary> StopCoreAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var wasStarted = _state == ServerState.Listening;
 
         // 1. Stop accepting.
-        _state = ServerState.Draining;
-        CloseListeners();
-        RemoveUnixSocketFile();
-        await _acceptLoop.ConfigureAwait(false);
-
-        var open = ActiveConnections;
-        if (open == 0)
+        var wasStarted = _lifecycle.BeginDrain();
+        foreach (var listener in _listeners)
         {
-            _allConnectionsEnded.TrySetResult();
+            listener.Dispose();
         }
 
+        _unixSocket?.Remove();
+        await _accepting.ConfigureAwait(false);
+        var open = ActiveConnections;
+        _lifecycle.DrainIfIdle();
         if (wasStarted)
         {
             SockeyeLog.Draining(_logger, open, drainTimeout);
@@ -56,7 +51,7 @@ public sealed partial class TcpServer
 
         // 2. Ask every handler to finish. Reads waiting with the shutdown token hold no registration
         // on it (that would cost every idle connection 80 bytes), so they are woken here.
-        await _shutdownRequested.CancelAsync().ConfigureAwait(false);
+        await _lifecycle.RequestStopAsync().ConfigureAwait(false);
         foreach (var connection in _connections.Snapshot())
         {
             connection.Reader.WakeForShutdown();
@@ -64,11 +59,7 @@ public sealed partial class TcpServer
 
         // 3. Wait for them, up to the drain timeout.
         var aborted = 0;
-        try
-        {
-            await _allConnectionsEnded.Task.WaitAsync(drainTimeout, _time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        if (!await _lifecycle.WaitDrainedAsync(drainTimeout, cancellationToken).ConfigureAwait(false))
         {
             // 4. Abort the rest.
             var remaining = _connections.Snapshot();
@@ -79,11 +70,7 @@ public sealed partial class TcpServer
             }
 
             aborted = remaining.Count;
-            try
-            {
-                await _allConnectionsEnded.Task.WaitAsync(AbortGracePeriod, _time, CancellationToken.None).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
+            if (!await _lifecycle.WaitDrainedAsync(AbortGracePeriod, CancellationToken.None).ConfigureAwait(false))
             {
                 SockeyeLog.HandlersIgnoredAbort(_logger, ActiveConnections, AbortGracePeriod);
             }
@@ -91,9 +78,11 @@ public sealed partial class TcpServer
 
         _poolTrimmer?.Dispose();
         _deadlineScanner.Dispose();
-        DisposeSecurity();
-        _state = ServerState.Stopped;
-        StopMetrics();
+        _edge?.Dispose();
+        _lifecycle.Stopped();
+        _connectionLifecycle.Metrics = null;
+        _metrics?.Dispose();
+        _metrics = null;
         var summary = new ShutdownSummary(open, Math.Max(0, open - aborted), aborted, _time.GetElapsedTime(started));
         if (wasStarted)
         {

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sockeye.Diagnostics;
+using Sockeye.Server;
+using Sockeye.Timing;
 using Sockeye.Transport;
 
 namespace Sockeye;
@@ -28,12 +30,19 @@ namespace Sockeye;
 /// ShutdownSummary summary = await server.StopAsync(TimeSpan.FromSeconds(10));
 /// </code>
 /// </example>
-/// <remarks>Start, stop and the counters are safe to use from any thread.</remarks>
-public sealed partial class TcpServer : IAsyncDisposable
+/// <remarks>
+/// A thin front over composed parts (in <c>Sockeye.Server</c>): <see cref="ListenSocketBinder"/> opens
+/// the listeners, <see cref="AcceptLoop"/> accepts, <see cref="EdgeGate"/> checks, and
+/// <see cref="ConnectionLifecycle"/> runs and closes each connection; <see cref="ServerLifecycle"/>
+/// holds the state and the slots, <see cref="TcpServerCounters"/> the counts. Start, stop and the
+/// counters are safe to use from any thread.
+/// </remarks>
+public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
 {
     // How often unused pool blocks are given back (see PinnedBlockMemoryPool.Trim).
     private static readonly TimeSpan PoolTrimInterval = TimeSpan.FromSeconds(10);
 
+    // A copy of the caller's options, validated once: changes the caller makes later have no effect.
     private readonly TcpServerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -43,77 +52,75 @@ public sealed partial class TcpServer : IAsyncDisposable
     // Every live connection, so that a drain can wake and abort them.
     private readonly ConnectionRegistry _connections = new();
 
-    // What runs when a handler's task completes (one delegate for the server, not one per connection).
-    private readonly Action<SocketConnection, Task> _finishConnection;
+    private readonly ServerLifecycle _lifecycle;
+    private readonly TcpServerCounters _counters;
+    private readonly EdgeGate? _edge;
+    private readonly ConnectionLifecycle _connectionLifecycle;
+    private readonly AcceptLoop _acceptLoop;
 
-    // One token for all handlers: cancelled once, when a graceful stop begins.
-    private readonly CancellationTokenSource _shutdownRequested = new();
+    // The one timer for every connection's timeouts and deadlines (see DeadlineScanner).
+    private readonly DeadlineScanner _deadlineScanner;
 
-    // Completed when the last connection ends after a stop began.
-    private readonly TaskCompletionSource _allConnectionsEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // What every accepted connection shares (pools, limits, shutdown token, timeout defaults, the
+    // lifecycle's two entry points), so each holds one reference instead of a copy of each.
+    private readonly ConnectionContext _context;
 
-    private readonly object _lifecycleLock = new();
-    private Func<Connection, Task>? _handler;
-    private Task _acceptLoop = Task.CompletedTask;
+    // The socket file when listening on a Unix domain socket; null over TCP.
+    private readonly UnixSocketFile? _unixSocket;
+
+    // The listening sockets: one per acceptor for TCP, one for a Unix socket. Empty before the start.
+    private Socket[] _listeners = [];
+    private Task _accepting = Task.CompletedTask;
     private ITimer? _poolTrimmer;
-    private Task<ShutdownSummary>? _stopping;
-    private volatile ServerState _state;
 
-    private int _active;
+    // The server's instruments, from listening until stopped; null when metrics are off.
+    private TcpServerMetrics? _metrics;
 
-    // A new socket numbered at or above this is refused: the process is short of descriptors.
-    private int _descriptorCeiling = int.MaxValue;
-    private long _accepted;
-    private long _rejected;
-    private long _handlerErrors;
-    private long _acceptErrors;
-    private long _protocolErrors;
-
-    /// <summary>Creates a server with <paramref name="options"/>; nothing is bound until
+    /// <summary>Creates a server with a copy of <paramref name="options"/>; nothing is bound until
     /// <see cref="StartAsync(Func{Connection, Task}, CancellationToken)"/>.</summary>
-    /// <param name="options">The settings; validated here.</param>
+    /// <param name="options">The settings; copied and validated here, so later changes to them have no effect.</param>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public TcpServer(TcpServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _options = options;
-        _time = options.TimeProvider;
-        _logger = options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
-        _finishConnection = (connection, handler) => _ = FinishConnectionAsync(connection, handler);
+        _options = options.Snapshot();
+        _options.Validate();
+        _time = _options.TimeProvider;
+        _logger = _options.LoggerFactory?.CreateLogger<TcpServer>() ?? NullLogger<TcpServer>.Instance;
+        _unixSocket = _options.UnixSocketPath is { } path ? new UnixSocketFile(path, _logger) : null;
 
-        InitializeDeadlines(options);
-        InitializeMetrics(options);
-        InitializeSecurity(options);
+        _lifecycle = new ServerLifecycle(_options.MaxConnections, _time);
+        _counters = new TcpServerCounters(traffic: _options.EnableMetrics);
+        _edge = EdgeGate.For(_options, _counters.Refusals, _pool, _logger);
+        _connectionLifecycle = new ConnectionLifecycle(_lifecycle, _connections, _counters, _edge, _time, _logger);
+        _deadlineScanner = new DeadlineScanner(_time, _options.TimeoutResolution);
+        var deadlines = new DeadlineSettings(_deadlineScanner, _counters.Timeouts,
+            _options.IdleTimeout, _options.ReadTimeout, _options.WriteTimeout, _options.MinReceiveRate) { Traffic = _counters.Traffic };
+        _context = new ConnectionContext(_pool, _senders, _options.MaxReadBufferSize, _options.MaxWriteBufferSize,
+            deadlines, _connectionLifecycle.Run, _connectionLifecycle.HandlerDone, _lifecycle.StopRequested, _options.ResolvePoller());
+        _acceptLoop = new AcceptLoop(_options, _lifecycle, _connections, _context, _counters, _edge, _logger);
     }
 
     /// <summary>The address and port the server listens on; after a start on port 0 it holds the
     /// port the kernel chose. <see langword="null"/> before the server starts.</summary>
     public IPEndPoint? LocalEndPoint { get; private set; }
 
+    /// <summary>Where the server listens: an <see cref="IPEndPoint"/> for TCP (the same as
+    /// <see cref="LocalEndPoint"/>) or a <see cref="UnixDomainSocketEndPoint"/> when
+    /// <see cref="TcpServerOptions.UnixSocketPath"/> is set. <see langword="null"/> before the server starts.</summary>
+    public EndPoint? ListenEndPoint { get; private set; }
+
     /// <summary>Where the server is in its life.</summary>
-    public ServerState State => _state;
+    public ServerState State => _lifecycle.State;
 
-    /// <summary>Connections open now (each holds one of the <see cref="TcpServerOptions.MaxConnections"/> slots).</summary>
-    public int ActiveConnections => Volatile.Read(ref _active);
+    /// <summary>How many listening sockets, each with its own accept loop, the server runs; 0 before
+    /// the start. See <see cref="TcpServerOptions.AcceptorCount"/>.</summary>
+    public int AcceptorCount => _listeners.Length;
 
-    /// <summary>Connections accepted and handed to a handler since the start.</summary>
-    public long AcceptedConnections => Interlocked.Read(ref _accepted);
-
-    /// <summary>Connections refused because <see cref="TcpServerOptions.MaxConnections"/> were open or
-    /// the process was short of file descriptors (see <see cref="TcpServerOptions.DescriptorReserve"/>).</summary>
-    public long RejectedConnections => Interlocked.Read(ref _rejected);
-
-    /// <summary>Handlers that ended with an exception (each aborted only its own connection).</summary>
-    public long HandlerErrors => Interlocked.Read(ref _handlerErrors);
-
-    /// <summary>Connections closed because the peer broke the protocol: the handler ended with an
-    /// <see cref="InvalidDataException"/> (a malformed frame) or a
-    /// <see cref="Framing.FrameTooLargeException"/> (a frame over a codec's limit).</summary>
-    public long ProtocolErrors => Interlocked.Read(ref _protocolErrors);
-
-    /// <summary>Accepts that failed (for example, out of file descriptors) and were retried after a back-off.</summary>
-    public long AcceptErrors => Interlocked.Read(ref _acceptErrors);
+    /// <summary>The engine this server's connections wait on: <see cref="Sockeye.IoEngine.Epoll"/> or
+    /// <see cref="Sockeye.IoEngine.Sockets"/>, never <see cref="Sockeye.IoEngine.Default"/> (which this
+    /// resolves).</summary>
+    public IoEngine IoEngine => _context.Poller is null ? IoEngine.Sockets : IoEngine.Epoll;
 
     /// <summary>Binds, listens, and starts accepting; each accepted connection runs
     /// <paramref name="handler"/> on its own task. Returns once the server is listening.</summary>
@@ -125,36 +132,38 @@ public sealed partial class TcpServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(handler);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_lifecycleLock)
-        {
-            if (_state != ServerState.Created)
+        _lifecycle.Start(
+            bind: () =>
             {
-                throw new InvalidOperationException($"the server was already started (state: {_state})");
-            }
+                _connectionLifecycle.SetHandler(handler);
+                _listeners = _unixSocket is { } file ? [ListenSocketBinder.ListenUnix(_options, file)] : ListenSocketBinder.ListenTcp(_options);
+                ListenEndPoint = _listeners[0].LocalEndPoint!;
+                LocalEndPoint = ListenEndPoint as IPEndPoint;
+            },
+            run: () =>
+            {
+                if (_options.EnableMetrics)
+                {
+                    _connectionLifecycle.Metrics = _metrics = new TcpServerMetrics(_counters, () => ActiveConnections, () => State, ListenEndPoint!);
+                }
 
-            _handler = handler;
-            _listeners = _options.UnixSocketPath is null ? ListenTcp(_options) : [ListenUnix(_options)];
-            _descriptorCeiling = DescriptorLimits.Ceiling(_options.DescriptorReserve);
-            ListenEndPoint = _listeners[0].LocalEndPoint!;
-            LocalEndPoint = ListenEndPoint as IPEndPoint;
-            _state = ServerState.Listening;
-            StartMetrics(ListenEndPoint);
-            _deadlineScanner.Start();
-            _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
-            _acceptLoop = RunAcceptLoops(_listeners);
-        }
+                _deadlineScanner.Start();
+                _poolTrimmer = _time.CreateTimer(static s => ((PinnedBlockMemoryPool)s!).Trim(), _pool, PoolTrimInterval, PoolTrimInterval);
+                _accepting = _acceptLoop.RunAsync(_listeners);
+            });
 
-        SockeyeLog.Listening(_logger, ListenEndPoint, IoEngine);
+        SockeyeLog.Listening(_logger, ListenEndPoint!, IoEngine);
         if (_listeners.Length > 1 || _options.SharePort)
         {
             SockeyeLog.ListeningWithAcceptors(_logger, _listeners.Length, _options.SharePort);
         }
 
-        var fit = _descriptorCeiling - (DescriptorLimits.OpenCount() ?? 0);
+        var fit = _acceptLoop.DescriptorCeiling - (DescriptorLimits.OpenCount() ?? 0);
         if (fit < _options.MaxConnections)
         {
             SockeyeLog.DescriptorsLimitConnections(_logger, _options.MaxConnections, Math.Max(0, fit), DescriptorLimits.SoftLimit() ?? 0, _options.DescriptorReserve);
         }
+
         return Task.CompletedTask;
     }
 
@@ -168,10 +177,35 @@ public sealed partial class TcpServer : IAsyncDisposable
         return StartAsync(handler.HandleAsync, cancellationToken);
     }
 
+    /// <summary>Reads the TLS certificate files again; new connections get the new certificates, open
+    /// ones keep theirs. On failure (a file missing or half written) the current certificates stay in
+    /// use and the failure is logged.</summary>
+    /// <returns><see langword="true"/> when the new certificates are in use; <see langword="false"/> on
+    /// failure or when the server has no TLS.</returns>
+    /// <remarks>Safe to call from any thread, for example from a SIGHUP handler.</remarks>
+    public bool ReloadTlsCertificates() => _edge?.ReloadTlsCertificates() ?? false;
+
+    /// <summary>How many TLS handshakes are under way now: at most <see cref="Security.TlsOptions.MaxPendingHandshakes"/>, or for an
+    /// instant a few more while connections past the cap are being refused (they take a place, then give it back).</summary>
+    public int PendingTlsHandshakes => _edge?.PendingTlsHandshakes ?? 0;
+
+    /// <summary>The native memory trim after aborted TLS handshakes, for tests; null without TLS.</summary>
+    internal Security.Internal.NativeMemoryTrim? NativeTrim => _edge?.NativeTrim;
+
     /// <summary>Stops at once: the same as <see cref="StopAsync(TimeSpan, CancellationToken)"/> with a
     /// zero drain timeout unless a stop is already under way, in which case it waits for that.</summary>
     public async ValueTask DisposeAsync()
     {
         await StopAsync(TimeSpan.Zero).ConfigureAwait(false);
     }
+
+    /// <summary>The address checks, for tests.</summary>
+    internal Security.Internal.SourceAdmission? Admission => _edge?.Admission;
+
+    /// <summary>The scanner, for tests and benchmarks.</summary>
+    internal DeadlineScanner DeadlineScanner => _deadlineScanner;
+
+    /// <summary>The memory pool, whose <see cref="PinnedBlockMemoryPool.BlocksAllocated"/>
+    /// measures what the pipes held (tests).</summary>
+    internal PinnedBlockMemoryPool MemoryPool => _pool;
 }

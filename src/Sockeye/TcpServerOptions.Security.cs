@@ -40,12 +40,12 @@ public sealed partial class TcpServerOptions
     /// <summary>When not empty, only clients in these address ranges are served.</summary>
     /// <remarks>Default: empty (everyone). Checked at accept (after the header with
     /// <see cref="ProxyProtocol"/>); refusals are counted as <see cref="RefusalReason.SourceDenied"/>.</remarks>
-    public IList<IPNetwork> AllowedSources { get; } = [];
+    public IList<IPNetwork> AllowedSources { get; private set; } = [];
 
     /// <summary>Clients in these address ranges are refused, even when <see cref="AllowedSources"/>
     /// contains them.</summary>
     /// <remarks>Default: empty.</remarks>
-    public IList<IPNetwork> DeniedSources { get; } = [];
+    public IList<IPNetwork> DeniedSources { get; private set; } = [];
 
     /// <summary>Whether any edge check (TLS, PROXY protocol, per-address limits, rates, source lists) is on.</summary>
     internal bool HasEdgeChecks =>

@@ -5,7 +5,10 @@ namespace Sockeye;
 
 /// <summary>
 /// Settings for a <see cref="TcpServer"/>: where it listens, how many connections it holds, and how
-/// each accepted socket is configured. Read once when the server starts; later changes have no effect.
+/// each accepted socket is configured. The server copies them when it is constructed and validates the
+/// copy, so changes made to this object afterwards have no effect on it. The copy is shallow below
+/// the source lists and <see cref="ProxyProtocol"/>: <see cref="Tls"/> and the objects it holds
+/// (certificates, callbacks) are shared.
 /// </summary>
 public sealed partial class TcpServerOptions
 {
@@ -172,6 +175,18 @@ public sealed partial class TcpServerOptions
         {
             throw new ArgumentException($"{name} {rule}, got {value?.ToString() ?? "null"}", name);
         }
+    }
+
+    /// <summary>The copy a server keeps (see the class remarks): the lists and the PROXY options are
+    /// copied too, so that editing them after the constructor can neither change the server nor skip
+    /// <see cref="Validate"/>.</summary>
+    internal TcpServerOptions Snapshot()
+    {
+        var copy = (TcpServerOptions)MemberwiseClone();
+        copy.AllowedSources = [.. AllowedSources];
+        copy.DeniedSources = [.. DeniedSources];
+        copy.ProxyProtocol = ProxyProtocol?.Snapshot();
+        return copy;
     }
 
     /// <summary>The epoll pollers the server's connections use, or <see langword="null"/> for .NET's engine.</summary>

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
-using Sockeye.Diagnostics;
+using Sockeye.Server;
 using Sockeye.Udp;
 
 namespace Sockeye.Hosting.Internal;
@@ -36,7 +36,7 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
         var plans = ListenerPlan.MakeAll(builder, configuration, services);
         if (plans.Count == 0)
         {
-            SockeyeLog.NoListeners(_logger, $"{builder.ConfigurationSection}:Listeners");
+            HostingLog.NoListeners(_logger, $"{builder.ConfigurationSection}:Listeners");
         }
 
         var loggerFactory = services.GetService<ILoggerFactory>();
@@ -47,11 +47,9 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
             foreach (var plan in plans)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                var listener = plan.DatagramHandler is { } datagramHandler
-                    ? await StartUdpAsync(plan, datagramHandler(services), loggerFactory, time, cancellationToken).ConfigureAwait(false)
-                    : await StartTcpAsync(plan, plan.Handler!, loggerFactory, time, cancellationToken).ConfigureAwait(false);
+                var listener = await StartOneAsync(plan, loggerFactory, time, cancellationToken).ConfigureAwait(false);
                 started.Add(listener);
-                SockeyeLog.ListenerStarted(_logger, plan.Name, plan.Protocol, listener.LocalEndPoint);
+                HostingLog.ListenerStarted(_logger, plan.Name, plan.Protocol, listener.LocalEndPoint);
             }
         }
         catch
@@ -70,46 +68,40 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
             return;
         }
 
-        SockeyeLog.ListenersDraining(_logger, listeners.Count, _drainTimeout);
+        HostingLog.ListenersDraining(_logger, listeners.Count, _drainTimeout);
         await Task.WhenAll(listeners.All.Select(l => StopOneAsync(l, cancellationToken))).ConfigureAwait(false);
     }
 
-    private static async Task<SockeyeListener> StartTcpAsync(ListenerPlan plan, Func<Connection, Task> handler,
-        ILoggerFactory? loggerFactory, TimeProvider? time, CancellationToken cancellationToken)
+    /// <summary>Creates the listener's server (TCP or UDP, with the host's logger factory and clock)
+    /// and starts it; if the start fails, the server is stopped and the error names the listener.</summary>
+    private async Task<SockeyeListener> StartOneAsync(ListenerPlan plan, ILoggerFactory? loggerFactory, TimeProvider? time,
+        CancellationToken cancellationToken)
     {
-        plan.Options.Server.LoggerFactory ??= loggerFactory;
-        if (time is not null)
+        IRunningServer server;
+        Func<CancellationToken, Task> start;
+        object? owned = null;
+        if (plan.DatagramHandler is { } datagramHandler)
         {
-            plan.Options.Server.TimeProvider = time;
+            var udpOptions = plan.Options.Udp;
+            udpOptions.LoggerFactory ??= loggerFactory;
+            udpOptions.TimeProvider = time ?? udpOptions.TimeProvider;
+            (var handle, owned) = datagramHandler(services);
+            var udp = new UdpServer(udpOptions);
+            (server, start) = (udp, token => udp.StartAsync(handle, token));
+        }
+        else
+        {
+            var tcpOptions = plan.Options.Server;
+            tcpOptions.LoggerFactory ??= loggerFactory;
+            tcpOptions.TimeProvider = time ?? tcpOptions.TimeProvider;
+            var tcp = new TcpServer(tcpOptions);
+            (server, start) = (tcp, token => tcp.StartAsync(plan.Handler!, token));
         }
 
-        var server = new TcpServer(plan.Options.Server);
+        var listener = new SockeyeListener(plan.Name, plan.Protocol, plan.Options, server, owned);
         try
         {
-            await server.StartAsync(handler, cancellationToken).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            await server.DisposeAsync().ConfigureAwait(false);
-            throw new IOException($"Sockeye listener '{plan.Name}': {ex.Message}", ex);
-        }
-
-        return new SockeyeListener(plan.Name, plan.Protocol, plan.Options, server);
-    }
-
-    private static async Task<SockeyeListener> StartUdpAsync(ListenerPlan plan, (Func<Datagram, ValueTask> Handle, object? Owned) handler,
-        ILoggerFactory? loggerFactory, TimeProvider? time, CancellationToken cancellationToken)
-    {
-        plan.Options.Udp.LoggerFactory ??= loggerFactory;
-        if (time is not null)
-        {
-            plan.Options.Udp.TimeProvider = time;
-        }
-
-        var listener = new SockeyeListener(plan.Name, plan.Protocol, plan.Options, new UdpServer(plan.Options.Udp), handler.Owned);
-        try
-        {
-            await listener.UdpServer!.StartAsync(handler.Handle, cancellationToken).ConfigureAwait(false);
+            await start(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -132,11 +124,11 @@ internal sealed class SockeyeHostedService(SockeyeBuilder builder, SockeyeListen
         listener.ShutdownSummary = summary;
         if (listener.IsUdp)
         {
-            SockeyeLog.UdpListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
+            HostingLog.UdpListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
         }
         else
         {
-            SockeyeLog.ListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
+            HostingLog.ListenerStopped(_logger, listener.Name, summary.Drained, summary.Aborted, summary.Elapsed);
         }
     }
 }

@@ -3,12 +3,15 @@ namespace Sockeye.Diagnostics;
 /// <summary>
 /// One counter per value of <typeparamref name="TEnum"/> (timeouts by kind, refusals by reason),
 /// updated with an interlocked add and read by the properties and metrics that publish them. Safe for
-/// concurrent use; the values of <typeparamref name="TEnum"/> must run from 0 without gaps.
+/// concurrent use; <typeparamref name="TEnum"/> must be <see langword="int"/>-based with values running
+/// from 0 without gaps (checked once per enum type, when the first counter of it is made).
 /// </summary>
 internal sealed class EnumCounters<TEnum>
     where TEnum : struct, Enum
 {
-    private readonly long[] _counts = new long[Enum.GetValues<TEnum>().Length];
+    private static readonly int Count = CheckedCount();
+
+    private readonly long[] _counts = new long[Count];
 
     /// <summary>Counts one event of <paramref name="value"/>.</summary>
     public void Increment(TEnum value) => Interlocked.Increment(ref _counts[Index(value)]);
@@ -31,6 +34,25 @@ internal sealed class EnumCounters<TEnum>
         }
     }
 
-    // Every enum counted here is int-based; the reinterpretation avoids boxing per event.
+    // The reinterpretation avoids boxing per event; CheckedCount made sure it is sound.
     private static int Index(TEnum value) => System.Runtime.CompilerServices.Unsafe.As<TEnum, int>(ref value);
+
+    private static int CheckedCount()
+    {
+        if (Enum.GetUnderlyingType(typeof(TEnum)) != typeof(int))
+        {
+            throw new InvalidOperationException($"EnumCounters needs an int-based enum; {typeof(TEnum).Name} is based on {Enum.GetUnderlyingType(typeof(TEnum)).Name}");
+        }
+
+        var values = Enum.GetValues<TEnum>();
+        for (var i = 0; i < values.Length; i++)
+        {
+            if (Index(values[i]) != i)
+            {
+                throw new InvalidOperationException($"EnumCounters needs enum values 0 to {values.Length - 1} without gaps; {typeof(TEnum).Name}.{values[i]} is {Index(values[i])}");
+            }
+        }
+
+        return values.Length;
+    }
 }

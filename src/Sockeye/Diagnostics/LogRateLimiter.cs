@@ -3,7 +3,8 @@ namespace Sockeye.Diagnostics;
 /// <summary>
 /// Lets one message of a kind through per interval and counts the rest, so that an error repeated on
 /// every connection (a handler bug under load) writes one line per interval carrying the number it
-/// stood for, instead of flooding the log. Safe for concurrent use; no lock, no allocation.
+/// stood for, instead of flooding the log. The one way Sockeye rate-limits a log line (handler faults,
+/// accept errors, UDP load shedding). Safe for concurrent use; no lock, no allocation.
 /// </summary>
 internal sealed class LogRateLimiter(TimeProvider time, TimeSpan interval)
 {
@@ -28,5 +29,12 @@ internal sealed class LogRateLimiter(TimeProvider time, TimeSpan interval)
         Interlocked.Increment(ref _suppressed);
         suppressed = 0;
         return false;
+    }
+
+    /// <summary>Starts afresh: the next message is let through at once (an episode of errors ended).</summary>
+    public void Reset()
+    {
+        Interlocked.Exchange(ref _suppressed, 0);
+        Volatile.Write(ref _lastWritten, long.MinValue);
     }
 }

@@ -5,7 +5,8 @@ namespace Sockeye.Diagnostics;
 
 /// <summary>
 /// Every log message the library writes, with stable event ids (1xx: server life, 2xx: accept loop,
-/// 3xx: connections, 7xx: TLS and edge checks, 9xx: Generic Host listeners). Per-connection events are Debug so that a busy
+/// 3xx: connections, 7xx: UDP, 8xx: Unix sockets and dialing, 10xx: acceptors, 12xx-13xx: TLS and edge
+/// checks; 9xx, the Generic Host's listeners, are Sockeye.Hosting's own). Per-connection events are Debug so that a busy
 /// server stays quiet by default.
 /// </summary>
 internal static partial class SockeyeLog
@@ -54,21 +55,6 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(304, LogLevel.Debug, "Connection from {RemoteEndPoint} could not be configured and was closed")]
     public static partial void ConnectionSetupFailed(ILogger logger, EndPoint? remoteEndPoint, Exception exception);
-
-    [LoggerMessage(900, LogLevel.Information, "Listener {Listener} ({Protocol}) listening on {EndPoint}")]
-    public static partial void ListenerStarted(ILogger logger, string listener, string protocol, EndPoint? endPoint);
-
-    [LoggerMessage(901, LogLevel.Information, "Host is stopping: draining {Count} listeners for up to {DrainTimeout} or the host's shutdown timeout, whichever is first")]
-    public static partial void ListenersDraining(ILogger logger, int count, TimeSpan drainTimeout);
-
-    [LoggerMessage(902, LogLevel.Information, "Listener {Listener} stopped: {Drained} connections drained, {Aborted} aborted, in {Elapsed}")]
-    public static partial void ListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);
-
-    [LoggerMessage(903, LogLevel.Warning, "AddSockeye was called but no listener is configured: add one in code or under {Section}")]
-    public static partial void NoListeners(ILogger logger, string section);
-
-    [LoggerMessage(904, LogLevel.Information, "UDP listener {Listener} stopped: {Drained} datagram handlers drained, {Aborted} still running when its sockets closed, in {Elapsed}")]
-    public static partial void UdpListenerStopped(ILogger logger, string listener, int drained, int aborted, TimeSpan elapsed);
 
     [LoggerMessage(1200, LogLevel.Information, "TLS certificates reloaded ({Count} certificates)")]
     public static partial void TlsCertificatesReloaded(ILogger logger, int count);

@@ -18,7 +18,7 @@ public sealed class ProxyProtocolOptions
     /// <summary>The address ranges of the load balancers allowed to connect and send a header.</summary>
     /// <remarks>Default: empty, which refuses every connection: list your proxies (for example
     /// <c>10.0.0.0/8</c>, or <c>127.0.0.0/8</c> for a proxy on the same machine).</remarks>
-    public IList<IPNetwork> TrustedProxies { get; } = [];
+    public IList<IPNetwork> TrustedProxies { get; private set; } = [];
 
     /// <summary>How long a trusted proxy has to send the whole header after connecting.</summary>
     /// <remarks>Default: 5 seconds. Proxies send the header at once, with their first packet, so this
@@ -30,6 +30,14 @@ public sealed class ProxyProtocolOptions
     /// <remarks>Default: 4096 bytes. HAProxy's headers with a few TLVs take under 300; the format allows
     /// up to 65,551, which a server need not buffer. A v1 header is at most 107 bytes by definition.</remarks>
     public int MaxHeaderLength { get; set; } = 4096;
+
+    /// <summary>A copy, list included, for a server's snapshot of its options.</summary>
+    internal ProxyProtocolOptions Snapshot()
+    {
+        var copy = (ProxyProtocolOptions)MemberwiseClone();
+        copy.TrustedProxies = [.. TrustedProxies];
+        return copy;
+    }
 
     internal void Validate()
     {

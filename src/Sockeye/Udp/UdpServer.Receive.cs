@@ -21,7 +21,7 @@ public sealed partial class UdpServer
         // MaxConcurrentHandlers are held at once, so the pool stays bounded without a cap of its own.
         var pool = new ConcurrentQueue<Datagram>();
         var bufferSize = _options.MaxDatagramSize + 1;
-        var stopping = _stopping.Token;
+        var stopping = _lifecycle.StopRequested;
         var datagram = Rent(pool, socket, bufferSize);
         while (true)
         {
@@ -39,29 +39,33 @@ public sealed partial class UdpServer
             {
                 // Windows reports a datagram larger than the buffer this way; Linux truncates it silently,
                 // which the extra byte in the buffer catches below.
-                Counters.OversizeDropped();
+                _counters.OversizeDropped();
                 continue;
             }
             catch (SocketException ex)
             {
                 // For example an ICMP "port unreachable" for an earlier reply, reported on the socket by
                 // Windows. Not fatal to the server: count, log, receive the next one.
-                Counters.ReceiveFailed();
+                _counters.ReceiveFailed();
                 SockeyeLog.UdpReceiveFailed(_logger, LocalEndPoint, ex.SocketErrorCode.ToString());
                 continue;
             }
 
-            Counters.Received(Math.Min(received, _options.MaxDatagramSize));
+            _counters.Received(Math.Min(received, _options.MaxDatagramSize));
             if (received > _options.MaxDatagramSize)
             {
-                Counters.OversizeDropped();
+                _counters.OversizeDropped();
                 continue;
             }
 
-            if (!TryTakeSlot())
+            if (!_lifecycle.Slots.TryTake())
             {
-                Counters.OverloadDropped();
-                ReportShedding();
+                _counters.OverloadDropped();
+                if (_sheddingLog.TryEnter(out var heldBack))
+                {
+                    SockeyeLog.UdpShedding(_logger, heldBack + 1, ShedWarningInterval, _options.MaxConcurrentHandlers);
+                }
+
                 continue;
             }
 
@@ -84,7 +88,7 @@ public sealed partial class UdpServer
         catch (Exception ex)
         {
             HandlerFailed(datagram, ex);
-            ReleaseSlot();
+            _lifecycle.ReleaseSlot();
             return true;
         }
 
@@ -99,7 +103,7 @@ public sealed partial class UdpServer
                 HandlerFailed(datagram, ex);
             }
 
-            ReleaseSlot();
+            _lifecycle.ReleaseSlot();
             return true;
         }
 
@@ -120,14 +124,14 @@ public sealed partial class UdpServer
         finally
         {
             pool.Enqueue(datagram);
-            ReleaseSlot();
+            _lifecycle.ReleaseSlot();
         }
     }
 
     private void HandlerFailed(Datagram datagram, Exception ex)
     {
-        Counters.HandlerFailed();
-        if (HandlerErrorLog.TryEnter(out var suppressed))
+        _counters.HandlerFailed();
+        if (_handlerErrorLog.TryEnter(out var suppressed))
         {
             SockeyeLog.DatagramHandlerFailed(_logger, datagram.RemoteEndPoint, suppressed, ex);
         }
@@ -140,43 +144,7 @@ public sealed partial class UdpServer
             return datagram;
         }
 
-        Interlocked.Increment(ref _buffersAllocated);
+        _counters.BufferAllocated();
         return new Datagram(this, socket, bufferSize);
-    }
-
-    private bool TryTakeSlot()
-    {
-        if (Interlocked.Increment(ref _inFlight) <= _options.MaxConcurrentHandlers)
-        {
-            return true;
-        }
-
-        Interlocked.Decrement(ref _inFlight);
-        return false;
-    }
-
-    private void ReleaseSlot()
-    {
-        if (Interlocked.Decrement(ref _inFlight) == 0 && _state != ServerState.Listening)
-        {
-            _allHandlersDone.TrySetResult();
-        }
-    }
-
-    private void ReportShedding()
-    {
-        Interlocked.Increment(ref _dropsSinceWarning);
-        var last = Interlocked.Read(ref _lastShedWarning);
-        var now = _time.GetTimestamp();
-        if (last != long.MinValue && _time.GetElapsedTime(last, now) < ShedWarningInterval)
-        {
-            return;
-        }
-
-        if (Interlocked.CompareExchange(ref _lastShedWarning, now, last) == last)
-        {
-            var dropped = Interlocked.Exchange(ref _dropsSinceWarning, 0);
-            SockeyeLog.UdpShedding(_logger, dropped, ShedWarningInterval, _options.MaxConcurrentHandlers);
-        }
     }
 }

@@ -24,28 +24,21 @@ public sealed partial class UdpServer
     public Task<ShutdownSummary> StopAsync(TimeSpan drainTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(drainTimeout, TimeSpan.Zero);
-        lock (_lifecycleLock)
-        {
-            return _stopTask ??= StopCoreAsync(drainTimeout, cancellationToken);
-        }
+        return _lifecycle.Stop(() => StopCoreAsync(drainTimeout, cancellationToken));
     }
 
     private async Task<ShutdownSummary> StopCoreAsync(TimeSpan drainTimeout, CancellationToken cancellationToken)
     {
         var started = _time.GetTimestamp();
-        var wasStarted = _state == ServerState.Listening;
 
         // 1. Stop receiving; ask handlers to finish. Handlers running when the stop began are counted
         // first (one may finish while the loops wind down), then any a loop started meanwhile.
         var open = HandlersInFlight;
-        _state = ServerState.Draining;
-        await _stopping.CancelAsync().ConfigureAwait(false);
+        var wasStarted = _lifecycle.BeginDrain();
+        await _lifecycle.RequestStopAsync().ConfigureAwait(false);
         await Task.WhenAll(_receiveLoops).ConfigureAwait(false);
         open = Math.Max(open, HandlersInFlight);
-        if (open == 0)
-        {
-            _allHandlersDone.TrySetResult();
-        }
+        _lifecycle.DrainIfIdle();
 
         if (wasStarted)
         {
@@ -54,11 +47,7 @@ public sealed partial class UdpServer
 
         // 2. Wait for them, up to the drain timeout.
         var abandoned = 0;
-        try
-        {
-            await _allHandlersDone.Task.WaitAsync(drainTimeout, _time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        if (!await _lifecycle.WaitDrainedAsync(drainTimeout, cancellationToken).ConfigureAwait(false))
         {
             abandoned = HandlersInFlight;
         }
@@ -69,7 +58,7 @@ public sealed partial class UdpServer
             socket.Dispose();
         }
 
-        _state = ServerState.Stopped;
+        _lifecycle.Stopped();
         _metrics?.Dispose();
         var summary = new ShutdownSummary(open, Math.Max(0, open - abandoned), abandoned, _time.GetElapsedTime(started));
         if (wasStarted)

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sockeye.Diagnostics;
+using Sockeye.Server;
 
 namespace Sockeye.Udp;
 
@@ -30,45 +31,45 @@ namespace Sockeye.Udp;
 /// socket, whose later datagrams then wait in (or overflow) the kernel buffer. Start, stop and the counters
 /// are safe to use from any thread.
 /// </remarks>
-public sealed partial class UdpServer : IAsyncDisposable
+public sealed partial class UdpServer : IAsyncDisposable, IRunningServer
 {
+    // A copy of the caller's options, validated once: changes the caller makes later have no effect.
     private readonly UdpServerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
 
-    // Cancelled once, when a stop begins: ends the receive loops and tells handlers to finish.
-    private readonly CancellationTokenSource _stopping = new();
+    // Start once, stop once, the state, and the handler slots (MaxConcurrentHandlers) whose last
+    // release after a stop began ends the drain; shared in shape with TcpServer.
+    private readonly ServerLifecycle _lifecycle;
+    private readonly UdpServerCounters _counters = new();
 
-    // Completed when the last running handler finishes after a stop began.
-    private readonly TaskCompletionSource _allHandlersDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // One handler-error line per second at most: a handler that fails on every datagram must not flood the log.
+    private readonly LogRateLimiter _handlerErrorLog;
 
-    private readonly object _lifecycleLock = new();
+    // Load-shedding report: at most one warning per interval, carrying the drops it stands for.
+    private readonly LogRateLimiter _sheddingLog;
+
     private Func<Datagram, ValueTask>? _handler;
     private Socket[] _sockets = [];
     private Task[] _receiveLoops = [];
-    private Task<ShutdownSummary>? _stopTask;
-    private volatile ServerState _state;
 
-    // Handler calls running now; a datagram may start one only while this is below the limit.
-    private int _inFlight;
-    private long _buffersAllocated;
+    // The server's instruments, from receiving until stopped.
+    private UdpServerMetrics? _metrics;
 
-    // Load-shedding report: at most one warning per interval, carrying the drops since the last one.
-    private long _lastShedWarning;
-    private long _dropsSinceWarning;
-
-    /// <summary>Creates a server with <paramref name="options"/>; nothing is bound until
+    /// <summary>Creates a server with a copy of <paramref name="options"/>; nothing is bound until
     /// <see cref="StartAsync(Func{Datagram, ValueTask}, CancellationToken)"/>.</summary>
-    /// <param name="options">The settings; validated here.</param>
+    /// <param name="options">The settings; copied and validated here, so later changes to them have no effect.</param>
     /// <exception cref="ArgumentException">An option is out of range (the message names it).</exception>
     public UdpServer(UdpServerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
-        _options = options;
-        _time = options.TimeProvider;
-        _logger = options.LoggerFactory?.CreateLogger<UdpServer>() ?? NullLogger<UdpServer>.Instance;
-        _lastShedWarning = long.MinValue;
+        _options = options.Snapshot();
+        _options.Validate();
+        _time = _options.TimeProvider;
+        _logger = _options.LoggerFactory?.CreateLogger<UdpServer>() ?? NullLogger<UdpServer>.Instance;
+        _lifecycle = new ServerLifecycle(_options.MaxConcurrentHandlers, _time);
+        _handlerErrorLog = new LogRateLimiter(_time, TimeSpan.FromSeconds(1));
+        _sheddingLog = new LogRateLimiter(_time, ShedWarningInterval);
     }
 
     /// <summary>The address and port the server receives on; after a start on port 0 it holds the port the
@@ -76,52 +77,52 @@ public sealed partial class UdpServer : IAsyncDisposable
     public IPEndPoint? LocalEndPoint { get; private set; }
 
     /// <summary>Where the server is in its life.</summary>
-    public ServerState State => _state;
+    public ServerState State => _lifecycle.State;
 
     /// <summary>How many sockets receive on the port (see <see cref="UdpServerOptions.ReceiveSockets"/>).</summary>
     public int ReceiveSockets => _sockets.Length;
 
     /// <summary>Handler calls running now.</summary>
-    public int HandlersInFlight => Volatile.Read(ref _inFlight);
+    public int HandlersInFlight => _lifecycle.Slots.Taken;
 
     /// <summary>Datagrams read from the sockets, dropped ones included.</summary>
-    public long DatagramsReceived => Counters.DatagramsReceived;
+    public long DatagramsReceived => _counters.DatagramsReceived;
 
     /// <summary>Payload bytes read from the sockets (for an oversize datagram, the bytes up to the limit).</summary>
-    public long BytesReceived => Counters.BytesReceived;
+    public long BytesReceived => _counters.BytesReceived;
 
     /// <summary>Replies sent.</summary>
-    public long DatagramsSent => Counters.DatagramsSent;
+    public long DatagramsSent => _counters.DatagramsSent;
 
     /// <summary>Payload bytes of the replies sent.</summary>
-    public long BytesSent => Counters.BytesSent;
+    public long BytesSent => _counters.BytesSent;
 
     /// <summary>Datagrams dropped, for any reason: <see cref="OversizeDrops"/> plus <see cref="OverloadDrops"/>.</summary>
-    public long DatagramsDropped => Counters.OversizeDrops + Counters.OverloadDrops;
+    public long DatagramsDropped => _counters.OversizeDrops + _counters.OverloadDrops;
 
     /// <summary>Datagrams dropped because they were larger than <see cref="UdpServerOptions.MaxDatagramSize"/>.</summary>
-    public long OversizeDrops => Counters.OversizeDrops;
+    public long OversizeDrops => _counters.OversizeDrops;
 
     /// <summary>Datagrams dropped because <see cref="UdpServerOptions.MaxConcurrentHandlers"/> handlers were running.</summary>
-    public long OverloadDrops => Counters.OverloadDrops;
+    public long OverloadDrops => _counters.OverloadDrops;
 
     /// <summary>Handler calls that ended with an exception.</summary>
-    public long HandlerErrors => Counters.HandlerErrors;
+    public long HandlerErrors => _counters.HandlerErrors;
 
     /// <summary>Receives that failed (the loop carries on); on Linux this stays at zero in normal operation.</summary>
-    public long ReceiveErrors => Counters.ReceiveErrors;
+    public long ReceiveErrors => _counters.ReceiveErrors;
 
     /// <summary>Replies the kernel refused.</summary>
-    public long SendErrors => Counters.SendErrors;
+    public long SendErrors => _counters.SendErrors;
 
-    /// <summary>The counts behind the properties above.</summary>
-    internal UdpCounters Counters { get; } = new();
+    /// <summary>The counts behind the properties above, which replies add to.</summary>
+    internal UdpServerCounters Counters => _counters;
 
     /// <summary>Receive buffers allocated over the server's life (bounded by the handler limit plus the sockets).</summary>
-    internal long BuffersAllocated => Interlocked.Read(ref _buffersAllocated);
+    internal long BuffersAllocated => _counters.BuffersAllocated;
 
     /// <summary>The token handlers see as <see cref="Datagram.ShutdownRequested"/>.</summary>
-    internal CancellationToken ShutdownToken => _stopping.Token;
+    internal CancellationToken ShutdownToken => _lifecycle.StopRequested;
 
     /// <summary>Binds the sockets and starts receiving; each accepted datagram runs <paramref name="handler"/>.
     /// Returns once the server is receiving.</summary>
@@ -133,22 +134,20 @@ public sealed partial class UdpServer : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(handler);
         cancellationToken.ThrowIfCancellationRequested();
-        lock (_lifecycleLock)
-        {
-            if (_state != ServerState.Created)
+        _lifecycle.Start(
+            bind: () =>
             {
-                throw new InvalidOperationException($"the server was already started (state: {_state})");
-            }
+                _handler = handler;
+                _sockets = ListenSocketBinder.BindUdp(_options);
+                LocalEndPoint = (IPEndPoint)_sockets[0].LocalEndPoint!;
+            },
+            run: () =>
+            {
+                _metrics = new UdpServerMetrics(_counters, () => HandlersInFlight, LocalEndPoint!);
+                _receiveLoops = _sockets.Select(ReceiveLoopAsync).ToArray();
+            });
 
-            _handler = handler;
-            _sockets = Bind(_options);
-            LocalEndPoint = (IPEndPoint)_sockets[0].LocalEndPoint!;
-            _state = ServerState.Listening;
-            _metrics = new Diagnostics.UdpServerMetrics(this, LocalEndPoint);
-            _receiveLoops = _sockets.Select(ReceiveLoopAsync).ToArray();
-        }
-
-        SockeyeLog.UdpListening(_logger, LocalEndPoint, _sockets.Length);
+        SockeyeLog.UdpListening(_logger, LocalEndPoint!, _sockets.Length);
         return Task.CompletedTask;
     }
 

@@ -5,7 +5,8 @@ namespace Sockeye.Udp;
 
 /// <summary>
 /// Settings for a <see cref="UdpServer"/>: where it listens, how many sockets receive, how large a datagram
-/// may be, and how much handler work may run at once. Read once when the server starts.
+/// may be, and how much handler work may run at once. The server copies them when it is constructed and
+/// validates the copy, so changes made to this object afterwards have no effect on it.
 /// </summary>
 public sealed class UdpServerOptions
 {
@@ -59,6 +60,10 @@ public sealed class UdpServerOptions
     /// <summary>The clock for the drain timeout and the shedding report; tests pass a fake one.</summary>
     /// <remarks>Default: <see cref="TimeProvider.System"/>.</remarks>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>The copy a server keeps: every option is a value or shared by reference on purpose
+    /// (the logger factory, the clock).</summary>
+    internal UdpServerOptions Snapshot() => (UdpServerOptions)MemberwiseClone();
 
     /// <summary>Checks every option and throws an <see cref="ArgumentException"/> naming the first one that is
     /// out of range.</summary>

@@ -1,61 +1,29 @@
-using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 
-namespace Sockeye;
+namespace Sockeye.Server;
 
-public sealed partial class TcpServer
+/// <summary>
+/// The socket file of a server on a Unix domain socket: a stale one (left by a crashed run) is
+/// replaced before the bind, and the one this server created is removed when it stops, once.
+/// </summary>
+internal sealed class UnixSocketFile(string path, ILogger logger)
 {
-    // The socket file this server created, removed on stop; null for TCP or before the bind.
-    private string? _unixSocketPath;
+    // 1 once the bind created the file and until it is removed: the stop and a failed start may both try.
+    private int _created;
 
-    /// <summary>Where the server listens: an <see cref="IPEndPoint"/> for TCP (the same as
-    /// <see cref="LocalEndPoint"/>) or a <see cref="UnixDomainSocketEndPoint"/> when
-    /// <see cref="TcpServerOptions.UnixSocketPath"/> is set. <see langword="null"/> before the server starts.</summary>
-    public EndPoint? ListenEndPoint { get; private set; }
+    /// <summary>The file's path (<see cref="TcpServerOptions.UnixSocketPath"/>).</summary>
+    public string Path => path;
 
-    /// <summary>
-    /// Binds a Unix domain socket at <see cref="TcpServerOptions.UnixSocketPath"/>: clears a stale file,
-    /// binds, applies the permissions, then listens (in that order, so no client connects before the mode
-    /// is set).
-    /// </summary>
-    private Socket ListenUnix(TcpServerOptions options)
-    {
-        var path = options.UnixSocketPath!;
-        ClearStaleSocketFile(path);
-        var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        try
-        {
-            listener.Bind(new UnixDomainSocketEndPoint(path));
-            _unixSocketPath = path;
-            if (options.UnixSocketPermissions is { } mode && !OperatingSystem.IsWindows())
-            {
-                File.SetUnixFileMode(path, mode);
-            }
-
-            listener.Listen(options.ListenBacklog);
-            return listener;
-        }
-        catch (Exception ex) when (ex is SocketException or IOException or UnauthorizedAccessException)
-        {
-            listener.Dispose();
-            RemoveUnixSocketFile();
-            var why = ex is SocketException se ? se.SocketErrorCode switch
-            {
-                SocketError.AddressAlreadyInUse => "the path is already in use",
-                SocketError.AccessDenied => "permission denied",
-                SocketError.AddressNotAvailable => "the directory does not exist",
-                _ => ex.Message,
-            } : ex.Message;
-            throw new IOException($"cannot listen on unix:{path}: {why}", ex);
-        }
-    }
+    /// <summary>Records that the bind created the file, so that <see cref="Remove"/> deletes it.</summary>
+    public void Created() => Volatile.Write(ref _created, 1);
 
     /// <summary>
     /// A socket file outlives a crashed server, and bind() fails on it. Replace it when nothing
     /// answers on it; refuse when a server is listening there, or when the path is not a socket file.
     /// </summary>
-    private void ClearStaleSocketFile(string path)
+    public void ClearStale()
     {
         if (Directory.Exists(path))
         {
@@ -102,14 +70,14 @@ public sealed partial class TcpServer
             }
         }
 
-        SockeyeLog.UnixSocketStaleReplaced(_logger, path);
+        SockeyeLog.UnixSocketStaleReplaced(logger, path);
         File.Delete(path);
     }
 
-    private void RemoveUnixSocketFile()
+    /// <summary>Deletes the file if this server created it and has not deleted it yet.</summary>
+    public void Remove()
     {
-        var path = Interlocked.Exchange(ref _unixSocketPath, null);
-        if (path is null)
+        if (Interlocked.Exchange(ref _created, 0) == 0)
         {
             return;
         }
@@ -120,7 +88,7 @@ public sealed partial class TcpServer
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            SockeyeLog.UnixSocketRemoveFailed(_logger, path, ex);
+            SockeyeLog.UnixSocketRemoveFailed(logger, path, ex);
         }
     }
 }

@@ -5,59 +5,48 @@ using Sockeye.Security;
 using Sockeye.Security.Internal;
 using Sockeye.Transport;
 
-namespace Sockeye;
+namespace Sockeye.Server;
 
-public sealed partial class TcpServer
+/// <summary>
+/// The checks at a TCP server's edge, before its handler sees a connection: at accept, the server-wide
+/// accept rate and the address checks (source lists, per-address cap, per-address rate; on a PROXY
+/// listener only that the peer is a trusted proxy); then, on the connection's own task, the PROXY
+/// header and the TLS handshake. A refused connection is reset and counted by
+/// <see cref="RefusalReason"/>. A server with no edge check configured has no gate at all, so its
+/// accept path and connection tasks skip this class entirely (one predictable null check each, no
+/// allocation).
+/// </summary>
+internal sealed class EdgeGate : IDisposable
 {
-    // Refusals and edge failures by reason; kept apart so metrics can publish them later.
-    private readonly Diagnostics.EnumCounters<RefusalReason> _refusals = new();
-
-    // Whether any edge check is configured: when not, the accept path and the connection task skip
-    // this file entirely (one predictable branch each, no allocation).
-    private bool _edgeChecks;
+    private readonly TcpServerOptions _options;
+    private readonly EnumCounters<RefusalReason> _refusals;
+    private readonly PinnedBlockMemoryPool _pool;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
     // The address checks; null when none is configured.
-    private SourceAdmission? _admission;
+    private readonly SourceAdmission? _admission;
 
     // The TLS certificates; null on a plain TCP listener.
-    private CertificateStore? _certificates;
+    private readonly CertificateStore? _certificates;
 
     // TLS handshakes under way, held to Tls.MaxPendingHandshakes: a stalled handshake pins ~65 KB.
     private int _pendingHandshakes;
 
     // Gives freed OpenSSL state back to the OS after aborted handshakes; null on a plain TCP listener.
-    private NativeMemoryTrim? _nativeTrim;
+    private readonly NativeMemoryTrim? _nativeTrim;
 
-    /// <summary>How many connections the edge checks (source lists, per-address cap, accept rates,
-    /// PROXY protocol, TLS handshake) turned away for <paramref name="reason"/> since the start.</summary>
-    /// <param name="reason">The reason to count.</param>
-    /// <returns>The count; safe to read from any thread.</returns>
-    public long GetRefusalCount(RefusalReason reason) => _refusals.Get(reason);
+    /// <summary>The gate for <paramref name="options"/>, or <see langword="null"/> when it configures no edge check.</summary>
+    public static EdgeGate? For(TcpServerOptions options, EnumCounters<RefusalReason> refusals, PinnedBlockMemoryPool pool, ILogger logger) =>
+        options.HasEdgeChecks ? new EdgeGate(options, refusals, pool, logger) : null;
 
-    /// <summary>How many connections the edge checks turned away, for every reason together.</summary>
-    public long RefusedConnections => _refusals.Total;
-
-    /// <summary>Reads the TLS certificate files again; new connections get the new certificates, open
-    /// ones keep theirs. On failure (a file missing or half written) the current certificates stay in
-    /// use and the failure is logged.</summary>
-    /// <returns><see langword="true"/> when the new certificates are in use; <see langword="false"/> on
-    /// failure or when the server has no TLS.</returns>
-    /// <remarks>Safe to call from any thread, for example from a SIGHUP handler.</remarks>
-    public bool ReloadTlsCertificates() => _certificates?.Reload() ?? false;
-
-    /// <summary>How many TLS handshakes are under way now: at most <see cref="TlsOptions.MaxPendingHandshakes"/>, or for an
-    /// instant a few more while connections past the cap are being refused (they take a place, then give it back).</summary>
-    public int PendingTlsHandshakes => Volatile.Read(ref _pendingHandshakes);
-
-    /// <summary>The native memory trim, for tests.</summary>
-    internal NativeMemoryTrim? NativeTrim => _nativeTrim;
-
-    /// <summary>The address checks, for tests.</summary>
-    internal SourceAdmission? Admission => _admission;
-
-    private void InitializeSecurity(TcpServerOptions options)
+    private EdgeGate(TcpServerOptions options, EnumCounters<RefusalReason> refusals, PinnedBlockMemoryPool pool, ILogger logger)
     {
-        _edgeChecks = options.HasEdgeChecks;
+        _options = options;
+        _refusals = refusals;
+        _pool = pool;
+        _time = options.TimeProvider;
+        _logger = logger;
         if (options.MaxConnectionsPerIp > 0 || options.AcceptRate is not null || options.AcceptRatePerIp is not null
             || options.AllowedSources.Count > 0 || options.DeniedSources.Count > 0)
         {
@@ -71,7 +60,20 @@ public sealed partial class TcpServer
         }
     }
 
-    private void DisposeSecurity()
+    /// <summary>The address checks, for tests.</summary>
+    public SourceAdmission? Admission => _admission;
+
+    /// <summary>TLS handshakes under way now (see <see cref="TcpServer.PendingTlsHandshakes"/>).</summary>
+    public int PendingTlsHandshakes => Volatile.Read(ref _pendingHandshakes);
+
+    /// <summary>The native memory trim, for tests.</summary>
+    public NativeMemoryTrim? NativeTrim => _nativeTrim;
+
+    /// <summary>Reads the TLS certificate files again (see <see cref="TcpServer.ReloadTlsCertificates"/>).</summary>
+    public bool ReloadTlsCertificates() => _certificates?.Reload() ?? false;
+
+    /// <summary>Releases the rate buckets and the certificates.</summary>
+    public void Dispose()
     {
         _admission?.Dispose();
         _certificates?.Dispose();
@@ -82,10 +84,10 @@ public sealed partial class TcpServer
     /// The accept path's check on a new connection, before it is registered or its task starts: the
     /// server-wide rate, then the address checks (on a PROXY listener, only that the peer is a trusted
     /// proxy; the client's own address is checked once the header names it). A refused connection is
-    /// reset at once, its slot released, and the refusal counted.
+    /// reset at once and the refusal counted; the caller releases its slot.
     /// </summary>
     /// <returns><see langword="true"/> when the connection may go on.</returns>
-    private bool AdmitAtAccept(SocketConnection connection)
+    public bool AdmitAtAccept(SocketConnection connection)
     {
         RefusalReason? refused = null;
         if (_admission is not null && !_admission.TryTakeOverallRate())
@@ -111,7 +113,6 @@ public sealed partial class TcpServer
         if (refused is { } reason)
         {
             RefuseAtEdge(connection, reason, null);
-            ReleaseSlot();
             return false;
         }
 
@@ -172,18 +173,18 @@ public sealed partial class TcpServer
 
     /// <summary>The connection's task behind edge checks: the PROXY header and the TLS handshake, then
     /// the handler with the connection they produced. A refused connection ends here, already aborted.</summary>
-    private async Task RunBehindEdgeAsync(SocketConnection connection)
+    public async Task RunAsync(SocketConnection connection, Func<Connection, Task> handler)
     {
         var handed = await PrepareConnectionAsync(connection).ConfigureAwait(false);
         if (handed is not null)
         {
-            await (_handler!(handed) ?? Task.CompletedTask).ConfigureAwait(false);
+            await (handler(handed) ?? Task.CompletedTask).ConfigureAwait(false);
         }
     }
 
     /// <summary>Closes the connection after its handler: through the TLS layer when there is one, so
     /// the handler's last bytes are encrypted and a close_notify precedes the FIN.</summary>
-    private static ValueTask DisposeConnectionAsync(SocketConnection connection) =>
+    public static ValueTask DisposeConnectionAsync(SocketConnection connection) =>
         connection.Edge?.Tls is { } tls ? tls.DisposeAsync() : connection.DisposeAsync();
 
     /// <summary>Reads and applies the PROXY header within <see cref="ProxyProtocolOptions.HeaderTimeout"/>.</summary>
@@ -258,8 +259,8 @@ public sealed partial class TcpServer
         return refused;
     }
 
-    /// <summary>Gives back what <see cref="Admit"/> took; called once, when the connection ends.</summary>
-    private void ReleaseAdmission(SocketConnection connection)
+    /// <summary>Gives back what the address checks took; called once, when the connection ends.</summary>
+    public void ReleaseAdmission(SocketConnection connection)
     {
         if (connection.Edge is { CountedAddress: { } address } edge)
         {
