@@ -1,3 +1,6 @@
+using Sockeye.Diagnostics;
+using static Sockeye.Cli.Observability.PrometheusNames;
+
 namespace Sockeye.Cli.Observability;
 
 /// <summary>
@@ -7,6 +10,24 @@ namespace Sockeye.Cli.Observability;
 /// </summary>
 internal sealed record MetricsSnapshot
 {
+    // The series read here, named from SockeyeMetrics' constants (see PrometheusNames).
+    private static readonly string TcpPrefix = Gauge(SockeyeMetrics.MeterName.ToLowerInvariant() + ".");
+    private static readonly string UdpPrefix = TcpPrefix + "udp_"; // every UDP instrument is sockeye.udp.*
+    private static readonly string ActiveSeries = Gauge(SockeyeMetrics.ConnectionsActive);
+    private static readonly string AcceptedSeries = Counter(SockeyeMetrics.ConnectionsAccepted);
+    private static readonly string RejectedSeries = Counter(SockeyeMetrics.ConnectionsRejected);
+    private static readonly string ClosedSeries = Counter(SockeyeMetrics.ConnectionsClosed);
+    private static readonly string BytesReceivedSeries = ByteCounter(SockeyeMetrics.BytesReceived);
+    private static readonly string BytesSentSeries = ByteCounter(SockeyeMetrics.BytesSent);
+    private static readonly string TimeoutsSeries = Counter(SockeyeMetrics.Timeouts);
+    private static readonly string[] ErrorSeries =
+        [Counter(SockeyeMetrics.HandlerErrors), Counter(SockeyeMetrics.ProtocolErrors), Counter(SockeyeMetrics.AcceptErrors)];
+    private static readonly string StateSeries = Gauge(SockeyeMetrics.ServerStateMetric);
+    private static readonly string CloseReasonLabel = Label(SockeyeMetrics.CloseReasonTag);
+    private static readonly string StateLabel = Label(SockeyeMetrics.ServerStateTag);
+    private static readonly string AddressLabel = Label("server.address");
+    private static readonly string PortLabel = Label("server.port");
+
     public DateTimeOffset At { get; init; }
 
     public long Active { get; init; }
@@ -72,30 +93,30 @@ internal sealed record MetricsSnapshot
     {
         var portText = serverPort?.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var samples = all
-            .Where(s => s.Name.StartsWith("sockeye_", StringComparison.Ordinal) && !s.Name.StartsWith("sockeye_udp_", StringComparison.Ordinal))
-            .Where(s => portText is null || (s.Labels.TryGetValue("server_port", out var p) && p == portText))
+            .Where(s => s.Name.StartsWith(TcpPrefix, StringComparison.Ordinal) && !s.Name.StartsWith(UdpPrefix, StringComparison.Ordinal))
+            .Where(s => portText is null || (s.Labels.TryGetValue(PortLabel, out var p) && p == portText))
             .ToList();
 
         long Sum(string name) => (long)samples.Where(s => s.Name == name).Sum(s => s.Value);
 
-        var closed = samples.Where(s => s.Name == "sockeye_connections_closed_total" && s.Labels.ContainsKey("sockeye_close_reason"))
-            .GroupBy(s => s.Labels["sockeye_close_reason"])
+        var closed = samples.Where(s => s.Name == ClosedSeries && s.Labels.ContainsKey(CloseReasonLabel))
+            .GroupBy(s => s.Labels[CloseReasonLabel])
             .ToDictionary(g => g.Key, g => (long)g.Sum(s => s.Value), StringComparer.Ordinal);
-        var states = samples.Where(s => s.Name == "sockeye_server_state" && s.Value >= 1 && s.Labels.ContainsKey("sockeye_server_state"))
-            .Select(s => s.Labels["sockeye_server_state"]).Distinct().ToList();
-        var servers = samples.Where(s => s.Name == "sockeye_connections_accepted_total")
-            .Select(s => (s.Labels.GetValueOrDefault("server_address"), s.Labels.GetValueOrDefault("server_port"))).Distinct().Count();
+        var states = samples.Where(s => s.Name == StateSeries && s.Value >= 1 && s.Labels.ContainsKey(StateLabel))
+            .Select(s => s.Labels[StateLabel]).Distinct().ToList();
+        var servers = samples.Where(s => s.Name == AcceptedSeries)
+            .Select(s => (s.Labels.GetValueOrDefault(AddressLabel), s.Labels.GetValueOrDefault(PortLabel))).Distinct().Count();
 
         return new MetricsSnapshot
         {
             At = at,
-            Active = Sum("sockeye_connections_active"),
-            Accepted = Sum("sockeye_connections_accepted_total"),
-            Rejected = Sum("sockeye_connections_rejected_total"),
-            BytesReceived = Sum("sockeye_bytes_received_bytes_total"),
-            BytesSent = Sum("sockeye_bytes_sent_bytes_total"),
-            Timeouts = Sum("sockeye_timeouts_total"),
-            Errors = Sum("sockeye_handler_errors_total") + Sum("sockeye_protocol_errors_total") + Sum("sockeye_accept_errors_total"),
+            Active = Sum(ActiveSeries),
+            Accepted = Sum(AcceptedSeries),
+            Rejected = Sum(RejectedSeries),
+            BytesReceived = Sum(BytesReceivedSeries),
+            BytesSent = Sum(BytesSentSeries),
+            Timeouts = Sum(TimeoutsSeries),
+            Errors = ErrorSeries.Sum(name => Sum(name)),
             ClosedByReason = closed,
             State = states.Count == 0 ? "none" : string.Join("+", states),
             Servers = servers,
