@@ -57,7 +57,7 @@ public sealed class SockeyeListener
     /// <c>UnixSocketPath</c>), where <see cref="LocalEndPoint"/> is <see langword="null"/>.
     /// <see langword="null"/> before the start.</summary>
     public string? ListenAddress =>
-        LocalEndPoint?.ToString() ?? (_server?.ListenEndPoint is { } unix ? $"unix:{unix}" : null);
+        LocalEndPoint?.ToString() ?? ((_server as TcpServer)?.ListenEndPoint is { } unix ? $"unix:{unix}" : null);
 
     /// <summary>Where the listener's server is in its life.</summary>
     public ServerState State => _server.State;
@@ -70,7 +70,7 @@ public sealed class SockeyeListener
     /// <returns><see langword="true"/> when the new certificates are in use; <see langword="false"/> on
     /// failure (logged; the current certificates stay), or for a listener without TLS or a UDP listener.</returns>
     /// <remarks>Safe to call from any thread.</remarks>
-    public bool ReloadTlsCertificates() => _server?.ReloadTlsCertificates() ?? false;
+    public bool ReloadTlsCertificates() => (_server as TcpServer)?.ReloadTlsCertificates() ?? false;
 
     /// <summary>Stops the server, draining for up to <paramref name="drainTimeout"/>, then disposes a handler
     /// the listener created.</summary>
