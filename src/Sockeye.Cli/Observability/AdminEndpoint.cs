@@ -76,7 +76,7 @@ internal sealed class AdminEndpoint : IDisposable
 
         // Sockeye's transport instead of Kestrel's sockets (see AdminTransport for why).
         builder.Services.RemoveAll<IConnectionListenerFactory>();
-        builder.Services.AddSingleton<IConnectionListenerFactory>(new AdminTransport(options.MaxConnections, options.DescriptorReserve, loggerFactory));
+        builder.Services.AddSingleton<IConnectionListenerFactory>(new AdminTransport(options.MaxConnections, options.DescriptorReserve, options.HeaderTimeout, loggerFactory));
 
         // The serve command owns SIGTERM and SIGINT: the admin port must keep answering /readyz with 503
         // through the drain, not stop on the first signal as the host's console lifetime would.

@@ -19,8 +19,9 @@ internal sealed record AdminEndpointOptions
     /// <summary>Descriptors kept free for the runtime: the data ports' <see cref="TcpServerOptions.DescriptorReserve"/>.</summary>
     public int DescriptorReserve { get; init; } = 64;
 
-    /// <summary>How long a request's line and headers may take to arrive (a silent or trickling client is
-    /// closed then): a scrape sends them in one packet.</summary>
+    /// <summary>How long a new connection may stay silent, and how long a request's line and headers may
+    /// take from their first byte (a silent or trickling client is closed then): a scrape sends them in
+    /// one packet.</summary>
     public TimeSpan HeaderTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>How long a keep-alive connection may sit idle between requests (Prometheus scrapes every

@@ -16,8 +16,9 @@ namespace Sockeye.Cli.Observability;
 /// </summary>
 /// <param name="maxConnections">Admin connections held at once.</param>
 /// <param name="descriptorReserve">Descriptors kept free, as on the data ports.</param>
+/// <param name="firstByteTimeout">How long a new connection may stay silent before it is reset.</param>
 /// <param name="loggerFactory">Where the server's refusals are logged (rate-limited).</param>
-internal sealed class AdminTransport(int maxConnections, int descriptorReserve, ILoggerFactory loggerFactory) : IConnectionListenerFactory
+internal sealed class AdminTransport(int maxConnections, int descriptorReserve, TimeSpan firstByteTimeout, ILoggerFactory loggerFactory) : IConnectionListenerFactory
 {
     /// <summary>How long a response may wait for a peer that does not read it.</summary>
     public static readonly TimeSpan WriteTimeout = TimeSpan.FromSeconds(10);
@@ -45,7 +46,7 @@ internal sealed class AdminTransport(int maxConnections, int descriptorReserve, 
             MaxWriteBufferSize = 1024 * 1024,
             LoggerFactory = loggerFactory,
         });
-        var listener = new AdminListener(server);
+        var listener = new AdminListener(server, firstByteTimeout);
         try
         {
             await server.StartAsync(listener.HandleAsync, cancellationToken).ConfigureAwait(false);
@@ -60,7 +61,7 @@ internal sealed class AdminTransport(int maxConnections, int descriptorReserve, 
     }
 
     /// <summary>Hands each connection the Sockeye server accepts to Kestrel's accept loop.</summary>
-    private sealed class AdminListener(TcpServer server) : IConnectionListener
+    private sealed class AdminListener(TcpServer server, TimeSpan firstByteTimeout) : IConnectionListener
     {
         // Unbounded, but never longer than MaxConnections: each entry holds one of the server's slots.
         private readonly Channel<AdminConnectionContext> _accepted = Channel.CreateUnbounded<AdminConnectionContext>(
@@ -72,6 +73,30 @@ internal sealed class AdminTransport(int maxConnections, int descriptorReserve, 
 
         public async Task HandleAsync(Connection connection)
         {
+            // Kestrel times a connection that has sent nothing as an idle keep-alive one (10 s); its
+            // header deadline starts at the first byte. So the first byte is awaited here, within the
+            // header deadline, and only then is the connection Kestrel's: a silent one is reset at 5 s.
+            using (var silence = new CancellationTokenSource(firstByteTimeout))
+            {
+                try
+                {
+                    var first = await connection.Input.ReadAsync(silence.Token).ConfigureAwait(false);
+                    if (first.IsCompleted && first.Buffer.IsEmpty)
+                    {
+                        connection.Input.AdvanceTo(first.Buffer.End);
+                        return; // closed without a request
+                    }
+
+                    // Nothing consumed or examined: Kestrel's first read sees the same bytes at once.
+                    connection.Input.AdvanceTo(first.Buffer.Start);
+                }
+                catch (OperationCanceledException) when (silence.IsCancellationRequested)
+                {
+                    connection.Abort($"no request within the admin port's header deadline of {Sockeye.Timing.DurationText.Format(firstByteTimeout)}");
+                    return;
+                }
+            }
+
             var context = new AdminConnectionContext(connection);
             if (!_accepted.Writer.TryWrite(context))
             {

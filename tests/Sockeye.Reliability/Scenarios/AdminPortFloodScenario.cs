@@ -36,7 +36,7 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
         var metricsUrl = new Uri($"http://127.0.0.1:{metricsPort}/metrics");
         Assert.Contains("sockeye_connections_active", await http.GetStringAsync(metricsUrl), StringComparison.Ordinal);
         using var echo = await Loopback.ConnectAsync(data);
-        Assert.True(await RoundTripAsync(echo));
+        Assert.True(await EchoProbe.TryRoundTripAsync(echo));
         var baseline = server.OpenDescriptors();
 
         // While the flood connects and holds, a prober echoes on the data port (on the held connection
@@ -53,10 +53,10 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
             {
                 peakDescriptors = Math.Max(peakDescriptors, server.OpenDescriptors());
                 echoes += 2;
-                echoFailures += await RoundTripAsync(echo) ? 0 : 1;
-                using (var fresh = await ConnectOrNullAsync(data))
+                echoFailures += await EchoProbe.TryRoundTripAsync(echo) ? 0 : 1;
+                using (var fresh = await EchoProbe.ConnectOrNullAsync(data))
                 {
-                    echoFailures += fresh is not null && await RoundTripAsync(fresh) ? 0 : 1;
+                    echoFailures += fresh is not null && await EchoProbe.TryRoundTripAsync(fresh) ? 0 : 1;
                 }
 
                 scrapes++;
@@ -124,7 +124,7 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
             }
         }
 
-        var afterEcho = await RoundTripAsync(echo);
+        var afterEcho = await EchoProbe.TryRoundTripAsync(echo);
         Assert.False(server.HasExited, $"the server died: {server.Stderr}");
         echo.Dispose();
         server.Signal("TERM");
@@ -162,33 +162,5 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
-    private static async Task<Socket?> ConnectOrNullAsync(IPEndPoint endPoint)
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(endPoint).WaitAsync(Loopback.Patience);
-            return socket;
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
-            return null;
-        }
-    }
-
-    private static async Task<bool> RoundTripAsync(Socket socket)
-    {
-        try
-        {
-            await socket.SendAllAsync("x"u8.ToArray());
-            return (await socket.ReceiveExactlyAsync(1, TimeSpan.FromSeconds(5)))[0] == (byte)'x';
-        }
-        catch (Exception ex) when (ex is SocketException or EndOfStreamException or TimeoutException or OperationCanceledException)
-        {
-            return false;
-        }
     }
 }

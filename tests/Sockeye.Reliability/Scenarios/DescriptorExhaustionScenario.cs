@@ -32,7 +32,7 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
         await Loopback.EventuallyAsync(() => server.Stderr.Contains("but only about", StringComparison.Ordinal), "the server says the descriptor limit lowers its connection limit");
         using (var warmUp = await Loopback.ConnectAsync(endPoint))
         {
-            Assert.True(await TryRoundTripAsync(warmUp));
+            Assert.True(await EchoProbe.TryRoundTripAsync(warmUp));
         }
 
         await Task.Delay(200);
@@ -43,8 +43,8 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
         var cpuBefore = server.CpuTime();
         for (var i = 0; i < Flood; i++)
         {
-            var socket = await ConnectOrNullAsync(endPoint);
-            held.Add((socket!, socket is not null && await TryRoundTripAsync(socket)));
+            var socket = await EchoProbe.ConnectOrNullAsync(endPoint);
+            held.Add((socket!, socket is not null && await EchoProbe.TryRoundTripAsync(socket)));
         }
 
         var served = held.Count(h => h.Served);
@@ -57,8 +57,8 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
         var servedUnderPressure = 0;
         while (pressureClock.Elapsed < Pressure)
         {
-            using var socket = await ConnectOrNullAsync(endPoint);
-            servedUnderPressure += socket is not null && await TryRoundTripAsync(socket) ? 1 : 0;
+            using var socket = await EchoProbe.ConnectOrNullAsync(endPoint);
+            servedUnderPressure += socket is not null && await EchoProbe.TryRoundTripAsync(socket) ? 1 : 0;
             pressured++;
             await Task.Delay(20);
         }
@@ -75,8 +75,8 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
         var newcomers = new List<Socket>();
         while (resumed < leaving.Count / 2 && resumeClock.Elapsed < Loopback.Patience)
         {
-            var socket = await ConnectOrNullAsync(endPoint);
-            if (socket is not null && await TryRoundTripAsync(socket))
+            var socket = await EchoProbe.ConnectOrNullAsync(endPoint);
+            if (socket is not null && await EchoProbe.TryRoundTripAsync(socket))
             {
                 resumed++;
                 newcomers.Add(socket);
@@ -124,34 +124,6 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
             var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 3 out of descriptors: {figure} = {value}");
             output.WriteLine(line);
             File.AppendAllText(Scenario.FiguresFile, line + Environment.NewLine);
-        }
-    }
-
-    private static async Task<Socket?> ConnectOrNullAsync(IPEndPoint endPoint)
-    {
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(endPoint).WaitAsync(Loopback.Patience);
-            return socket;
-        }
-        catch (SocketException)
-        {
-            socket.Dispose();
-            return null;
-        }
-    }
-
-    private static async Task<bool> TryRoundTripAsync(Socket socket)
-    {
-        try
-        {
-            await socket.SendAllAsync("x"u8.ToArray());
-            return (await socket.ReceiveExactlyAsync(1, TimeSpan.FromSeconds(10)))[0] == (byte)'x';
-        }
-        catch (Exception ex) when (ex is SocketException or EndOfStreamException)
-        {
-            return false;
         }
     }
 }
