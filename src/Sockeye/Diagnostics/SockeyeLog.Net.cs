@@ -35,4 +35,7 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(850, LogLevel.Debug, "Dial {Target} failed (attempt {Attempt} of {MaxAttempts}): {Error}; retrying in {Delay}")]
     public static partial void DialRetrying(ILogger logger, string target, int attempt, int maxAttempts, TimeSpan delay, string error);
+
+    [LoggerMessage(861, LogLevel.Error, "Connection {ConnectionId}: a ConnectionClosed callback threw; the others ran and the server goes on ({Suppressed} similar errors not logged since the last message)")]
+    public static partial void ConnectionClosedCallbackFailed(ILogger logger, long connectionId, long suppressed, Exception exception);
 }

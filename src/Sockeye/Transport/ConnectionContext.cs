@@ -13,9 +13,10 @@ internal sealed class ConnectionContext
 {
     public ConnectionContext(PinnedBlockMemoryPool pool, SocketSenderPool senders, long? maxReadBufferSize, long? maxWriteBufferSize,
         DeadlineSettings? deadlines, Action<SocketConnection>? start, Action<SocketConnection, Task>? handlerDone, CancellationToken shutdownRequested,
-        Epoll.PollerGroup? poller = null)
+        Epoll.PollerGroup? poller = null, Microsoft.Extensions.Logging.ILogger? logger = null)
     {
         Poller = poller;
+        Logger = logger;
         Pool = pool;
         Senders = senders;
         MaxReadBufferSize = maxReadBufferSize ?? long.MaxValue;
@@ -29,6 +30,14 @@ internal sealed class ConnectionContext
     /// <summary>The epoll engine the connections are registered with; <see langword="null"/> when they
     /// use .NET's socket engine (<see cref="IoEngine.Sockets"/>, or not Linux).</summary>
     public Epoll.PollerGroup? Poller { get; }
+
+    /// <summary>Where the transport logs what it cannot hand to a handler (a <c>ConnectionClosed</c>
+    /// callback that threw); <see langword="null"/>: not logged (dialed connections).</summary>
+    public Microsoft.Extensions.Logging.ILogger? Logger { get; }
+
+    /// <summary>One line per second at most for throwing <c>ConnectionClosed</c> callbacks: a bug in one
+    /// is hit by every connection.</summary>
+    public Diagnostics.LogRateLimiter CallbackErrorLog { get; } = new(TimeProvider.System, TimeSpan.FromSeconds(1));
 
     /// <summary>Whether the epoll engine runs the reader's and writer's continuations on its poll thread
     /// (<see cref="TcpServerOptions.InlineCompletions"/>) instead of the thread pool.</summary>

@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Sockeye.Diagnostics;
 
 namespace Sockeye.Transport;
 
@@ -270,7 +271,24 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         if (source is not null)
         {
             // Callbacks are the handler's code: run them on the pool, not inside a socket completion.
-            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Cancel(), source, preferLocal: false);
+            ThreadPool.UnsafeQueueUserWorkItem(static c => c.RunClosedCallbacks(), this, preferLocal: false);
+        }
+    }
+
+    // Every callback runs even if one throws (Cancel(false)); what they threw is logged, not rethrown:
+    // an exception escaping a thread-pool work item ends the process, for one handler's bug.
+    private void RunClosedCallbacks()
+    {
+        try
+        {
+            ExtrasIfCreated!.ClosedSource!.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            if (_context.Logger is { } logger && _context.CallbackErrorLog.TryEnter(out var suppressed))
+            {
+                SockeyeLog.ConnectionClosedCallbackFailed(logger, Id, suppressed, ex.InnerExceptions.Count == 1 ? ex.InnerExceptions[0] : ex);
+            }
         }
     }
 }
