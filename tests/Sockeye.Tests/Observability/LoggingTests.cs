@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Sockeye.Tests.Support;
 
@@ -11,7 +11,7 @@ public class LoggingTests
     public async Task RepeatedHandlerErrorsAreLoggedOncePerSecondWithTheCountHeldBack()
     {
         var clock = new FakeTimeProvider();
-        var log = new CapturingLoggerProvider();
+        using var log = new FakeLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(log));
         await using var server = new TcpServer(new TcpServerOptions { LoggerFactory = factory, TimeProvider = clock });
         await server.StartAsync(_ => throw new InvalidOperationException("handler bug"));
@@ -39,7 +39,7 @@ public class LoggingTests
         clock.Advance(TimeSpan.FromSeconds(1));
         await FailOnceAsync(21);
 
-        var failures = log.Entries.Where(e => e.EventId == 302).ToList();
+        var failures = log.Collector.GetSnapshot().Where(e => e.Id.Id == 302).ToList();
         Assert.Equal(2, failures.Count);
         Assert.Contains("(0 similar errors not logged", failures[0].Message, StringComparison.Ordinal);
         Assert.Contains("(19 similar errors not logged", failures[1].Message, StringComparison.Ordinal);
@@ -49,7 +49,7 @@ public class LoggingTests
     [Fact]
     public async Task ConnectionEndIsLoggedAtDebugWithItsIdAndHowItEnded()
     {
-        var log = new CapturingLoggerProvider();
+        using var log = new FakeLoggerProvider();
         using var factory = LoggerFactory.Create(b => b.SetMinimumLevel(LogLevel.Debug).AddProvider(log));
         await using var server = new TcpServer(new TcpServerOptions { LoggerFactory = factory });
         long id = 0;
@@ -68,35 +68,11 @@ public class LoggingTests
             await client.ReceiveEndAsync();
         }
 
-        await Loopback.EventuallyAsync(() => log.Entries.Any(e => e.EventId == 303), "the end of the connection to be logged");
-        var ended = log.Entries.Single(e => e.EventId == 303);
+        await Loopback.EventuallyAsync(() => log.Collector.GetSnapshot().Any(e => e.Id.Id == 303), "the end of the connection to be logged");
+        var ended = log.Collector.GetSnapshot().Single(e => e.Id.Id == 303);
         Assert.Equal(LogLevel.Debug, ended.Level);
         Assert.StartsWith($"Connection {id} ended (PeerClosed) after ", ended.Message, StringComparison.Ordinal);
-        var accepted = log.Entries.Single(e => e.EventId == 300);
+        var accepted = log.Collector.GetSnapshot().Single(e => e.Id.Id == 300);
         Assert.StartsWith($"Connection {id} accepted from ", accepted.Message, StringComparison.Ordinal);
-    }
-
-    private sealed record Entry(int EventId, LogLevel Level, string Message);
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<Entry> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Entries.Enqueue(new Entry(eventId.Id, logLevel, formatter(state, exception)));
-        }
     }
 }

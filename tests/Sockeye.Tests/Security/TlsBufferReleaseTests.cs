@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Sockeye.Handlers;
 using Sockeye.Security;
 using Sockeye.Security.Internal;
@@ -92,7 +93,7 @@ public class TlsBufferReleaseTests
     public async Task WithoutTheExpectedInternalsTlsWorksAsBeforeAndTheReasonIsLoggedOnce(string field, string library, string reasonMentions)
     {
         var release = new OpenSslBufferRelease(field, library);
-        var log = new CapturingLoggerProvider();
+        using var log = new FakeLoggerProvider();
         using var logging = LoggerFactory.Create(b => b.AddProvider(log));
         var (server, seen) = await StartAsync(Options(t => t.BufferRelease = release, logging));
         await using var _ = server;
@@ -107,7 +108,7 @@ public class TlsBufferReleaseTests
             Assert.Equal(0, s.Mode!.Value & ReleaseBuffersMode);
         });
         Assert.Contains(reasonMentions, release.UnavailableReason, StringComparison.Ordinal);
-        var logged = Assert.Single(log.Entries, e => e.EventId == 1300);
+        var logged = Assert.Single(log.Collector.GetSnapshot(), e => e.Id.Id == 1300);
         Assert.Contains(reasonMentions, logged.Message, StringComparison.Ordinal);
     }
 
@@ -125,29 +126,5 @@ public class TlsBufferReleaseTests
         Assert.Equal(0, release.GetMode(client.Stream)!.Value & ReleaseBuffersMode);
         await client.SendAsync(new byte[] { 42 });
         Assert.Equal([42], await client.ReceiveExactlyAsync(1));
-    }
-
-    private sealed record Entry(int EventId, string Message);
-
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<Entry> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Entries.Enqueue(new Entry(eventId.Id, formatter(state, exception)));
-        }
     }
 }
