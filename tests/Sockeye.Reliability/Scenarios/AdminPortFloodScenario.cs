@@ -16,7 +16,8 @@ namespace Sockeye.Reliability.Scenarios;
 /// Before the admin port ran over a Sockeye transport, this took every descriptor: the echo port
 /// stopped answering, the HttpListener accept loop spun a core and the runtime aborted (exit 134,
 /// "Out of memory."), 3 runs of 3. Now the admin port holds at most 16 connections (the rest are reset
-/// as they arrive), takes descriptors from the data ports' reserve, and closes idle ones after 10 s.
+/// as they arrive), takes descriptors from the data ports' reserve, resets a silent one after 5 s and
+/// closes an idle keep-alive one after 10 s.
 /// </remarks>
 public sealed class AdminPortFloodScenario(ITestOutputHelper output)
 {
@@ -27,7 +28,7 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
     [Fact]
     public async Task AnIdleFloodOnTheAdminPortLeavesTheProcessAliveTheDataPortServingAndScrapesWorking()
     {
-        var metricsPort = FreePort();
+        var metricsPort = Loopback.FreePort();
         using var server = CliProcess.Start($"serve echo --port 0 --metrics-port {metricsPort}", FileLimit);
         var data = await server.ListeningAsync();
         await Loopback.EventuallyAsync(() => server.Stdout.Contains("metrics on", StringComparison.Ordinal), "the admin port to start");
@@ -149,18 +150,6 @@ public sealed class AdminPortFloodScenario(ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.DoesNotContain("Out of memory", server.Stderr, StringComparison.Ordinal);
 
-        void Record(string figure, object value)
-        {
-            var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 11 admin-port flood: {figure} = {value}");
-            output.WriteLine(line);
-            File.AppendAllText(Scenario.FiguresFile, line + Environment.NewLine);
-        }
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+        void Record(string figure, object value) => Scenario.Record(output, "11 admin-port flood", figure, value);
     }
 }

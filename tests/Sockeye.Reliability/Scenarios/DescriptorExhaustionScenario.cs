@@ -119,11 +119,6 @@ public sealed class DescriptorExhaustionScenario(ITestOutputHelper output)
         Assert.Equal(0, exitCode);
         Assert.DoesNotContain("Out of memory", server.Stderr, StringComparison.Ordinal);
 
-        void Record(string figure, object value)
-        {
-            var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 3 out of descriptors: {figure} = {value}");
-            output.WriteLine(line);
-            File.AppendAllText(Scenario.FiguresFile, line + Environment.NewLine);
-        }
+        void Record(string figure, object value) => Scenario.Record(output, "3 out of descriptors", figure, value);
     }
 }

@@ -75,12 +75,7 @@ public sealed class NoLeakScenario(ITestOutputHelper output)
         Assert.False(server.HasExited, $"the server died: {server.Stderr}");
         Assert.True(descriptors - baseline <= 32, $"the server holds {descriptors - baseline} more descriptors than at the baseline");
 
-        void Record(string figure, object value)
-        {
-            var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 9 no leaks: {figure} = {value}");
-            output.WriteLine(line);
-            File.AppendAllText(Support.Scenario.FiguresFile, line + Environment.NewLine);
-        }
+        void Record(string figure, object value) => Support.Scenario.Record(output, "9 no leaks", figure, value);
     }
 
     /// <summary>Waits for a stats line printed after this call that satisfies <paramref name="condition"/>.</summary>

@@ -136,15 +136,7 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
         Assert.Equal(0, restarts);
         Assert.Equal(0, exitCode);
 
-        void Record(string figure, object value)
-        {
-            var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 10 SIGHUP ({kind}): {figure} = {value}");
-            output.WriteLine(line);
-            lock (Support.Scenario.FiguresFile)
-            {
-                File.AppendAllText(Support.Scenario.FiguresFile, line + Environment.NewLine);
-            }
-        }
+        void Record(string figure, object value) => Support.Scenario.Record(output, $"10 SIGHUP ({kind})", figure, value);
     }
 
     private string WriteConfig()

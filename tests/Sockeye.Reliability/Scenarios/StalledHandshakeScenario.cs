@@ -39,7 +39,7 @@ public sealed partial class StalledHandshakeScenario(ITestOutputHelper output) :
     {
         using var certificate = TestCertificates.Create("localhost");
         var (cert, key) = TestCertificates.WritePem(certificate, _directory, "server");
-        var metricsPort = FreePort();
+        var metricsPort = Loopback.FreePort();
         using var server = CliProcess.Start($"serve echo --port 0 --max-connections 19000 --tls-cert {cert} --tls-key {key} "
             + $"--tls-handshake-timeout {HandshakeTimeout.TotalSeconds}s --metrics-port {metricsPort}");
         var endPoint = await server.ListeningAsync();
@@ -123,15 +123,7 @@ public sealed partial class StalledHandshakeScenario(ITestOutputHelper output) :
         server.Signal("TERM");
         Assert.Equal(0, await server.WaitForExitAsync());
 
-        void Record(string figure, object value)
-        {
-            var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} 12 stalled TLS handshakes: {figure} = {value}");
-            output.WriteLine(line);
-            lock (Support.Scenario.FiguresFile)
-            {
-                File.AppendAllText(Support.Scenario.FiguresFile, line + Environment.NewLine);
-            }
-        }
+        void Record(string figure, object value) => Support.Scenario.Record(output, "12 stalled TLS handshakes", figure, value);
     }
 
     /// <summary>The bytes a .NET TLS client sends first: its ClientHello, captured by a stream that
@@ -162,13 +154,6 @@ public sealed partial class StalledHandshakeScenario(ITestOutputHelper output) :
     {
         var line = File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
     private static async Task<string> ScrapeAsync(int port)

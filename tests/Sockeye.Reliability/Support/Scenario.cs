@@ -84,10 +84,15 @@ internal sealed class Scenario : IAsyncDisposable
     });
 
     /// <summary>Prints <paramref name="figure"/> and appends it to <see cref="FiguresFile"/>.</summary>
-    public void Record(string figure, object value)
+    public void Record(string figure, object value) => Record(_output, _name, figure, value);
+
+    /// <summary>Prints one figure of scenario <paramref name="name"/> (for example "11 admin-port flood")
+    /// and appends it to <see cref="FiguresFile"/>: for the scenarios that run the server in a child
+    /// process and so have no <see cref="Scenario"/>.</summary>
+    public static void Record(ITestOutputHelper output, string name, string figure, object value)
     {
-        var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} {_name}: {figure} = {value}");
-        _output.WriteLine(line);
+        var line = FormattableString.Invariant($"{DateTime.UtcNow:yyyy-MM-ddTHH:mm:ssZ} {name}: {figure} = {value}");
+        output.WriteLine(line);
         lock (FiguresFile)
         {
             File.AppendAllText(FiguresFile, line + Environment.NewLine);

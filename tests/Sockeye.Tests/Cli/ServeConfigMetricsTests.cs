@@ -23,7 +23,7 @@ public sealed partial class ServeConfigMetricsTests : IDisposable
                 "lines": { "Protocol": "line-echo", "Host": "127.0.0.1", "Port": 0 },
                 "dgram": { "Protocol": "udp-echo", "Host": "127.0.0.1", "Port": 0 } } } }
             """);
-        var metricsPort = AdminPort.FreePort();
+        var metricsPort = Loopback.FreePort();
         using var server = CliProcess.Start($"serve --config {config} --metrics-port {metricsPort} --log-format json");
         await server.ListeningAsync();
         await Loopback.EventuallyAsync(() => server.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal), "the metrics line");

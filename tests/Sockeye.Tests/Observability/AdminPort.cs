@@ -10,14 +10,6 @@ internal static class AdminPort
 {
     private static readonly HttpClient Http = new() { Timeout = Loopback.Patience };
 
-    /// <summary>A port that was free a moment ago (for a child process's --metrics-port, which must be given a port).</summary>
-    public static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
-    }
-
     /// <summary>Starts an admin endpoint on a port the kernel chooses (read back from its URL).</summary>
     public static async Task<(AdminEndpoint Endpoint, int Port)> StartAsync(Func<bool> isReady, AdminEndpointOptions? options = null)
     {

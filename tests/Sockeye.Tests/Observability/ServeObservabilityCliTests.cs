@@ -24,7 +24,7 @@ public class ServeObservabilityCliTests
     [Fact]
     public async Task ServeWithMetricsPortServesMetricsAndProbesAndLogsJson()
     {
-        var metricsPort = AdminPort.FreePort();
+        var metricsPort = Loopback.FreePort();
         using var serve = CliProcess.Start($"serve echo --port 0 --metrics-port {metricsPort} --log-format json --log-level Debug");
         var endPoint = await serve.ListeningAsync();
         await Loopback.EventuallyAsync(() => serve.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal), "the metrics line");

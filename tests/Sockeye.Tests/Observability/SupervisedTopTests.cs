@@ -94,7 +94,7 @@ public partial class SupervisedTopTests
     {
         for (var attempt = 0; ; attempt++)
         {
-            var port = AdminPort.FreePort();
+            var port = Loopback.FreePort();
             if (port < IPEndPoint.MaxPort && IsFree(port + 1))
             {
                 return port;

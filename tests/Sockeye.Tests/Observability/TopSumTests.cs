@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Sockeye.Cli.Commands;
 using Sockeye.Cli.Observability;
+using Sockeye.Tests.Support;
 using Spectre.Console.Testing;
 
 namespace Sockeye.Tests.Observability;
@@ -101,8 +102,8 @@ public class TopSumTests
         // the process's "Sockeye" meters with the other tests' (the supervised CLI test covers real workers).
         using var worker = FixedMetricsPage.Start(string.Join('\n', Scrape(1, accepted: 7, active: 2, bytesIn: 70, peerClosed: 5, timeout: 0, state: "listening").Samples!
             .Select(s => $"{s.Name}{{{string.Join(',', s.Labels.Select(l => $"{l.Key}=\"{l.Value}\""))}}} {s.Value}")));
-        var dead = new Uri($"http://127.0.0.1:{AdminPort.FreePort()}/metrics");
-        var otherDead = new Uri($"http://127.0.0.1:{AdminPort.FreePort()}/metrics");
+        var dead = new Uri($"http://127.0.0.1:{Loopback.FreePort()}/metrics");
+        var otherDead = new Uri($"http://127.0.0.1:{Loopback.FreePort()}/metrics");
         using var http = new HttpClient { Timeout = Support.Loopback.Patience };
 
         var some = await new TopRunner(http, [dead, worker.Url], TimeSpan.FromSeconds(1), null, TimeProvider.System).ScrapeAsync(CancellationToken.None);
@@ -195,7 +196,7 @@ public class TopSumTests
         {
             for (var attempt = 1; ; attempt++)
             {
-                var port = AdminPort.FreePort();
+                var port = Loopback.FreePort();
                 var listener = new System.Net.HttpListener();
                 listener.Prefixes.Add($"http://127.0.0.1:{port}/metrics/");
                 try

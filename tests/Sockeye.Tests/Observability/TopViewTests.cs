@@ -93,7 +93,7 @@ public class TopViewTests
     [Fact]
     public async Task TopExitsWithAClearMessageWhenTheUrlCannotBeReached()
     {
-        var port = AdminPort.FreePort(); // nothing listens there
+        var port = Loopback.FreePort(); // nothing listens there
         var (exitCode, _, stderr) = await CliProcess.RunAsync($"top --url http://127.0.0.1:{port}/metrics");
 
         Assert.Equal(1, exitCode);

@@ -179,7 +179,7 @@ public sealed class ProxyProtocolTests
             received.TrySetResult(connection.GetProxyProtocolInfo());
             return ReportClientAsync(connection);
         });
-        var frontend = FreePort();
+        var frontend = Loopback.FreePort();
         var config = Path.Combine(Path.GetTempPath(), $"sockeye-haproxy-{Environment.ProcessId}-{frontend}.cfg");
         File.WriteAllText(config, $"""
             global
@@ -280,12 +280,5 @@ public sealed class ProxyProtocolTests
 
         Assert.Fail("haproxy is not installed: .ci/run installs it (apt-get install -y haproxy); install it the same way to run this test");
         return "";
-    }
-
-    private static int FreePort()
-    {
-        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 }

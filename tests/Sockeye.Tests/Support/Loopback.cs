@@ -9,6 +9,15 @@ internal static class Loopback
     /// <summary>The longest any single awaited signal in a test may take before the test fails.</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
 
+    /// <summary>A loopback port that was free a moment ago, for a child process's option that must be
+    /// given a port (<c>--metrics-port</c>) or a peer's configuration (HAProxy's frontend).</summary>
+    public static int FreePort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port;
+    }
+
     public static async Task<Socket> ConnectAsync(EndPoint endPoint)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
