@@ -4,8 +4,8 @@ using Microsoft.Extensions.Logging;
 namespace Sockeye.Diagnostics;
 
 /// <summary>
-/// Log messages of the rest of the <c>net</c> vocabulary (7xx: UDP server, 8xx: Unix domain sockets and
-/// the dialer).
+/// Log messages of the rest of the <c>net</c> vocabulary (7xx: UDP server, 8xx: Unix domain sockets, the
+/// dialer and the epoll engine).
 /// </summary>
 internal static partial class SockeyeLog
 {
@@ -32,6 +32,9 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(801, LogLevel.Warning, "Could not remove Unix socket file {Path} on stop")]
     public static partial void UnixSocketRemoveFailed(ILogger logger, string path, Exception exception);
+
+    [LoggerMessage(860, LogLevel.Error, "Connection {ConnectionId}: an event dispatch on the epoll thread threw; the connection was aborted and the poll thread goes on ({Suppressed} similar errors not logged since the last message)")]
+    public static partial void PollDispatchFailed(ILogger logger, long connectionId, long suppressed, Exception exception);
 
     [LoggerMessage(850, LogLevel.Debug, "Dial {Target} failed (attempt {Attempt} of {MaxAttempts}): {Error}; retrying in {Delay}")]
     public static partial void DialRetrying(ILogger logger, string target, int attempt, int maxAttempts, TimeSpan delay, string error);

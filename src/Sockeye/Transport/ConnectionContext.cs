@@ -31,8 +31,8 @@ internal sealed class ConnectionContext
     /// use .NET's socket engine (<see cref="IoEngine.Sockets"/>, or not Linux).</summary>
     public Epoll.PollerGroup? Poller { get; }
 
-    /// <summary>Where the transport logs what it cannot hand to a handler (a <c>ConnectionClosed</c>
-    /// callback that threw); <see langword="null"/>: not logged (dialed connections).</summary>
+    /// <summary>Where the transport logs what it cannot hand to a handler (a failed poll-thread dispatch, a
+    /// <c>ConnectionClosed</c> callback that threw); <see langword="null"/>: not logged (dialed connections).</summary>
     public Microsoft.Extensions.Logging.ILogger? Logger { get; }
 
     /// <summary>One line per second at most for throwing <c>ConnectionClosed</c> callbacks: a bug in one

@@ -97,9 +97,9 @@ internal sealed partial class SocketConnection
     /// directions have stopped, so nothing writes the slot after its next owner got it.</summary>
     internal void DetachDeadlines()
     {
-        // Under the reader's lock: a receive completing late (the socket is closed by now) must not
+        // Under the reader's lock (SyncRoot): a receive completing late (the socket is closed by now) must not
         // write into a slot that already belongs to another connection.
-        lock (_reader)
+        lock (SyncRoot)
         {
             _deadlinesDetached = true;
             _deadlines?.Detach();
@@ -182,7 +182,7 @@ internal sealed partial class SocketConnection
         }
 
         var settings = RequireDeadlineSupport();
-        lock (_reader)
+        lock (SyncRoot)
         {
             if (_deadlines is null)
             {

@@ -4,8 +4,8 @@ namespace Sockeye.Transport;
 
 /// <summary>
 /// The connection's side of the epoll engine (<see cref="Poller"/>): registration at the first wait, the
-/// readiness events, and waking the reader and writer when the socket closes (a closed descriptor
-/// leaves epoll silently, so nothing else would).
+/// readiness events, removal from epoll before the socket closes, and waking the reader and writer
+/// when it has closed (no event would).
 /// </summary>
 internal sealed partial class SocketConnection
 {
@@ -13,7 +13,7 @@ internal sealed partial class SocketConnection
     private const uint ClosedMark = uint.MaxValue;
 
     // What the socket is registered for (0: not yet; ClosedMark: closed, never again). Guarded by
-    // this object's lock; read without it on the fast path.
+    // SyncRoot (never this object: the handler holds it); read without it on the fast path.
     private uint _pollEvents;
 
     /// <summary>The connection's token in its poller; 0 until its socket is registered.</summary>
@@ -34,7 +34,7 @@ internal sealed partial class SocketConnection
             return; // registered (or closed: the wait then sees the closed state)
         }
 
-        lock (this)
+        lock (SyncRoot)
         {
             current = _pollEvents;
             if ((current & wanted) == wanted)
@@ -70,24 +70,35 @@ internal sealed partial class SocketConnection
         }
     }
 
-    /// <summary>After the socket was closed: frees the poller slot and ends a wait in progress.</summary>
-    private void ClosePoll()
+    /// <summary>Before the socket is closed: takes it out of epoll (<c>EPOLL_CTL_DEL</c>) and frees
+    /// the poller slot; no registration is made after. Removing it explicitly matters: epoll drops a
+    /// registration on close only when no other descriptor refers to the same socket, so a
+    /// <c>dup()</c>ed descriptor (a child process, user code with the handle) would keep it, and
+    /// its events, alive.</summary>
+    private void StopPolling()
     {
         if (_context.Poller is not { } poller)
         {
             return;
         }
 
-        ulong token;
-        lock (this)
+        lock (SyncRoot)
         {
-            token = _pollEvents is 0 or ClosedMark ? 0 : PollToken;
+            if (_pollEvents is not (0 or ClosedMark))
+            {
+                poller.Unregister(this);
+            }
+
             _pollEvents = ClosedMark;
         }
+    }
 
-        if (token != 0)
+    /// <summary>After the socket was closed: ends a wait in progress in the reader and the writer.</summary>
+    private void EndPollWaits()
+    {
+        if (_context.Poller is null)
         {
-            poller.Unregister(token);
+            return;
         }
 
         _reader.OnSocketClosed();

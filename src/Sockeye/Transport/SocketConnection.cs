@@ -14,8 +14,9 @@ namespace Sockeye.Transport;
 /// socket ──(handler reads)──▶ SocketReader ──▶ handler ──▶ SocketWriter ──(handler flushes)──▶ socket
 /// </code>
 /// There is no receive loop, send loop or pipe: the handler's own task does the I/O, the way a
-/// goroutine does in Go. An idle connection is a posted zero-byte receive, the handler's suspended
-/// state machine and this object: no buffer, no extra task. Measured against the first design (two
+/// goroutine does in Go. An idle connection is an armed epoll wait (Sockeye's engine, the default on
+/// Linux x86-64 and arm64; with .NET's engine, the fallback, a posted zero-byte receive), the
+/// handler's suspended state machine and this object: no buffer, no extra task. Measured against the first design (two
 /// pipes and two loops per connection), this halved the memory of an idle connection and removed two
 /// hand-offs per round trip; see BENCHMARKS.md.
 /// </remarks>
@@ -31,6 +32,11 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     private readonly ConnectionContext _context;
     private readonly SocketReader _reader;
     private readonly SocketWriter _writer;
+
+    // The handler-done continuation, created with the connection, and also the connection's private
+    // monitor (SyncRoot): a served connection allocates this delegate anyway, so locking it instead
+    // of a new object() keeps the 24 bytes per idle connection that a lock object would cost.
+    private readonly Action _handlerDone;
     private EndPoint? _remoteEndPoint;
     private int _closedFired;
     private int _aborted;
@@ -39,6 +45,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         _socket = socket;
         _context = context;
+        _handlerDone = OnHandlerDone;
         _reader = new SocketReader(this);
         _writer = new SocketWriter(this);
 
@@ -108,6 +115,11 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     /// <summary>Whether <see cref="Abort(string)"/> was called.</summary>
     public bool IsAborted => Volatile.Read(ref _aborted) != 0;
 
+    /// <summary>The lock for the reader's state, the epoll registration and the deadline state
+    /// (lock order: SocketReader's remarks). Private to the transport: never this connection or its
+    /// reader, which the handler holds and may lock itself.</summary>
+    internal object SyncRoot => _handlerDone;
+
     /// <summary>The reader, for the server's shutdown wake-up and for tests.</summary>
     internal SocketReader Reader => _reader;
 
@@ -137,7 +149,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
     /// <summary>Calls the context's <see cref="ConnectionContext.HandlerDone"/> with this connection
     /// when <paramref name="handler"/> completes: at once if it already has, else from a continuation
-    /// (one delegate of 64 bytes, against 144 for an async method awaiting the handler).</summary>
+    /// (the connection's one delegate of 64 bytes, against 144 for an async method awaiting the handler).</summary>
     internal void WhenHandlerDone(Task handler)
     {
         if (handler.IsCompleted)
@@ -147,7 +159,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         }
 
         _handler = handler;
-        handler.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(OnHandlerDone);
+        handler.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_handlerDone);
     }
 
     private void OnHandlerDone()
@@ -176,8 +188,9 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
         // Closing the socket fails a posted receive and a send in progress: the handler's pending
         // read or flush ends with the abort's exception.
+        StopPolling();
         _socket.Dispose();
-        ClosePoll();
+        EndPollWaits();
         FireConnectionClosed();
     }
 
@@ -228,8 +241,9 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             // buffers and scanner slot afterwards, so this is the only place they are given back.
             _reader.Complete();
             FrameReader?.Dispose(); // frames the handler read are no longer in use
+            StopPolling();
             _socket.Dispose();
-            ClosePoll();
+            EndPollWaits();
             FireConnectionClosed();
             DetachDeadlines();
         }

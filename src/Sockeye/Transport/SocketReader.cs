@@ -1,8 +1,5 @@
-using System.Buffers;
 using System.IO.Pipelines;
-using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
-using Sockeye.Transport.Epoll;
 
 namespace Sockeye.Transport;
 
@@ -12,6 +9,11 @@ namespace Sockeye.Transport;
 /// over go into pool blocks that the handler reads in place.
 /// </summary>
 /// <remarks>
+/// <para>One reader, two engines, one file each: this file is the <see cref="PipeReader"/> contract,
+/// the buffered bytes and the handler's waiting read; <c>SocketReader.Epoll.cs</c> receives with
+/// Sockeye's epoll engine (the default on Linux x86-64 and arm64) and <c>SocketReader.Sockets.cs</c>
+/// with .NET's socket engine (the portable fallback). A partial class rather than two subclasses:
+/// the engine is chosen by one type test on the hot path, with no virtual call and no extra object.</para>
 /// <para>An idle connection holds no buffer. With the epoll engine a read that needs bytes rents a
 /// block and calls <c>recv</c> without blocking; on <c>EAGAIN</c> it gives the block back and waits
 /// for the socket's next readiness edge (<see cref="Epoll.Poller"/>). With .NET's engine it first
@@ -23,23 +25,49 @@ namespace Sockeye.Transport;
 /// <see cref="TcpServerOptions.MaxReadBufferSize"/> bytes without consuming any and asks for more gets
 /// an <see cref="InvalidDataException"/> naming the limit (a frame too large for this server).</para>
 /// <para>The socket operation and the handler's read are separate: a read cancelled by its token or
-/// by <see cref="CancelPendingRead"/> ends at once while the zero-byte receive stays posted, and the
-/// next read picks it up. State is guarded by a lock on this object: the socket's completions and
-/// cancellations arrive on other threads than the handler's.</para>
+/// by <see cref="CancelPendingRead"/> ends at once while the socket wait stays armed, and the next
+/// read picks it up.</para>
 /// <para>A read, for the timeouts, runs from the handler's first <c>ReadAsync</c> until
 /// <c>AdvanceTo</c> consumes bytes, so a codec that examines a partial frame and reads again stays in
 /// one read (see <see cref="Connection.ReadTimeout"/>).</para>
+/// <para><b>Locking.</b> The state below is guarded by the connection's private monitor
+/// (<see cref="SocketConnection.SyncRoot"/>), never by this object or the connection: both are handed
+/// to the handler, and a handler that locks either must not be able to stall this connection's I/O
+/// or a poll thread. The order is <b>reader → connection → poller</b>: the reader's state is taken
+/// first; the connection's epoll registration (<see cref="SocketConnection.EnsurePolled"/>) is taken
+/// inside it (the same monitor today, so that step is a re-entry); the poller's slot table lock is
+/// taken last and never held while calling back into a connection. Nothing takes them the other way
+/// round. The writer has no lock (the handler alone writes; its wait word is lock-free).</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001:Types that own disposable fields should be disposable",
     Justification = "The receiver is disposed by Complete, or by the completion of the receive still posted at that moment.")]
-internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, IThreadPoolWorkItem
+internal sealed partial class SocketReader : PipeReader, IValueTaskSource<ReadResult>
 {
     // The least free space handed to one receive; a new block is rented when less remains.
     private const int MinReceiveSize = 2048;
 
+    // The reader's flags, packed into one int (13 bools took 16 bytes on every idle connection;
+    // docs/MEMORY.md). Written only under the lock.
+    private const int ExaminedAllFlag = 1 << 0;        // the handler has examined every buffered byte
+    private const int ResultOutFlag = 1 << 1;          // a ReadResult is out, awaiting AdvanceTo
+    private const int CompletedFlag = 1 << 2;          // Complete was called
+    private const int PeerClosedFlag = 1 << 3;         // the peer's FIN was received
+    private const int CancelRequestedFlag = 1 << 4;    // CancelPendingRead before a read waited
+    private const int LastReceiveFilledFlag = 1 << 5;  // the last receive filled its block
+    private const int OperationPendingFlag = 1 << 6;   // waiting on the socket (posted receive or armed wait)
+    private const int OperationIsDataFlag = 1 << 7;    // that operation is a data receive (.NET's engine)
+    private const int WaitingFlag = 1 << 8;            // the handler's read waits
+    private const int WaitingOnShutdownFlag = 1 << 9;  // ... with the server's shutdown token
+    private const int InReadFlag = 1 << 10;            // a read is in progress for the timeouts
+    private const int TrackConsumptionFlag = 1 << 11;  // ... which only consuming ends
+    private const int UntimedFlag = 1 << 12;           // reads are timed by a layer on top (TLS)
+
     // The socket, the pool and the limit are reached through the connection rather than kept here:
     // each field is 8 bytes on every idle connection (docs/MEMORY.md).
     private readonly SocketConnection _connection;
+
+    // .NET's engine: the one socket operation object of this reader; null with the epoll engine.
+    private readonly SocketReceiver? _receiver;
 
     // Received bytes not yet consumed.
     private SegmentChain _chain;
@@ -47,32 +75,16 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     // A block rented for a data receive that is not yet linked into the chain.
     private BufferSegment? _reserved;
 
-    private bool _examinedAll = true;
-    private bool _resultOut;
-    private bool _completed;
-    private bool _peerClosed;
     private Exception? _error;
-    private bool _cancelRequested;
-    private bool _lastReceiveFilled;
+    private int _flags = ExaminedAllFlag;
 
-    // The socket operation in flight, if any, and whether it is a data receive (or a zero-byte wait).
-    // With the epoll engine there is no receiver: "pending" then means waiting for the next edge,
-    // and _pollState is that wait's state shared with the poll thread (see PollState).
-    private readonly SocketReceiver? _receiver;
-    private bool _operationPending;
-    private bool _operationIsData;
+    // The epoll engine's wait for the next edge, shared with the poll thread (see PollState).
     private int _pollState;
 
     // The handler's pending read: the source says how it ended (Delivered or Canceled); the result
     // itself is built when the handler collects it.
     private ManualResetValueTaskSourceCore<bool> _source;
-    private bool _waiting;
-    private bool _waitingOnShutdown;
     private CancellationTokenRegistration _registration;
-
-    // The read in progress for the timeouts: started, and whether only consuming (not a look) ends it.
-    private bool _inRead;
-    private bool _trackConsumption;
 
     public SocketReader(SocketConnection connection)
     {
@@ -84,16 +96,29 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     }
 
     /// <summary>Whether the peer's FIN was received (for the close reason).</summary>
-    internal bool PeerClosed => Volatile.Read(ref _peerClosed);
+    internal bool PeerClosed => (Volatile.Read(ref _flags) & PeerClosedFlag) != 0;
 
     /// <summary>Whether a receive failed because the peer reset the connection (for the close reason).</summary>
     internal bool PeerReset => Volatile.Read(ref _error) is ConnectionResetException;
 
     private long MaxBuffered => _connection.Context.MaxReadBufferSize;
 
+    // The connection's private monitor (see the remarks): not this object, which the handler holds.
+    private object Sync => _connection.SyncRoot;
+
     /// <summary>Whether this reader's reads are the handler's reads, timed by the read timeout,
     /// read deadline and minimum rate. A layer on top that does its own timing (TLS) turns it off.</summary>
-    internal bool TimesReads { get; set; } = true;
+    internal bool TimesReads
+    {
+        get => !Has(UntimedFlag);
+        set
+        {
+            lock (Sync)
+            {
+                Set(UntimedFlag, !value);
+            }
+        }
+    }
 
     /// <summary>Whether the reader waits on the socket: a posted receive (.NET's engine) or an armed
     /// readiness wait (epoll engine). Also a test probe.</summary>
@@ -101,20 +126,44 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     {
         get
         {
-            lock (this)
+            lock (Sync)
             {
-                return _operationPending;
+                return OperationPending;
             }
         }
     }
 
+    private bool ExaminedAll { get => Has(ExaminedAllFlag); set => Set(ExaminedAllFlag, value); }
+
+    private bool ResultOut { get => Has(ResultOutFlag); set => Set(ResultOutFlag, value); }
+
+    private bool Completed { get => Has(CompletedFlag); set => Set(CompletedFlag, value); }
+
+    private bool PeerClosedLocked { get => Has(PeerClosedFlag); set => Set(PeerClosedFlag, value); }
+
+    private bool CancelRequested { get => Has(CancelRequestedFlag); set => Set(CancelRequestedFlag, value); }
+
+    private bool LastReceiveFilled { get => Has(LastReceiveFilledFlag); set => Set(LastReceiveFilledFlag, value); }
+
+    private bool OperationPending { get => Has(OperationPendingFlag); set => Set(OperationPendingFlag, value); }
+
+    private bool OperationIsData { get => Has(OperationIsDataFlag); set => Set(OperationIsDataFlag, value); }
+
+    private bool Waiting { get => Has(WaitingFlag); set => Set(WaitingFlag, value); }
+
+    private bool WaitingOnShutdown { get => Has(WaitingOnShutdownFlag); set => Set(WaitingOnShutdownFlag, value); }
+
+    private bool InRead { get => Has(InReadFlag); set => Set(InReadFlag, value); }
+
+    private bool TrackConsumption { get => Has(TrackConsumptionFlag); set => Set(TrackConsumptionFlag, value); }
+
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
         ReadResult result;
-        lock (this)
+        lock (Sync)
         {
-            ThrowIfUnusable();
-            if (!_inRead)
+            ReaderContract.ThrowIfUnusable(Completed, ResultOut);
+            if (!InRead)
             {
                 var error = BeginRead();
                 if (error is not null)
@@ -123,9 +172,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
                 }
             }
 
-            if (_cancelRequested)
+            if (CancelRequested)
             {
-                _cancelRequested = false;
+                CancelRequested = false;
                 return new ValueTask<ReadResult>(TakeResult(canceled: true));
             }
 
@@ -144,7 +193,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
                 return ValueTask.FromException<ReadResult>(failure);
             }
 
-            if (!_operationPending)
+            if (!OperationPending)
             {
                 Receive();
                 if (TryTakeAvailable(out result, out failure))
@@ -159,11 +208,11 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
             }
 
             _source.Reset();
-            _waiting = true;
+            Waiting = true;
             if (cancellationToken == _connection.ShutdownRequested)
             {
                 // The server wakes these itself (WakeForShutdown): no registration per idle read.
-                _waitingOnShutdown = true;
+                WaitingOnShutdown = true;
             }
             else if (cancellationToken.CanBeCanceled)
             {
@@ -176,17 +225,17 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     public override bool TryRead(out ReadResult result)
     {
-        lock (this)
+        lock (Sync)
         {
-            ThrowIfUnusable();
-            if (_cancelRequested)
+            ReaderContract.ThrowIfUnusable(Completed, ResultOut);
+            if (CancelRequested)
             {
-                _cancelRequested = false;
+                CancelRequested = false;
                 result = TakeResult(canceled: true);
                 return StartedRead();
             }
 
-            if (!TryTakeAvailable(out result, out var failure) && failure is null && !_operationPending)
+            if (!TryTakeAvailable(out result, out var failure) && failure is null && !OperationPending)
             {
                 // Nothing buffered: look at the socket without waiting (a posted receive is left posted).
                 Receive();
@@ -198,7 +247,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
                 throw failure;
             }
 
-            return _resultOut && StartedRead();
+            return ResultOut && StartedRead();
         }
     }
 
@@ -206,21 +255,17 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
-        lock (this)
+        lock (Sync)
         {
-            if (!_resultOut)
-            {
-                throw new InvalidOperationException("AdvanceTo was called without a ReadResult to advance (no ReadAsync or TryRead before it).");
-            }
-
-            _resultOut = false;
+            ReaderContract.ThrowIfNothingToAdvance(ResultOut);
+            ResultOut = false;
 
             // Keep the last block when a data receive is writing into its free space.
-            var (consumedAny, examinedAll) = _chain.Advance(consumed, examined, keepEmptyTail: _operationPending && _operationIsData && _reserved is null);
-            _examinedAll = examinedAll;
-            if (_inRead && (!_trackConsumption || consumedAny))
+            var (consumedAny, examinedAll) = _chain.Advance(consumed, examined, keepEmptyTail: DataReceivePending);
+            ExaminedAll = examinedAll;
+            if (ReaderContract.AdvanceEndsRead(InRead, TrackConsumption, consumedAny))
             {
-                _inRead = false;
+                InRead = false;
                 if (TimesReads)
                 {
                     _connection.EndRead();
@@ -231,11 +276,11 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     public override void CancelPendingRead()
     {
-        lock (this)
+        lock (Sync)
         {
-            if (!_waiting)
+            if (!Waiting)
             {
-                _cancelRequested = true;
+                CancelRequested = true;
                 return;
             }
 
@@ -248,9 +293,9 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     /// <summary>Ends a read that waits with the server's shutdown token, now that it has fired.</summary>
     internal void WakeForShutdown()
     {
-        lock (this)
+        lock (Sync)
         {
-            if (!_waiting || !_waitingOnShutdown)
+            if (!Waiting || !WaitingOnShutdown)
             {
                 return;
             }
@@ -263,104 +308,37 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     public override void Complete(Exception? exception = null)
     {
-        lock (this)
+        lock (Sync)
         {
-            if (_completed)
+            if (Completed)
             {
                 return;
             }
 
-            _completed = true;
-            _resultOut = false;
+            Completed = true;
+            ResultOut = false;
             ReleaseAll();
-            if (!_operationPending)
+            if (!OperationPending)
             {
                 _receiver?.Dispose();
             }
         }
     }
 
-    // ---- socket receives ----
+    // ---- receiving: shared by both engines ----
 
-    /// <summary>Posts receives until one is pending or an outcome (bytes, FIN, error) is recorded.</summary>
+    /// <summary>Receives until an outcome (bytes, FIN, error) is recorded or the reader waits on the
+    /// socket (<see cref="OperationPending"/>), with the connection's engine.</summary>
     private void Receive()
     {
         if (_receiver is null)
         {
             ReceiveDirect();
-            return;
         }
-
-        while (true)
+        else
         {
-            bool pending;
-            try
-            {
-                // After a receive that filled its block more bytes are likely waiting: go straight to
-                // the data receive, but only if the kernel has some, or the block would sit under a
-                // posted receive while the peer idles (seen once in 20 idle TLS connections).
-                if (_operationIsData || (_lastReceiveFilled && !NothingAvailable()))
-                {
-                    _operationIsData = true;
-                    _receiver.SetBuffer(ReserveSpace());
-                }
-                else
-                {
-                    _receiver.SetBuffer(Memory<byte>.Empty);
-                }
-
-                pending = _connection.Socket.ReceiveAsync(_receiver);
-            }
-            catch (Exception ex)
-            {
-                RecordFailure(ex);
-                return;
-            }
-
-            if (pending)
-            {
-                _operationPending = true;
-                return;
-            }
-
-            if (Record(inline: true))
-            {
-                return;
-            }
+            ReceivePosted(_receiver);
         }
-    }
-
-    /// <summary>Records the outcome of the receive that just finished; <see langword="false"/> when
-    /// it was the zero-byte wait and the data receive comes next.</summary>
-    private bool Record(bool inline)
-    {
-        if (_receiver!.SocketError != SocketError.Success)
-        {
-            RecordFailure(new SocketException((int)_receiver.SocketError));
-            return true;
-        }
-
-        if (!_operationIsData)
-        {
-            // On Linux a zero-byte receive can complete on a stale readiness event: bytes that an earlier
-            // receive already took (several packets, one edge). Renting a block for that would leave it
-            // under a posted receive while the connection idles, so a wake-up from epoll that finds
-            // nothing to read waits again. A FIN also shows nothing available, but its zero-byte
-            // receive then completes inline, and goes on to the data receive that reads it.
-            if (!inline && NothingAvailable())
-            {
-                return false;
-            }
-
-            _operationIsData = true; // bytes (or the FIN) are waiting
-            return false;
-        }
-
-        var received = _receiver!.BytesTransferred;
-        _operationIsData = false;
-        _receiver.SetBuffer(Memory<byte>.Empty); // keep no reference to a block between receives
-        RecordReceived(received);
-        return true;
     }
 
     /// <summary>Records <paramref name="received"/> bytes received into the reserved space (0: the FIN).</summary>
@@ -368,13 +346,13 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     {
         if (received == 0)
         {
-            _peerClosed = true;
+            PeerClosedLocked = true;
             ReleaseReserved();
             _connection.OnReceiveEnded();
             return;
         }
 
-        if (_completed)
+        if (Completed)
         {
             ReleaseReserved();
             return;
@@ -382,205 +360,17 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
         _chain.Append(_reserved, received);
         _reserved = null;
-        _examinedAll = false;
-        _lastReceiveFilled = _chain.TailIsFull;
+        ExaminedAll = false;
+        LastReceiveFilled = _chain.TailIsFull;
         _connection.OnReceived(received);
-    }
-
-    // ---- the epoll engine ----
-
-    /// <summary>Receives without blocking until bytes, the FIN or an error are recorded, or the
-    /// kernel has nothing and the reader waits for the next edge (<see cref="_operationPending"/>).</summary>
-    private void ReceiveDirect()
-    {
-        while (true)
-        {
-            int received;
-            int errno;
-            try
-            {
-                received = EpollNative.Receive(_connection.Socket.SafeHandle, ReserveSpace().Span, out errno);
-            }
-            catch (Exception ex)
-            {
-                RecordFailure(ex); // ObjectDisposedException: the socket was closed
-                return;
-            }
-
-            if (received >= 0)
-            {
-                RecordReceived(received);
-                return;
-            }
-
-            if (errno != EpollNative.EAGAIN)
-            {
-                RecordFailure(EpollNative.Failure(errno));
-                return;
-            }
-
-            // Nothing there: hold no block while waiting.
-            ReleaseReserved();
-            try
-            {
-                _connection.EnsurePolled(output: false);
-            }
-            catch (Exception ex)
-            {
-                RecordFailure(ex);
-                return;
-            }
-
-            switch (PollState.BeginWait(ref _pollState))
-            {
-                case PollState.Waiting:
-                    _operationPending = true;
-                    return;
-                case PollState.Ready:
-                    continue; // an edge arrived since the receive: look again
-                default:
-                    RecordFailure(new SocketException((int)SocketError.OperationAborted));
-                    return;
-            }
-        }
-    }
-
-    /// <summary>The poll thread saw the socket readable (or the peer's FIN, or an error).</summary>
-    internal void OnPollReadable()
-    {
-        if (!PollState.Signal(ref _pollState))
-        {
-            return; // nobody waits: the next receive will find the bytes
-        }
-
-        if (_connection.Context.InlineCompletions)
-        {
-            OnReadyToReceive();
-        }
-        else
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    /// <summary>The socket was closed: a wait in progress ends (on the pool, not the closing thread).</summary>
-    internal void OnSocketClosed()
-    {
-        if (PollState.Close(ref _pollState))
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
-
-    void IThreadPoolWorkItem.Execute() => OnReadyToReceive();
-
-    /// <summary>The wait ended: receive, and hand the outcome to a waiting read.</summary>
-    private void OnReadyToReceive()
-    {
-        Exception? failure = null;
-        lock (this)
-        {
-            _operationPending = false;
-            if (_completed)
-            {
-                return;
-            }
-
-            ReceiveDirect();
-            if (_operationPending || !_waiting || !CanDeliver(out failure))
-            {
-                return;
-            }
-
-            StopWaiting();
-        }
-
-        if (failure is not null)
-        {
-            _source.SetException(failure);
-        }
-        else
-        {
-            _source.SetResult(true);
-        }
     }
 
     private void RecordFailure(Exception ex)
     {
-        _operationIsData = false;
+        OperationIsData = false;
         _error ??= _connection.TranslateError(ex);
         ReleaseReserved();
         _connection.OnReceiveEnded();
-    }
-
-    /// <summary>The posted receive finished (called by <see cref="SocketReceiver"/>).</summary>
-    internal void OnOperationCompleted()
-    {
-        Exception? failure = null;
-        lock (this)
-        {
-            _operationPending = false;
-            var recorded = Record(inline: false);
-            if (_completed)
-            {
-                // The handler is gone: no more receives, and the receiver is no longer needed.
-                ReleaseReserved();
-                _receiver!.Dispose();
-                return;
-            }
-
-            if (!recorded)
-            {
-                Receive();
-                if (_operationPending)
-                {
-                    return;
-                }
-            }
-
-            if (!_waiting || !CanDeliver(out failure))
-            {
-                return;
-            }
-
-            StopWaiting();
-        }
-
-        if (failure is not null)
-        {
-            _source.SetException(failure);
-        }
-        else
-        {
-            _source.SetResult(true);
-        }
-    }
-
-    private void OnReadCanceled(CancellationToken token)
-    {
-        lock (this)
-        {
-            if (!_waiting)
-            {
-                return;
-            }
-
-            StopWaiting();
-        }
-
-        _source.SetException(new OperationCanceledException(token));
-    }
-
-    private bool NothingAvailable()
-    {
-        try
-        {
-            return _connection.Socket.Available == 0;
-        }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-        {
-            return false; // the data receive will report the failure
-        }
     }
 
     /// <summary>Free space for the next data receive: the tail's, or a block rented for it.</summary>
@@ -596,6 +386,54 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
         return _reserved.Writable;
     }
 
+    // Whether a data receive is writing into the chain's last block (which must then stay).
+    private bool DataReceivePending => OperationPending && OperationIsData && _reserved is null;
+
+    // ---- the handler's waiting read ----
+
+    /// <summary>Under the lock, after a receive: whether the waiting read ends now (with bytes, the
+    /// end of the stream or <paramref name="failure"/>). When so, the caller wakes it with
+    /// <see cref="Wake"/> once the lock is released.</summary>
+    private bool TryEndWait(out Exception? failure)
+    {
+        failure = null;
+        if (OperationPending || !Waiting || !CanDeliver(out failure))
+        {
+            return false;
+        }
+
+        StopWaiting();
+        return true;
+    }
+
+    /// <summary>Outside the lock: completes the read <see cref="TryEndWait"/> ended.</summary>
+    private void Wake(Exception? failure)
+    {
+        if (failure is not null)
+        {
+            _source.SetException(failure);
+        }
+        else
+        {
+            _source.SetResult(true);
+        }
+    }
+
+    private void OnReadCanceled(CancellationToken token)
+    {
+        lock (Sync)
+        {
+            if (!Waiting)
+            {
+                return;
+            }
+
+            StopWaiting();
+        }
+
+        _source.SetException(new OperationCanceledException(token));
+    }
+
     // ---- results ----
 
     /// <summary>Hands out what is there: unexamined bytes, or the end of the stream. A failure is
@@ -603,7 +441,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
     private bool TryTakeAvailable(out ReadResult result, out Exception? failure)
     {
         failure = null;
-        if (_chain.Length > 0 && !_examinedAll)
+        if (_chain.Length > 0 && !ExaminedAll)
         {
             result = TakeResult(canceled: false);
             return true;
@@ -616,7 +454,7 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
             return false;
         }
 
-        if (_peerClosed)
+        if (PeerClosedLocked)
         {
             result = TakeResult(canceled: false);
             return true;
@@ -635,15 +473,15 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     private ReadResult TakeResult(bool canceled)
     {
-        _resultOut = true;
-        return new ReadResult(_chain.Buffer, canceled, _peerClosed && !canceled);
+        ResultOut = true;
+        return new ReadResult(_chain.Buffer, canceled, PeerClosedLocked && !canceled);
     }
 
     /// <summary>Whether a waiting read can end now: with bytes, the end of the stream, or a failure.</summary>
     private bool CanDeliver(out Exception? failure)
     {
         failure = null;
-        if ((_chain.Length > 0 && !_examinedAll) || _peerClosed)
+        if ((_chain.Length > 0 && !ExaminedAll) || PeerClosedLocked)
         {
             return true;
         }
@@ -654,20 +492,19 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     private void StopWaiting()
     {
-        _waiting = false;
-        _waitingOnShutdown = false;
+        Waiting = false;
+        WaitingOnShutdown = false;
         _registration.Unregister();
         _registration = default;
     }
 
-    private InvalidDataException TooMuchBuffered() =>
-        new($"connection {_connection.Id} read {_chain.Length} bytes without consuming any and asked for more; MaxReadBufferSize is {MaxBuffered}");
+    private InvalidDataException TooMuchBuffered() => ReaderContract.TooMuchBuffered(_connection.Id, _chain.Length, MaxBuffered);
 
     private bool StartedRead()
     {
-        if (!_inRead && BeginRead() is { } error)
+        if (!InRead && BeginRead() is { } error)
         {
-            _resultOut = false;
+            ResultOut = false;
             throw error;
         }
 
@@ -676,22 +513,24 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     private Exception? BeginRead()
     {
-        _inRead = true;
+        InRead = true;
         if (!TimesReads)
         {
-            _trackConsumption = false;
+            TrackConsumption = false;
             return null;
         }
 
-        return _connection.BeginRead(out _trackConsumption);
+        var error = _connection.BeginRead(out var trackConsumption);
+        TrackConsumption = trackConsumption;
+        return error;
     }
 
     // ---- memory ----
 
     private void ReleaseAll()
     {
-        _chain.ReleaseAll(keepTail: _operationPending && _operationIsData && _reserved is null);
-        if (!_operationPending)
+        _chain.ReleaseAll(keepTail: DataReceivePending);
+        if (!OperationPending)
         {
             ReleaseReserved();
         }
@@ -703,23 +542,14 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
         _reserved = null;
     }
 
-    private void ThrowIfUnusable()
-    {
-        if (_completed)
-        {
-            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
-        }
+    private bool Has(int flag) => (_flags & flag) != 0;
 
-        if (_resultOut)
-        {
-            throw new InvalidOperationException("ReadAsync or TryRead was called again before AdvanceTo released the previous result.");
-        }
-    }
+    private void Set(int flag, bool on) => _flags = on ? _flags | flag : _flags & ~flag;
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
     {
         var delivered = _source.GetResult(token);
-        lock (this)
+        lock (Sync)
         {
             return TakeResult(canceled: !delivered);
         }
@@ -729,14 +559,4 @@ internal sealed class SocketReader : PipeReader, IValueTaskSource<ReadResult>, I
 
     void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _source.OnCompleted(continuation, state, token, flags);
-}
-
-/// <summary>
-/// The reader's one socket operation object, reused for every zero-byte wait and data receive of the
-/// connection. Owning it (rather than calling <c>Socket.ReceiveAsync(Memory)</c>) lets its completion
-/// call the reader directly, with no delegate and no awaiter per connection.
-/// </summary>
-internal sealed class SocketReceiver(SocketReader reader) : SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true)
-{
-    protected override void OnCompleted(SocketAsyncEventArgs e) => reader.OnOperationCompleted();
 }

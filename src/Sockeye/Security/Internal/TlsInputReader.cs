@@ -74,8 +74,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
 
         if (_chain.Length >= _maxBuffered)
         {
-            return ValueTask.FromException<ReadResult>(new InvalidDataException(
-                $"connection {transport.Id} read {_chain.Length} bytes without consuming any and asked for more; MaxReadBufferSize is {_maxBuffered}"));
+            return ValueTask.FromException<ReadResult>(ReaderContract.TooMuchBuffered(transport.Id, _chain.Length, _maxBuffered));
         }
 
         return ReadMoreAsync(cancellationToken);
@@ -113,15 +112,11 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
     {
-        if (!_resultOut)
-        {
-            throw new InvalidOperationException("AdvanceTo was called without a ReadResult to advance (no ReadAsync or TryRead before it).");
-        }
-
+        ReaderContract.ThrowIfNothingToAdvance(_resultOut);
         _resultOut = false;
         var (consumedAny, examinedAll) = _chain.Advance(consumed, examined, keepEmptyTail: false);
         _examinedAll = examinedAll;
-        if (_inRead && (!_trackConsumption || consumedAny))
+        if (ReaderContract.AdvanceEndsRead(_inRead, _trackConsumption, consumedAny))
         {
             _inRead = false;
             transport.EndRead();
@@ -233,18 +228,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
         return new ReadResult(_chain.Buffer, canceled, _ended && !canceled);
     }
 
-    private void ThrowIfUnusable()
-    {
-        if (_completed)
-        {
-            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
-        }
-
-        if (_resultOut)
-        {
-            throw new InvalidOperationException("ReadAsync or TryRead was called again before AdvanceTo released the previous result.");
-        }
-    }
+    private void ThrowIfUnusable() => ReaderContract.ThrowIfUnusable(_completed, _resultOut);
 
     private static bool IsTlsFailure(Exception ex) =>
         ex is AuthenticationException || (ex is IOException && ex is not ConnectionAbortedException && ex.InnerException is not ConnectionAbortedException);

@@ -27,6 +27,7 @@ internal static unsafe partial class EpollNative
     public const uint EPOLLET = 1u << 31;
 
     public const int EPOLL_CTL_ADD = 1;
+    public const int EPOLL_CTL_DEL = 2;
     public const int EPOLL_CTL_MOD = 3;
     public const int EPOLL_CLOEXEC = 0x80000;
 

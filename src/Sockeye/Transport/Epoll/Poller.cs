@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Sockeye.Diagnostics;
 
 namespace Sockeye.Transport.Epoll;
 
@@ -19,10 +20,20 @@ namespace Sockeye.Transport.Epoll;
 /// <para>An event names its connection by a token: the slot in this poller's table, the poller's
 /// index and a generation. A slot is freed when the socket closes and may be reused at once; an event
 /// still in flight for the old socket then carries the old generation and is dropped.</para>
+/// <para>A socket leaves epoll with <c>EPOLL_CTL_DEL</c> before it is closed (a registration outlives
+/// the close while a <c>dup()</c>ed descriptor keeps the socket open). An exception escaping one
+/// event's dispatch aborts that connection and is logged, rate-limited: it never ends the poll thread,
+/// which serves every other connection registered here.</para>
+/// <para>Lock order: a connection's lock (<see cref="SocketConnection.SyncRoot"/>) may be held while
+/// this poller's lock is taken, never the other way round; events are dispatched without this lock.</para>
 /// </remarks>
 internal sealed unsafe class Poller
 {
     private const int MaxEvents = 256;
+
+    // One line per second at most, whichever connections fail: a bug that throws on every event
+    // must not flood the log from the poll thread.
+    private static readonly LogRateLimiter s_dispatchFailureLog = new(TimeProvider.System, TimeSpan.FromSeconds(1));
 
     private readonly int _epfd;
     private readonly int _index;
@@ -82,13 +93,13 @@ internal sealed unsafe class Poller
         }
         catch
         {
-            Unregister(token);
+            Release(token);
             throw;
         }
 
         if (error != 0)
         {
-            Unregister(token);
+            Release(token);
             throw EpollNative.Failure(error);
         }
     }
@@ -114,9 +125,27 @@ internal sealed unsafe class Poller
         }
     }
 
-    /// <summary>Frees the slot of the connection with <paramref name="token"/> (after its socket was
-    /// closed, which removed it from epoll). A token no longer registered is ignored.</summary>
-    public void Unregister(ulong token)
+    /// <summary>Takes <paramref name="connection"/>'s socket out of epoll (<c>EPOLL_CTL_DEL</c>, while
+    /// its descriptor is still open) and frees its slot. Errors are ignored: a socket already closed
+    /// has left epoll unless duplicated, and the slot is freed either way.</summary>
+    public void Unregister(SocketConnection connection)
+    {
+        var token = connection.PollToken;
+        try
+        {
+            EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_DEL, connection.Socket.SafeHandle, 0, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed before it was unregistered: nothing left to remove but the slot.
+        }
+
+        Release(token);
+    }
+
+    /// <summary>Frees the slot of the connection with <paramref name="token"/>. A token no longer
+    /// registered is ignored.</summary>
+    private void Release(ulong token)
     {
         lock (_lock)
         {
@@ -126,6 +155,61 @@ internal sealed unsafe class Poller
                 _slots[slot] = null;
                 _freeSlots[_freeCount++] = slot;
             }
+        }
+    }
+
+    /// <summary>The epoll descriptor, for tests that look at its registrations
+    /// (<c>/proc/self/fdinfo</c>).</summary>
+    internal int Descriptor => _epfd;
+
+    /// <summary>A test hook run before each event's dispatch, on the poll thread (an exception from
+    /// it is an exception escaping the dispatch). Null outside tests: one static read per event.</summary>
+    internal static Action<SocketConnection, uint>? BeforeDispatch { get; set; }
+
+    /// <summary>Hands one event to the connection <paramref name="token"/> names, if its slot still
+    /// holds it: an event for an earlier owner of a reused slot carries an older generation and is
+    /// dropped. Never throws: a failing dispatch aborts its connection and the poll thread goes on.
+    /// Called on the poll thread, and by tests.</summary>
+    /// <returns>Whether the event reached a connection.</returns>
+    internal bool Dispatch(ulong token, uint events)
+    {
+        var connection = Owner(Volatile.Read(ref _slots), token);
+        if (connection is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            BeforeDispatch?.Invoke(connection, events);
+            connection.OnPollEvents(events);
+        }
+#pragma warning disable CA1031 // The poll thread serves every connection registered here: nothing may end it.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            OnDispatchFailed(connection, ex);
+        }
+
+        return true;
+    }
+
+    private static void OnDispatchFailed(SocketConnection connection, Exception exception)
+    {
+        try
+        {
+            // Its reader or writer may have lost the wake-up: end the connection rather than leave
+            // its handler waiting for an edge that was consumed.
+            connection.Abort($"the poll thread's event dispatch failed: {exception.Message}");
+            if (connection.Context.Logger is { } logger && s_dispatchFailureLog.TryEnter(out var suppressed))
+            {
+                SockeyeLog.PollDispatchFailed(logger, connection.Id, suppressed, exception);
+            }
+        }
+#pragma warning disable CA1031 // As above: a failing abort or logger must not end the poll thread either.
+        catch
+#pragma warning restore CA1031
+        {
         }
     }
 
@@ -158,14 +242,12 @@ internal sealed unsafe class Poller
                 Environment.FailFast($"Sockeye: epoll_wait failed with errno {errno}");
             }
 
-            // Read after the wait: every socket that produced these events was added to epoll after
-            // its slot was published.
-            var slots = Volatile.Read(ref _slots);
+            // Dispatch reads the slot table after the wait: every socket that produced these events
+            // was added to epoll after its slot was published.
             for (var i = 0; i < count; i++)
             {
                 var entry = events + (i * size);
-                var flags = *(uint*)entry;
-                Owner(slots, *(ulong*)(entry + dataOffset))?.OnPollEvents(flags);
+                Dispatch(*(ulong*)(entry + dataOffset), *(uint*)entry);
             }
         }
     }
@@ -223,8 +305,11 @@ internal sealed class PollerGroup
     /// <summary>Whether a connection with <paramref name="token"/> holds a slot (a test probe).</summary>
     public bool IsRegistered(ulong token) => token != 0 && _pollers[(int)((token >> 32) & 0xFF)].IsRegistered(token);
 
-    /// <summary>Frees the connection's slot; see <see cref="Poller.Unregister"/>.</summary>
-    public void Unregister(ulong token) => _pollers[(int)((token >> 32) & 0xFF)].Unregister(token);
+    /// <summary>Takes the connection out of epoll and frees its slot; see <see cref="Poller.Unregister"/>.</summary>
+    public void Unregister(SocketConnection connection) => PollerOf(connection.PollToken).Unregister(connection);
+
+    /// <summary>The poller a connection with <paramref name="token"/> is registered with.</summary>
+    internal Poller PollerOf(ulong token) => _pollers[(int)((token >> 32) & 0xFF)];
 }
 
 /// <summary>
