@@ -223,10 +223,14 @@ public sealed partial class EngineSafetyTests
             await abort;
         });
 
+        // The clients stay open until the end: a client's FIN could otherwise end the read before the
+        // abort does, and the read would return (completed) instead of failing with the abort.
+        var clients = new List<Socket>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         for (var i = 0; i < Rounds && DateTime.UtcNow < deadline; i++)
         {
-            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            clients.Add(client);
             try
             {
                 await client.ConnectAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
@@ -251,6 +255,7 @@ public sealed partial class EngineSafetyTests
         }
 
         Assert.True(outcomes.Count >= 20, $"only {outcomes.Count} rounds ran");
+        clients.ForEach(c => c.Dispose());
     }
 
     /// <summary>Whether epoll descriptor <paramref name="epfd"/> holds a registration whose data is
