@@ -39,6 +39,12 @@ public abstract class Connection : IAsyncDisposable
         set => Extras.FrameReader = value;
     }
 
+    /// <summary>Gives back what the layers above the transport attached to this connection (the framing
+    /// helpers' reader and the frames it handed out), once the handler can no longer use them. The
+    /// transport and the TLS layer call this at their end without knowing what it holds, so they do not
+    /// depend on the framing code (ARCHITECTURE.md, "Layers").</summary>
+    internal void ReleaseAttachments() => Volatile.Read(ref _extras)?.FrameReader?.Dispose();
+
     /// <summary>The rarely used per-connection state, created on first use; safe to call from any thread.</summary>
     internal ConnectionExtras Extras
     {

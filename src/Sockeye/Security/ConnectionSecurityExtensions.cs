@@ -12,8 +12,8 @@ public static class ConnectionSecurityExtensions
     /// <param name="connection">A connection accepted by <see cref="TcpServer"/>.</param>
     public static ProxyProtocolInfo? GetProxyProtocolInfo(this Connection connection) => connection switch
     {
-        SocketConnection socket => socket.Edge?.ProxyProtocol,
-        TlsConnection tls => tls.Transport.Edge?.ProxyProtocol,
+        SocketConnection socket => EdgeState.Of(socket)?.ProxyProtocol,
+        TlsConnection tls => EdgeState.Of(tls.Transport)?.ProxyProtocol,
         _ => null,
     };
 

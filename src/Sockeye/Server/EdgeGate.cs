@@ -185,7 +185,7 @@ internal sealed class EdgeGate : IDisposable
     /// <summary>Closes the connection after its handler: through the TLS layer when there is one, so
     /// the handler's last bytes are encrypted and a close_notify precedes the FIN.</summary>
     public static ValueTask DisposeConnectionAsync(SocketConnection connection) =>
-        connection.Edge?.Tls is { } tls ? tls.DisposeAsync() : connection.DisposeAsync();
+        EdgeState.Of(connection)?.Tls is { } tls ? tls.DisposeAsync() : connection.DisposeAsync();
 
     /// <summary>Reads and applies the PROXY header within <see cref="ProxyProtocolOptions.HeaderTimeout"/>.</summary>
     /// <returns>No reason on success, or why the connection must be refused and what was wrong.</returns>
@@ -262,14 +262,14 @@ internal sealed class EdgeGate : IDisposable
     /// <summary>Gives back what the address checks took; called once, when the connection ends.</summary>
     public void ReleaseAdmission(SocketConnection connection)
     {
-        if (connection.Edge is { CountedAddress: { } address } edge)
+        if (EdgeState.Of(connection) is { CountedAddress: { } address } edge)
         {
             edge.CountedAddress = null;
             _admission!.Release(address);
         }
     }
 
-    private static EdgeState Edge(SocketConnection connection) => connection.Edge ??= new EdgeState();
+    private static EdgeState Edge(SocketConnection connection) => EdgeState.For(connection);
 
     private static bool IsTrustedProxy(ProxyProtocolOptions proxy, IPAddress address)
     {

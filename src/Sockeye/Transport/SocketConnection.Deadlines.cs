@@ -13,7 +13,7 @@ namespace Sockeye.Transport;
 /// reader's own hooks also hold, so a read never sees half of it; once the connection has finished
 /// (<see cref="DetachDeadlines"/>), state created late takes no slot.
 /// </remarks>
-internal sealed partial class SocketConnection
+internal sealed partial class SocketConnection : IDeadlineOwner
 {
     // The connection's deadline state; null until it has something to time (see ConnectionDeadlines).
     private ConnectionDeadlines? _deadlines;
@@ -68,10 +68,10 @@ internal sealed partial class SocketConnection
     public long BytesReceived => Volatile.Read(ref _deadlines)?.BytesReceived ?? 0;
 
     /// <summary>Whether the handler is in a read.</summary>
-    internal bool IsReadPending => _readPending;
+    public bool IsReadPending => _readPending;
 
     /// <summary>Whether a socket send is waiting for the kernel to take its bytes.</summary>
-    internal bool IsSendPending => _sendPending;
+    public bool IsSendPending => _sendPending;
 
     /// <summary>Whether this connection holds deadline state (a test probe for the lazy creation).</summary>
     internal bool HasDeadlineState => Volatile.Read(ref _deadlines) is not null;

@@ -240,7 +240,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             // Even when the last send failed: a dialed connection has no server to release its socket,
             // buffers and scanner slot afterwards, so this is the only place they are given back.
             _reader.Complete();
-            FrameReader?.Dispose(); // frames the handler read are no longer in use
+            ReleaseAttachments(); // frames the handler read are no longer in use
             StopPolling();
             _socket.Dispose();
             EndPollWaits();

@@ -13,4 +13,20 @@ internal sealed class EdgeState
 
     /// <summary>The TLS layer the handler used; it closes the connection.</summary>
     public TlsConnection? Tls { get; set; }
+
+    /// <summary>What the edge gate recorded on <paramref name="connection"/>, or null: the transport
+    /// holds it as an opaque attachment (a type check on a sealed class, no allocation).</summary>
+    public static EdgeState? Of(Transport.SocketConnection connection) => connection.EdgeAttachment as EdgeState;
+
+    /// <summary>The edge state of <paramref name="connection"/>, created on first use.</summary>
+    public static EdgeState For(Transport.SocketConnection connection)
+    {
+        if (connection.EdgeAttachment is not EdgeState edge)
+        {
+            edge = new EdgeState();
+            connection.EdgeAttachment = edge;
+        }
+
+        return edge;
+    }
 }

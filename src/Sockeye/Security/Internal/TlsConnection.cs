@@ -185,7 +185,7 @@ internal sealed class TlsConnection : Connection
         finally
         {
             _input.Complete();
-            FrameReader?.Dispose();
+            ReleaseAttachments();
             await _ssl.DisposeAsync().ConfigureAwait(false);
             await Transport.DisposeAsync().ConfigureAwait(false);
         }

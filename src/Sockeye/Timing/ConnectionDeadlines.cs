@@ -1,7 +1,6 @@
 using System.Globalization;
-using Sockeye.Timing;
 
-namespace Sockeye.Transport;
+namespace Sockeye.Timing;
 
 /// <summary>
 /// One connection's timeouts and deadlines: their values, the state of the read the handler is in and
@@ -21,7 +20,7 @@ namespace Sockeye.Transport;
 /// </remarks>
 internal sealed class ConnectionDeadlines : IDeadlineTarget
 {
-    private readonly SocketConnection _connection;
+    private readonly IDeadlineOwner _connection;
     private readonly DeadlineSettings _settings;
 
     // The slot; null once given back (or never taken, for a connection already finished).
@@ -54,7 +53,7 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
 
     /// <summary>Starts with the server's defaults; takes a slot unless <paramref name="register"/> is
     /// false (the connection has already finished, so nothing may hold it in the scanner).</summary>
-    public ConnectionDeadlines(SocketConnection connection, DeadlineSettings settings, bool register)
+    public ConnectionDeadlines(IDeadlineOwner connection, DeadlineSettings settings, bool register)
     {
         _connection = connection;
         _settings = settings;
@@ -156,7 +155,7 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         }
     }
 
-    /// <summary>The handler starts a read; see <see cref="SocketConnection.BeginRead(out bool)"/>.</summary>
+    /// <summary>The handler starts a read; see the transport's <c>SocketConnection.BeginRead</c>.</summary>
     /// <returns>Whether the read deadline had already passed (the connection is then timed out).</returns>
     public bool BeginRead(out bool trackConsumption)
     {
