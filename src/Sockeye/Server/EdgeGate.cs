@@ -158,8 +158,10 @@ internal sealed class EdgeGate : IDisposable
             }
             catch (TlsHandshakeException ex)
             {
-                RefuseAtEdge(connection, ex.Reason, ex.InnerException?.Message);
+                // The trim is requested before the refusal is counted, so whoever sees the count
+                // (a test, a scrape) also sees the trim armed.
                 _nativeTrim!.HandshakeAborted();
+                RefuseAtEdge(connection, ex.Reason, ex.InnerException?.Message);
                 return null;
             }
             finally
