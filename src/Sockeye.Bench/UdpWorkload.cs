@@ -15,6 +15,8 @@ namespace Sockeye.Bench;
 /// stops and what is in flight gets one more loss timeout, so the run stops by itself. Loss is not an
 /// error; an ICMP port unreachable (nothing listens) is, and is reported as the run's
 /// <see cref="BenchResult.Failure"/>.
+/// <para>Unlike the TCP loops, each receive carries a cancellation token: the loss timeout is what ends
+/// a wait for a datagram that will never come. The token source is reset and reused, not reallocated.</para>
 /// </remarks>
 internal sealed class UdpWorkload(BenchSettings settings) : Workload(settings)
 {

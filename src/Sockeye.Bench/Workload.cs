@@ -65,7 +65,7 @@ internal abstract class Workload : IAsyncDisposable
     /// <summary>Connections open now.</summary>
     public long Open => Interlocked.Read(ref _open);
 
-    /// <summary>Round trips (echo) or short connections (churn) completed so far, warm-up included.</summary>
+    /// <summary>Round trips (echo), short connections (churn) or replies (udp) completed so far, warm-up included.</summary>
     public long Operations => Interlocked.Read(ref _operations);
 
     public long Errors => Interlocked.Read(ref _errors);
