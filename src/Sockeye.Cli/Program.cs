@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using Sockeye.Cli.Commands;
-using Sockeye.Cli.Commands.Bench;
 
 namespace Sockeye.Cli;
 

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
+using Sockeye.Cli.Commands;
 
 namespace Sockeye.Tests.Bench;
 
@@ -44,4 +45,18 @@ public class BenchArgumentTests
         Assert.Empty(Errors($"bench idle --server-pid {Environment.ProcessId}"));
         Assert.Contains(Errors("bench idle --server-pid 2147483646"), e => e.Contains("no such process", StringComparison.Ordinal));
     }
+
+    [Theory]
+    [InlineData("bench udp")]
+    [InlineData("bench udp --clients 8 --window 1 --size 8 --duration 5s --loss-timeout 100ms --json --quiet")]
+    public void UdpAcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
+
+    [Theory]
+    [InlineData("bench udp --size 7", "--size must be between 8 and 65507 bytes, got 7")]
+    [InlineData("bench udp --clients 0", "--clients must be at least 1")]
+    [InlineData("bench udp --loss-timeout 0", "--loss-timeout must be positive")]
+    [InlineData("bench udp --server-pid 2147483646", "no such process")]
+    [InlineData("bench udp --processes 2", "Unrecognized command or argument '--processes'")]
+    public void UdpRefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected) =>
+        Assert.Contains(Errors(commandLine), e => e.Contains(expected, StringComparison.Ordinal));
 }

@@ -1,5 +1,6 @@
 using System.CommandLine;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
+using Sockeye.Cli.Commands;
 
 namespace Sockeye.Tests.Bench;
 

@@ -1,5 +1,5 @@
 using System.Buffers;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
 using Sockeye.Handlers;
 
 namespace Sockeye.Tests.Bench;

@@ -1,5 +1,5 @@
 using HdrHistogram;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
 
 namespace Sockeye.Tests.Bench;
 

@@ -1,5 +1,5 @@
 using System.Net;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
 
 namespace Sockeye.Tests.Bench;
 

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Security.Cryptography.X509Certificates;
-using Sockeye.Cli.Commands.Bench;
+using Sockeye.Bench;
+using Sockeye.Cli.Commands;
 using Sockeye.Handlers;
 using Sockeye.Security;
 using Sockeye.Tests.Security;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// <c>bench echo</c>: every connection sends a batch of <see cref="BenchSettings.Depth"/> messages,

@@ -1,4 +1,4 @@
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// <c>bench idle</c>: opens every connection and proves it with one round trip, holds them all

@@ -1,12 +1,12 @@
 using System.Globalization;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// Reads another process's CPU time and resident memory from <c>/proc</c> (Linux), so a benchmark can
 /// charge the server, not the load generator, for the work it measured.
 /// </summary>
-internal static class ProcessStats
+public static class ProcessStats
 {
     // USER_HZ: the unit of utime and stime in /proc/PID/stat; 100 on every Linux this runs on.
     private const double TicksPerSecond = 100;

@@ -1,6 +1,6 @@
 using HdrHistogram;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// One process taking part in a benchmark, as the coordinator drives it: this process's own

@@ -1,12 +1,18 @@
+using System.Globalization;
 using System.Text;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>The final table <c>sockeye bench</c> prints (without <c>--json</c>).</summary>
 internal static class BenchReport
 {
     public static string Format(BenchResult r, BenchSettings settings)
     {
+        if (settings.Mode == BenchMode.Udp)
+        {
+            return FormatUdp(r);
+        }
+
         var text = new StringBuilder();
         var loop = settings.Mode != BenchMode.Echo ? "" : settings.Rate > 0 ? $", open loop at {settings.Rate:N0}/s" : ", closed loop";
         var tls = settings.Tls ? " over TLS" : "";
@@ -38,6 +44,23 @@ internal static class BenchReport
 
         Row(text, "errors", $"{r.Errors:N0}, byte mismatches {r.Mismatches:N0}");
         return text.ToString();
+    }
+
+    /// <summary>The udp report: counts, loss and rate, then round-trip percentiles in whole
+    /// microseconds (the lines <c>sockeye bench udp</c> has always printed), then the server's CPU
+    /// when its pid was given.</summary>
+    private static string FormatUdp(BenchResult r)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var text = string.Create(c, $"sent {r.DatagramsSent ?? 0:N0}  received {r.DatagramsReceived ?? 0:N0}  lost {r.DatagramsLost ?? 0:N0} ({r.LossRatio ?? 0:P3})  {r.Throughput:N0} datagrams/s")
+            + Environment.NewLine
+            + string.Create(c, $"round trip µs: p50 {r.P50Microseconds:F0}  p90 {r.P90Microseconds:F0}  p99 {r.P99Microseconds:F0}  p99.9 {r.P999Microseconds:F0}  max {r.MaxMicroseconds:F0}");
+        if (r.ServerCpuMicrosecondsPerOperation is { } serverCpu)
+        {
+            text += Environment.NewLine + string.Create(c, $"server CPU: {serverCpu:N2} µs per datagram ({r.ServerCpuUtilization:N2} cores busy)");
+        }
+
+        return text;
     }
 
     private static void Row(StringBuilder text, string name, string value) => text.AppendLine($"  {name,-18}{value}");

@@ -1,4 +1,4 @@
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>A participant that runs its <see cref="Workload"/> in this process.</summary>
 internal sealed class LocalParticipant(Workload workload) : IParticipant
@@ -23,7 +23,8 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
     {
         try
         {
-            await _run.WaitAsync(StopGrace, cancellationToken).ConfigureAwait(false);
+            // udp: what is in flight when the window closes gets one loss timeout to come back.
+            await _run.WaitAsync(StopGrace + workload.Settings.LossTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -42,6 +43,7 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
     {
         BenchMode.Echo => new EchoWorkload(settings),
         BenchMode.Idle => new IdleWorkload(settings),
+        BenchMode.Udp => new UdpWorkload(settings),
         _ => new ChurnWorkload(settings),
     };
 }

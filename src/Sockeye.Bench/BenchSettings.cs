@@ -1,37 +1,28 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Sockeye.Cli.Commands.Bench;
-
-/// <summary>The three workloads <c>sockeye bench</c> runs.</summary>
-internal enum BenchMode
-{
-    /// <summary>Round trips over long-lived connections.</summary>
-    Echo,
-
-    /// <summary>Connections held open and idle, proved alive before and after.</summary>
-    Idle,
-
-    /// <summary>Short connections: connect, one round trip, close.</summary>
-    Churn,
-}
+namespace Sockeye.Bench;
 
 /// <summary>Everything one run of <c>sockeye bench</c> needs, after the command line was checked.</summary>
-internal sealed record BenchSettings
+public sealed record BenchSettings
 {
+    /// <summary>Which workload runs.</summary>
     public BenchMode Mode { get; init; }
 
     /// <summary>The server: an IP endpoint, or a Unix socket path when <see cref="UnixPath"/> is set.</summary>
     public string Host { get; init; } = "127.0.0.1";
 
+    /// <summary>The server's port (ignored with <see cref="UnixPath"/>).</summary>
     public int Port { get; init; } = 7000;
 
+    /// <summary>A Unix socket path to connect to instead of <see cref="Host"/> and <see cref="Port"/>; null for TCP.</summary>
     public string? UnixPath { get; init; }
 
-    /// <summary>Connections held (echo, idle) or connections in flight at once (churn).</summary>
+    /// <summary>Connections held (echo, idle), connections in flight at once (churn), or sockets
+    /// sending at once, each from its own port (udp).</summary>
     public int Connections { get; init; } = 100;
 
-    /// <summary>Bytes per message.</summary>
+    /// <summary>Bytes per message (udp: per datagram, at least 8: the send timestamp rides in the first 8).</summary>
     public int Size { get; init; } = 64;
 
     /// <summary>Messages sent back to back before waiting for their echoes (1: strict request/response).</summary>
@@ -43,12 +34,20 @@ internal sealed record BenchSettings
     /// <summary>Load applied before the measured window starts, not counted.</summary>
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>Datagrams each udp socket keeps in flight: 1 is ping-pong (pure latency); more measures throughput.</summary>
+    public int Window { get; init; } = 16;
+
+    /// <summary>A udp reply not back this long after the last one counts as lost; the socket then refills
+    /// its window, so one loss does not stall it. After the window closes, what is still in flight gets this long.</summary>
+    public TimeSpan LossTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
+
     /// <summary>Round trips per second over all connections (open loop); 0 for closed loop.</summary>
     public double Rate { get; init; }
 
     /// <summary>Stop after this many measured round trips (0: run for <see cref="Duration"/>).</summary>
     public long Requests { get; init; }
 
+    /// <summary>Source addresses connections are spread over, round robin; null lets the kernel choose.</summary>
     public SourceAddresses? SourceAddresses { get; init; }
 
     /// <summary>The text <see cref="SourceAddresses"/> was parsed from, passed on to child processes.</summary>
@@ -60,6 +59,7 @@ internal sealed record BenchSettings
     /// <summary>The server's process id, to charge it CPU time and memory; null when unknown.</summary>
     public int? ServerPid { get; init; }
 
+    /// <summary>Print the result as JSON instead of the table.</summary>
     public bool Json { get; init; }
 
     /// <summary>No live progress on stderr.</summary>
@@ -81,6 +81,7 @@ internal sealed record BenchSettings
     /// <summary>Connections being opened at once; more would overflow the server's listen backlog.</summary>
     public int ConnectConcurrency { get; init; } = 128;
 
+    /// <summary>The longest a connect (and, under TLS, its handshake) may take; a slower one is a connect failure.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Where connections go, for display.</summary>

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// <c>bench churn</c>: <see cref="BenchSettings.Connections"/> workers each loop over short
@@ -32,7 +32,7 @@ internal sealed class ChurnWorkload(BenchSettings settings) : Workload(settings)
             BenchConnection? connection = null;
             try
             {
-                connection = await Dialer.OpenAsync(Settings, index, StopToken).ConfigureAwait(false);
+                connection = await OpenAsync(index, StopToken).ConfigureAwait(false);
                 CountOpened();
                 if (!await connection.RoundTripAsync(Pattern.Batch(index, 0), reply, CancellationToken.None).ConfigureAwait(false))
                 {

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>The JSON shapes <c>sockeye bench</c> writes: the <c>--json</c> report and the lines
 /// between a parent and its child processes.</summary>

@@ -2,7 +2,7 @@ using HdrHistogram;
 using HdrHistogram.Encoding;
 using HdrHistogram.Utilities;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// Latencies in nanoseconds, in an HdrHistogram (3 significant digits, 1 ns to 1 hour), with the

@@ -1,14 +1,11 @@
 using System.CommandLine;
-using System.Text.Json;
+using Sockeye.Bench;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Cli.Commands;
 
 /// <summary><c>sockeye bench echo|idle|churn|udp</c>: a load generator for any TCP (or UDP) echo server.</summary>
 internal static class BenchCommand
 {
-    /// <summary>Exit code when the run saw errors or corrupted echoes.</summary>
-    public const int Failed = 1;
-
     public static Command Create()
     {
         var bench = new Command("bench", "Load-test a TCP or UDP echo server (Sockeye's or anyone's) and report throughput, latency, CPU and memory.");
@@ -35,13 +32,13 @@ internal static class BenchCommand
         var requests = new Option<long>("--requests") { Description = "Stop after this many measured round trips (default: run for --duration)" };
         var sources = new Option<string?>("--source-ips") { Description = "Source addresses to spread connections over, e.g. 127.0.0.1-127.0.0.40 (one address runs out of ports near 28,000 connections)" };
         var processes = CliOptions.AtLeast("--processes", 1, 1, "Child processes to spread connections over (each may hold 20,000 descriptors here); one merged report");
-        var serverPid = new Option<int?>("--server-pid") { Description = "The server's process id: report its CPU per operation and (idle) its memory per connection" };
+        var serverPid = ServerPidOption();
         var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "No live progress on stderr" };
         var reset = new Option<bool>("--reset") { Description = "Close short connections with RST instead of FIN (no TIME_WAIT on the client)" };
         var tls = new Option<bool>("--tls") { Description = "Connect over TLS (SslStream). Any server certificate is accepted: a load tool measures, it does not authenticate" };
         var tlsSni = new Option<string?>("--tls-sni") { Description = "Server name to send in the TLS handshake (SNI); default: none. Implies --tls" };
-        var child = new Option<bool>(ChildProtocol.ChildOption) { Hidden = true };
+        var child = new Option<bool>(LoadGenerator.ChildOption) { Hidden = true };
 
         var command = new Command(mode.ToString().ToLowerInvariant(), description)
         {
@@ -109,13 +106,6 @@ internal static class BenchCommand
                 r.AddError($"--host must be an IP address, got '{value}'");
             }
         });
-        serverPid.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int?>() is { } pid && !ProcessStats.Exists(pid))
-            {
-                r.AddError($"--server-pid {pid}: no such process (or /proc is not readable)");
-            }
-        });
         command.Validators.Add(r =>
         {
             var n = r.GetValue(count);
@@ -164,29 +154,25 @@ internal static class BenchCommand
         return command;
     }
 
-    /// <summary>Runs the benchmark, prints the result, and returns the exit code.</summary>
-    public static async Task<int> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
+    /// <summary><c>--server-pid</c>, shared by every bench verb: the server to charge CPU (and, idle, memory) to.</summary>
+    public static Option<int?> ServerPidOption()
+    {
+        var serverPid = new Option<int?>("--server-pid") { Description = "The server's process id: report its CPU per operation and (idle) its memory per connection" };
+        serverPid.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int?>() is { } pid && !ProcessStats.Exists(pid))
+            {
+                r.AddError($"--server-pid {pid}: no such process (or /proc is not readable)");
+            }
+        });
+        return serverPid;
+    }
+
+    /// <summary>Runs the benchmark in Sockeye.Bench, after the socket engine is set up for a client
+    /// that must cost less than the servers it drives.</summary>
+    public static Task<int> RunAsync(BenchSettings settings, CancellationToken cancellationToken)
     {
         SocketEngine.UseInlineCompletions();
-        if (settings.Child)
-        {
-            return await ChildRunner.RunAsync(settings);
-        }
-
-        BenchResult result;
-        try
-        {
-            result = await new BenchCoordinator(settings, Console.Error).RunAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            await Console.Error.WriteLineAsync("sockeye bench: cancelled");
-            return Failed;
-        }
-
-        await Console.Out.WriteLineAsync(settings.Json
-            ? JsonSerializer.Serialize(result, BenchJson.Default.BenchResult)
-            : BenchReport.Format(result, settings));
-        return result.Errors == 0 && result.Mismatches == 0 ? 0 : Failed;
+        return LoadGenerator.RunAsync(settings, cancellationToken);
     }
 }

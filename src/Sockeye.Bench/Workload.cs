@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using HdrHistogram;
+using Sockeye.Dialing;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// One process's share of a benchmark: opens its connections, applies load when told to go, and
@@ -35,10 +37,17 @@ internal abstract class Workload : IAsyncDisposable
     private TimeSpan _cpuInWindow;
     private volatile bool _measuring;
 
+    // The library's dialers, one per source address (a Dialer's source address is one of its settings),
+    // made when first used: --source-ips may name thousands of addresses.
+    private readonly Dialer?[] _dialers;
+    private readonly EndPoint _endPoint;
+
     protected Workload(BenchSettings settings)
     {
         Settings = settings;
         Pattern = new MessagePattern(settings.Size * settings.Depth);
+        _endPoint = settings.EndPoint;
+        _dialers = new Dialer?[_endPoint is UnixDomainSocketEndPoint ? 1 : settings.SourceAddresses?.Addresses.Count ?? 1];
     }
 
     public BenchSettings Settings { get; }
@@ -56,7 +65,7 @@ internal abstract class Workload : IAsyncDisposable
     /// <summary>Connections open now.</summary>
     public long Open => Interlocked.Read(ref _open);
 
-    /// <summary>Round trips (echo) or short connections (churn) completed so far, warm-up included.</summary>
+    /// <summary>Round trips (echo), short connections (churn) or replies (udp) completed so far, warm-up included.</summary>
     public long Operations => Interlocked.Read(ref _operations);
 
     public long Errors => Interlocked.Read(ref _errors);
@@ -175,6 +184,27 @@ internal abstract class Workload : IAsyncDisposable
     /// <summary>Nanoseconds between two <see cref="Stopwatch"/> timestamps.</summary>
     protected static long Nanoseconds(long from, long to) => (long)((to - from) * (1_000_000_000.0 / Stopwatch.Frequency));
 
+    /// <summary>Opens connection number <paramref name="index"/> from the source address the settings
+    /// give it (see <see cref="BenchConnection.OpenAsync"/>).</summary>
+    protected Task<BenchConnection> OpenAsync(long index, CancellationToken cancellationToken) =>
+        BenchConnection.OpenAsync(DialerFor(index), _endPoint, Settings, cancellationToken);
+
+    private Dialer DialerFor(long index)
+    {
+        var slot = (int)(index % _dialers.Length);
+        if (_dialers[slot] is { } dialer)
+        {
+            return dialer;
+        }
+
+        var created = new Dialer
+        {
+            ConnectTimeout = Settings.ConnectTimeout,
+            LocalAddress = _endPoint is UnixDomainSocketEndPoint ? null : Settings.SourceAddresses?.For(slot),
+        };
+        return Interlocked.CompareExchange(ref _dialers[slot], created, null) ?? created;
+    }
+
     /// <summary>Opens <see cref="BenchSettings.Connections"/> connections (with their TLS handshakes
     /// under <c>--tls</c>), a bounded number at a time, and proves each with one round trip; failures
     /// are counted, not thrown.</summary>
@@ -187,7 +217,7 @@ internal abstract class Workload : IAsyncDisposable
             BenchConnection? connection = null;
             try
             {
-                connection = await Dialer.OpenAsync(Settings, index, token).ConfigureAwait(false);
+                connection = await OpenAsync(index, token).ConfigureAwait(false);
                 var reply = new byte[Pattern.BatchBytes];
                 if (!await connection.RoundTripAsync(Pattern.Batch(index, 0), reply, token).ConfigureAwait(false)
                     || !Pattern.Matches(reply, index, 0))

@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>The child side of <see cref="ChildProtocol"/>: runs this process's workload as the parent directs.</summary>
 internal static class ChildRunner
@@ -23,7 +23,8 @@ internal static class ChildRunner
             }
         }
 
-        await using var workload = LocalParticipant.CreateWorkload(settings);
+        var workload = LocalParticipant.CreateWorkload(settings);
+        await using var disposeWorkload = workload.ConfigureAwait(false);
         var participant = new LocalParticipant(workload);
         await participant.PrepareAsync(CancellationToken.None).ConfigureAwait(false);
         await WriteAsync(ChildProtocol.Ready).ConfigureAwait(false);

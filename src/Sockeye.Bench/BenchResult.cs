@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// What one benchmark run measured: counts over the measured window, the latency histogram, and
@@ -52,6 +52,17 @@ internal sealed record BenchResult
 
     public long? ServerRssHolding { get; init; }
 
+    /// <summary>Datagrams sent over the whole run (udp only; null otherwise).</summary>
+    public long? DatagramsSent { get; init; }
+
+    /// <summary>Replies received over the whole run, the ones still in flight when the window closed
+    /// included (udp only; null otherwise).</summary>
+    public long? DatagramsReceived { get; init; }
+
+    /// <summary>Why the run failed, when a workload can say more than a count (udp: nothing answers at
+    /// the target); null otherwise.</summary>
+    public string? Failure { get; init; }
+
     /// <summary>Latencies in nanoseconds, HdrHistogram V2 compressed, base64.</summary>
     public string Histogram { get; init; } = "";
 
@@ -77,6 +88,12 @@ internal sealed record BenchResult
 
     /// <summary>Server CPU in use over the window, in cores (1.0: one core busy).</summary>
     public double? ServerCpuUtilization => ServerCpuSeconds is { } s && Seconds > 0 ? s / Seconds : null;
+
+    /// <summary>Datagrams sent that never came back (udp).</summary>
+    public long? DatagramsLost => DatagramsSent is { } sent && DatagramsReceived is { } received ? Math.Max(0, sent - received) : null;
+
+    /// <summary>Lost as a fraction of sent (udp).</summary>
+    public double? LossRatio => DatagramsLost is { } lost ? (DatagramsSent > 0 ? (double)lost / DatagramsSent.Value : 0) : null;
 
     /// <summary>Growth of the server's resident memory per connection held (idle).</summary>
     public double? ServerBytesPerConnection =>
@@ -105,7 +122,13 @@ internal sealed record BenchResult
             Errors = parts.Sum(p => p.Errors),
             Mismatches = parts.Sum(p => p.Mismatches),
             ClientCpuSeconds = parts.Sum(p => p.ClientCpuSeconds),
+            DatagramsSent = SumOrNull(parts.Select(p => p.DatagramsSent)),
+            DatagramsReceived = SumOrNull(parts.Select(p => p.DatagramsReceived)),
+            Failure = parts.Select(p => p.Failure).FirstOrDefault(f => f is not null),
             Histogram = LatencyHistogram.Encode(LatencyHistogram.Merge(parts.Select(p => p.Histogram).Where(h => h.Length > 0))),
         };
     }
+
+    private static long? SumOrNull(IEnumerable<long?> values) =>
+        values.Aggregate((long?)null, (total, value) => value is { } v ? (total ?? 0) + v : total);
 }

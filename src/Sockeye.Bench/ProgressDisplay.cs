@@ -1,6 +1,6 @@
 using HdrHistogram;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// The live line on stderr while a benchmark runs: time, connections open, operations per second and
@@ -32,7 +32,12 @@ internal sealed class ProgressDisplay(BenchSettings settings, TextWriter output)
             return;
         }
 
-        var what = settings.Mode == BenchMode.Churn ? "conn/s" : "ops/s";
+        var what = settings.Mode switch
+        {
+            BenchMode.Churn => "conn/s",
+            BenchMode.Udp => "dgram/s",
+            _ => "ops/s",
+        };
         var line = $"{elapsed.TotalSeconds,6:F1}s  open {open,7:N0}  {what} {rate,10:N0}  p99 {LatencyHistogram.Microseconds(interval, 99),9:N1} µs  errors {errors:N0}  mismatches {mismatches:N0}";
         if (_inPlace)
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using HdrHistogram;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// Runs one benchmark from start to end:
@@ -38,7 +38,9 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
             var pid = settings.ServerPid;
             long? rssBefore = pid is { } p0 ? ProcessStats.ResidentBytes(p0) : null;
             var display = new ProgressDisplay(settings, progressOutput);
-            display.Phase($"opening {settings.Connections:N0} connections to {settings.Target}");
+            display.Phase(settings.Mode == BenchMode.Udp
+                ? $"opening {settings.Connections:N0} sockets to udp {settings.Target}"
+                : $"opening {settings.Connections:N0} connections to {settings.Target}");
             await Task.WhenAll(participants.Select(p => p.PrepareAsync(cancellationToken))).ConfigureAwait(false);
 
             var started = Stopwatch.GetTimestamp();

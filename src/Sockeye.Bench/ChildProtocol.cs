@@ -1,4 +1,4 @@
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// The line protocol between a parent bench process and its children. The parent writes commands to

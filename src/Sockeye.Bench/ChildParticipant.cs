@@ -1,12 +1,13 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Reflection;
 using System.Text.Json;
 using HdrHistogram;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
-/// A participant in another process: this executable run again with <c>--child</c> and its share of
+/// A participant in another process: the running executable (normally <c>sockeye</c>) run again with <c>--child</c> and its share of
 /// the connections, spoken to with <see cref="ChildProtocol"/>. Each child has its own file
 /// descriptor limit, which is how one benchmark holds more connections than one process may.
 /// </summary>
@@ -34,7 +35,10 @@ internal sealed class ChildParticipant : IParticipant
         };
         if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
         {
-            start.ArgumentList.Add(typeof(ChildParticipant).Assembly.Location);
+            // `dotnet Sockeye.Cli.dll bench ...`: the child runs the same program, which is the entry
+            // assembly (the executable's), not this library.
+            start.ArgumentList.Add(Assembly.GetEntryAssembly()?.Location
+                ?? throw new InvalidOperationException("no entry assembly to start a child bench process from"));
         }
 
         foreach (var argument in Arguments(settings, index, count))

@@ -2,14 +2,14 @@ using System.Buffers.Binary;
 using System.Net;
 using System.Net.Sockets;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// The local addresses a load generator binds its connections to, parsed from
 /// <c>--source-ips 127.0.0.1-127.0.0.40,127.0.1.1</c>. One source address runs out of ephemeral
 /// ports near 28,000 connections to one destination, so C100K-class loads spread over many.
 /// </summary>
-internal sealed class SourceAddresses
+public sealed class SourceAddresses
 {
     /// <summary>More addresses than any loopback test needs; stops a typo from listing millions.</summary>
     public const int MaxAddresses = 65_536;

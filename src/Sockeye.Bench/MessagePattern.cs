@@ -1,4 +1,4 @@
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Bench;
 
 /// <summary>
 /// The bytes a load generator sends, and the check of what comes back. Every message is a different

@@ -1,11 +1,12 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Net;
+using Sockeye.Bench;
 
-namespace Sockeye.Cli.Commands.Bench;
+namespace Sockeye.Cli.Commands;
 
 /// <summary><c>sockeye bench udp</c>: measures datagrams per second, loss and round-trip latency against a
-/// UDP echo server (such as <c>sockeye serve udp-echo</c>).</summary>
+/// UDP echo server (such as <c>sockeye serve udp-echo</c>). The verb only; the load generator is
+/// Sockeye.Bench's udp workload.</summary>
 internal static class UdpBenchCommand
 {
     public static Command Create()
@@ -17,10 +18,13 @@ internal static class UdpBenchCommand
         var size = CliOptions.Size("--size", 64, "Bytes per datagram (at least 8)");
         var duration = CliOptions.Duration("--duration", TimeSpan.FromSeconds(10), "How long to send");
         var lossTimeout = CliOptions.Duration("--loss-timeout", TimeSpan.FromMilliseconds(500), "A reply not back within this counts as lost");
+        var serverPid = BenchCommand.ServerPidOption();
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No live progress on stderr" };
 
         var command = new Command("udp", "Measure datagrams/s, loss and latency against a UDP echo server.")
         {
-            host, port, clients, window, size, duration, lossTimeout,
+            host, port, clients, window, size, duration, lossTimeout, serverPid, json, quiet,
         };
         host.Validators.Add(r =>
         {
@@ -55,36 +59,31 @@ internal static class UdpBenchCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var settings = new UdpLoadSettings(
-                new IPEndPoint(IPAddress.Parse(parse.GetValue(host)!), parse.GetValue(port)),
-                parse.GetValue(clients),
-                parse.GetValue(window),
-                (int)parse.GetValue(size),
-                parse.GetValue(duration),
-                parse.GetValue(lossTimeout));
-            await Console.Out.WriteLineAsync(
-                $"sockeye bench udp: {settings.Target}, {settings.Clients} client{(settings.Clients == 1 ? "" : "s")} x window {settings.Window}, "
-                + $"{settings.Size}-byte datagrams, {Sockeye.Timing.DurationText.Format(settings.Duration)}");
-            var result = await UdpLoadGenerator.RunAsync(settings, cancellationToken);
-            await Console.Out.WriteLineAsync(Format(result));
-            if (result.Error is not null)
+            var settings = new BenchSettings
             {
-                await Console.Error.WriteLineAsync($"sockeye: error: {result.Error}");
-                return 1;
+                Mode = BenchMode.Udp,
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port),
+                Connections = parse.GetValue(clients),
+                Window = parse.GetValue(window),
+                Size = (int)parse.GetValue(size),
+                Duration = parse.GetValue(duration),
+                LossTimeout = parse.GetValue(lossTimeout),
+                // The window opens with the first datagram, as it always has for udp: no warm-up.
+                Warmup = TimeSpan.Zero,
+                ServerPid = parse.GetValue(serverPid),
+                Json = parse.GetValue(json),
+                Quiet = parse.GetValue(quiet),
+            };
+            if (!settings.Json)
+            {
+                await Console.Out.WriteLineAsync(
+                    $"sockeye bench udp: {settings.Target}, {settings.Connections} client{(settings.Connections == 1 ? "" : "s")} x window {settings.Window}, "
+                    + $"{settings.Size}-byte datagrams, {Sockeye.Timing.DurationText.Format(settings.Duration)}");
             }
 
-            return 0;
+            return await BenchCommand.RunAsync(settings, cancellationToken);
         });
         return command;
-    }
-
-    /// <summary>The two report lines: counts and rate, then latency percentiles.</summary>
-    internal static string Format(UdpLoadResult result)
-    {
-        var c = CultureInfo.InvariantCulture;
-        var latency = string.Join("  ", result.Latency.Select(l => string.Create(c, $"p{l.Percentile} {l.Microseconds}")));
-        return string.Create(c, $"sent {result.Sent:N0}  received {result.Received:N0}  lost {result.Lost:N0} ({result.LossRatio:P3})  {result.DatagramsPerSecond:N0} datagrams/s")
-            + Environment.NewLine
-            + string.Create(c, $"round trip µs: {latency}  max {result.MaxLatencyMicroseconds}");
     }
 }
