@@ -120,62 +120,22 @@ internal static class ServeCommand
         return true;
     }
 
-    /// <summary>
-    /// Starts the server, prints <c>listening on HOST:PORT</c>, waits for SIGTERM or SIGINT, drains,
-    /// and returns 0 after a clean drain (1 when connections had to be aborted).
-    /// </summary>
-    private static async Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval, ParseResult parse, ObservabilityOptions watch)
-    {
-        using var loggerFactory = watch.CreateLoggerFactory(parse);
-        options.LoggerFactory = loggerFactory;
-        // SIGHUP reloads the TLS certificate files, as nginx and HAProxy do; registered before the
-        // server exists so that no moment of the start leaves SIGHUP's default action (exit) in place.
-        TcpServer? built = null;
-        var (stop, registration) = ServeRunner.WaitForSignals(loggerFactory.CreateLogger("Sockeye.Serve"), () => ServeRunner.ReloadCertificates(Volatile.Read(ref built), options));
-        using var signals = registration;
-
-        await using var server = new TcpServer(options);
-        Volatile.Write(ref built, server);
-        try
+    /// <summary>Runs the echo server until SIGTERM or SIGINT, then drains (<see cref="ServeRunner.RunAsync{TServer}"/>):
+    /// SIGHUP reloads the TLS certificate files, as nginx and HAProxy do.</summary>
+    private static Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval, ParseResult parse, ObservabilityOptions watch) =>
+        ServeRunner.RunAsync(parse, watch, drainTimeout, loggerFactory =>
         {
-            await server.StartAsync(handler).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
-            return 1;
-        }
-
-        await Console.Out.WriteLineAsync($"sockeye: listening on {(server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")}").ConfigureAwait(false);
-        Observability.AdminEndpoint? admin;
-        try
-        {
-            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, options.DescriptorReserve).ConfigureAwait(false);
-        }
-        catch (IOException ex)
-        {
-            await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
-            return 1;
-        }
-
-        using var adminScope = admin;
-        await Console.Out.FlushAsync().ConfigureAwait(false);
-
-        var stats = StatsReporter.Start(server, statsInterval);
-        var signal = await stop.ConfigureAwait(false);
-        if (stats is not null)
-        {
-            await stats.DisposeAsync();
-        }
-
-        await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
-        var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
-        await Console.Out.WriteLineAsync($"sockeye: stopped: {summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms").ConfigureAwait(false);
-        if (statsInterval > TimeSpan.Zero)
-        {
-            await Console.Out.WriteLineAsync(StatsReporter.Line(server)).ConfigureAwait(false);
-        }
-
-        return summary.IsClean ? 0 : 1;
-    }
+            options.LoggerFactory = loggerFactory;
+            return new ServeRun<TcpServer>
+            {
+                Create = () => new TcpServer(options),
+                Start = server => server.StartAsync(handler),
+                Listening = server => server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}",
+                Reload = server => ServeRunner.ReloadCertificates(server, options),
+                Stopped = (_, summary) => $"{summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms",
+                StatsLine = StatsReporter.Line,
+                StatsInterval = statsInterval,
+                DescriptorReserve = options.DescriptorReserve,
+            };
+        });
 }

@@ -1,13 +1,75 @@
+using System.CommandLine;
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
+using Sockeye.Server;
 
 namespace Sockeye.Cli.Commands;
 
-/// <summary>What every <c>sockeye serve ...</c> command shares: its signals. SIGTERM and SIGINT stop
-/// (drain, then exit); SIGHUP reloads what the server can reload and never stops it (logging is in
+/// <summary>What every <c>sockeye serve ...</c> command shares: the run (start, the listening line, the
+/// admin port, wait, drain, exit code) and its signals. SIGTERM and SIGINT stop (drain, then exit);
+/// SIGHUP reloads what the server can reload and never stops it (logging is in
 /// <see cref="ObservabilityOptions"/>).</summary>
 internal static class ServeRunner
 {
+    /// <summary>
+    /// Runs one server in this process: builds it with the run's logger factory, starts it, prints
+    /// <c>sockeye: listening on ...</c>, starts the admin port if asked, waits for SIGTERM or SIGINT
+    /// (SIGHUP reloads meanwhile), drains for up to <paramref name="drainTimeout"/>, prints what the
+    /// drain did, and returns 0 after a clean drain, 1 when work had to be abandoned or a port could
+    /// not be bound (one line on stderr).
+    /// </summary>
+    /// <param name="parse">The command line (logging and admin-port options).</param>
+    /// <param name="watch">The logging and admin-port options.</param>
+    /// <param name="drainTimeout">How long the drain may take.</param>
+    /// <param name="describe">Describes the server, given the run's logger factory.</param>
+    public static async Task<int> RunAsync<TServer>(ParseResult parse, ObservabilityOptions watch, TimeSpan drainTimeout, Func<ILoggerFactory, ServeRun<TServer>> describe)
+        where TServer : class, IRunningServer
+    {
+        using var loggerFactory = watch.CreateLoggerFactory(parse);
+        var run = describe(loggerFactory);
+
+        // Registered before the server exists, so that no moment of the start leaves SIGHUP's default
+        // action (exit) in place.
+        TServer? built = null;
+        var (stop, registration) = WaitForSignals(ServeRun<TServer>.Logger(loggerFactory), () => run.Reload(Volatile.Read(ref built)));
+        using var signals = registration;
+
+        await using var server = run.Create();
+        Volatile.Write(ref built, server);
+        Observability.AdminEndpoint? admin;
+        try
+        {
+            await run.Start(server).ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"sockeye: listening on {run.Listening(server)}").ConfigureAwait(false);
+            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        using var adminScope = admin;
+        await Console.Out.FlushAsync().ConfigureAwait(false);
+
+        var stats = run.StatsLine is { } line ? StatsReporter.Start(() => line(server), run.StatsInterval) : null;
+        var signal = await stop.ConfigureAwait(false);
+        if (stats is not null)
+        {
+            await stats.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
+        var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
+        await Console.Out.WriteLineAsync($"sockeye: stopped: {run.Stopped(server, summary)}").ConfigureAwait(false);
+        if (run.StatsLine is { } final && run.StatsInterval > TimeSpan.Zero)
+        {
+            await Console.Out.WriteLineAsync(final(server)).ConfigureAwait(false);
+        }
+
+        return summary.IsClean ? 0 : 1;
+    }
+
     /// <summary>Registers for SIGTERM and SIGINT, and for SIGHUP as <see cref="ReloadOnSighup"/> does.
     /// The returned task completes with the first stop signal received, which is cancelled so the
     /// process stays up to drain; a SIGHUP during the drain still reloads and does not disturb it.

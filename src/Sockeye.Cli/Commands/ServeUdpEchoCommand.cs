@@ -56,49 +56,24 @@ internal static class ServeUdpEchoCommand
         return command;
     }
 
-    /// <summary>Starts, prints <c>listening on udp HOST:PORT</c>, waits for a signal, drains, prints the counts.</summary>
-    private static async Task<int> RunAsync(UdpServerOptions options, TimeSpan drainTimeout, ParseResult parse, ObservabilityOptions watch)
-    {
-        using var loggerFactory = watch.CreateLoggerFactory(parse);
-        options.LoggerFactory = loggerFactory;
-        // A UDP echo server has nothing to reload, but SIGHUP must not end it either (its default action).
-        var (signal, registration) = ServeRunner.WaitForSignals(loggerFactory.CreateLogger("Sockeye.Serve"), () => "nothing to reload (a UDP echo server has no certificates)");
-        using (registration)
+    /// <summary>Runs the UDP echo server until SIGTERM or SIGINT, then drains (<see cref="ServeRunner.RunAsync{TServer}"/>);
+    /// it prints <c>listening on udp HOST:PORT</c> and, at the end, the datagram counts.</summary>
+    private static Task<int> RunAsync(UdpServerOptions options, TimeSpan drainTimeout, ParseResult parse, ObservabilityOptions watch) =>
+        ServeRunner.RunAsync(parse, watch, drainTimeout, loggerFactory =>
         {
-            await using var server = new UdpServer(options);
-            try
+            options.LoggerFactory = loggerFactory;
+            return new ServeRun<UdpServer>
             {
-                await server.StartAsync(DatagramEchoHandler.Instance);
-            }
-            catch (IOException ex)
-            {
-                await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}");
-                return 1;
-            }
+                Create = () => new UdpServer(options),
+                Start = server => server.StartAsync(DatagramEchoHandler.Instance),
+                Listening = server => $"udp {server.LocalEndPoint} ({server.ReceiveSockets} sockets)",
 
-            await Console.Out.WriteLineAsync($"sockeye: listening on udp {server.LocalEndPoint} ({server.ReceiveSockets} sockets)");
-            Observability.AdminEndpoint? admin;
-            try
-            {
-                admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, new TcpServerOptions().DescriptorReserve);
-            }
-            catch (IOException ex)
-            {
-                await Console.Error.WriteLineAsync($"sockeye: error: {ex.Message}");
-                return 1;
-            }
-
-            using var adminScope = admin;
-            await Console.Out.FlushAsync();
-
-            var received = await signal;
-            await Console.Out.WriteLineAsync($"sockeye: {received} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}");
-            var summary = await server.StopAsync(drainTimeout);
-            await Console.Out.WriteLineAsync(
-                $"sockeye: stopped: {server.DatagramsReceived} datagrams in, {server.DatagramsSent} out, "
-                + $"{server.OversizeDrops} oversize and {server.OverloadDrops} overload drops, {server.HandlerErrors} handler errors; "
-                + $"{summary.Drained} handlers drained, {summary.Aborted} abandoned");
-            return summary.IsClean ? 0 : 1;
-        }
-    }
+                // A UDP echo server has nothing to reload, but SIGHUP must not end it either (its default action).
+                Reload = _ => "nothing to reload (a UDP echo server has no certificates)",
+                Stopped = (server, summary) =>
+                    $"{server.DatagramsReceived} datagrams in, {server.DatagramsSent} out, "
+                    + $"{server.OversizeDrops} oversize and {server.OverloadDrops} overload drops, {server.HandlerErrors} handler errors; "
+                    + $"{summary.Drained} handlers drained, {summary.Aborted} abandoned",
+            };
+        });
 }

@@ -13,14 +13,15 @@ internal sealed class StatsReporter : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
-    private StatsReporter(TcpServer server, TimeSpan interval)
+    private StatsReporter(Func<string> line, TimeSpan interval)
     {
-        _loop = RunAsync(server, interval, _stop.Token);
+        _loop = RunAsync(line, interval, _stop.Token);
     }
 
-    /// <summary>Starts printing every <paramref name="interval"/>; <see langword="null"/> when it is zero (off).</summary>
-    public static StatsReporter? Start(TcpServer server, TimeSpan interval) =>
-        interval > TimeSpan.Zero ? new StatsReporter(server, interval) : null;
+    /// <summary>Starts printing <paramref name="line"/> every <paramref name="interval"/>;
+    /// <see langword="null"/> when it is zero (off).</summary>
+    public static StatsReporter? Start(Func<string> line, TimeSpan interval) =>
+        interval > TimeSpan.Zero ? new StatsReporter(line, interval) : null;
 
     /// <summary>The line for <paramref name="server"/> now.</summary>
     public static string Line(TcpServer server)
@@ -53,14 +54,14 @@ internal sealed class StatsReporter : IAsyncDisposable
         }
     }
 
-    private static async Task RunAsync(TcpServer server, TimeSpan interval, CancellationToken stop)
+    private static async Task RunAsync(Func<string> line, TimeSpan interval, CancellationToken stop)
     {
         using var timer = new PeriodicTimer(interval);
         try
         {
             while (await timer.WaitForNextTickAsync(stop))
             {
-                await Console.Out.WriteLineAsync(Line(server));
+                await Console.Out.WriteLineAsync(line());
                 await Console.Out.FlushAsync(stop);
             }
         }

@@ -27,7 +27,7 @@ namespace Sockeye.Security.Internal;
 /// says why) and TLS works as before.</para>
 /// <para>Safe for concurrent use.</para>
 /// </remarks>
-internal sealed class OpenSslBufferRelease
+internal sealed unsafe class OpenSslBufferRelease
 {
     private const int SslCtrlMode = 33;            // SSL_CTRL_MODE: SSL_set_mode is SSL_ctrl(ssl, 33, mode, NULL)
     private const nint SslModeReleaseBuffers = 0x10; // SSL_MODE_RELEASE_BUFFERS
@@ -103,12 +103,30 @@ internal sealed class OpenSslBufferRelease
     internal long? GetMode(SslStream stream)
     {
         var native = Initialize(stream);
-        if (native?.ContextField.GetValue(stream) is not SafeHandle handle || handle.IsClosed)
+        if (native?.ContextField.GetValue(stream) is not SafeHandle handle)
         {
             return null;
         }
 
-        return native.Control(handle.DangerousGetHandle(), SslCtrlMode, 0, 0);
+        // The reference keeps the SSL object alive while it is read: a handle checked for IsClosed and
+        // then used could be freed in between by a dispose on another thread.
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            return native.Control(handle.DangerousGetHandle(), SslCtrlMode, 0, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
     }
 
     private static int? ExpectedVersion(SslProtocols protocol) => protocol switch
@@ -186,9 +204,9 @@ internal sealed class OpenSslBufferRelease
         }
 
         return new Native(field, handle.GetType(),
-            Marshal.GetDelegateForFunctionPointer<SslCtrl>(control),
-            Marshal.GetDelegateForFunctionPointer<SslInt>(version),
-            Marshal.GetDelegateForFunctionPointer<SslInt>(isServer));
+            (delegate* unmanaged[Cdecl]<nint, int, nint, nint, nint>)control,
+            (delegate* unmanaged[Cdecl]<nint, int>)version,
+            (delegate* unmanaged[Cdecl]<nint, int>)isServer);
     }
 
     /// <summary>The distinct paths of mapped files named <paramref name="prefix"/>*.</summary>
@@ -222,11 +240,23 @@ internal sealed class OpenSslBufferRelease
         return found;
     }
 
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate nint SslCtrl(nint ssl, int command, nint larg, nint parg);
+    /// <summary>The OpenSSL entry points, called through unmanaged function pointers: no marshalling
+    /// stub and no delegate per export (<c>SSL_ctrl</c>, <c>SSL_version</c>, <c>SSL_is_server</c>).</summary>
+    private sealed class Native(
+        FieldInfo contextField,
+        Type handleType,
+        delegate* unmanaged[Cdecl]<nint, int, nint, nint, nint> control,
+        delegate* unmanaged[Cdecl]<nint, int> version,
+        delegate* unmanaged[Cdecl]<nint, int> isServer)
+    {
+        public FieldInfo ContextField { get; } = contextField;
 
-    [UnmanagedFunctionPointer(CallingConvention.Cdecl)]
-    private delegate int SslInt(nint ssl);
+        public Type HandleType { get; } = handleType;
 
-    private sealed record Native(FieldInfo ContextField, Type HandleType, SslCtrl Control, SslInt Version, SslInt IsServer);
+        public nint Control(nint ssl, int command, nint larg, nint parg) => control(ssl, command, larg, parg);
+
+        public int Version(nint ssl) => version(ssl);
+
+        public int IsServer(nint ssl) => isServer(ssl);
+    }
 }
