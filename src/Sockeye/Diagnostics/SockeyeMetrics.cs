@@ -80,6 +80,26 @@ public static class SockeyeMetrics
     /// <summary>UDP datagram handlers running now (up-down counter, <c>{handler}</c>).</summary>
     public const string UdpHandlersActive = "sockeye.udp.handlers.active";
 
+    /// <summary>Jobs waiting for a worker in a <see cref="Pools.WorkerPool"/> now (up-down counter, <c>{job}</c>).</summary>
+    public const string PoolJobsQueued = "sockeye.pool.jobs.queued";
+
+    /// <summary>Jobs running in a worker pool now (up-down counter, <c>{job}</c>).</summary>
+    public const string PoolJobsRunning = "sockeye.pool.jobs.running";
+
+    /// <summary>Jobs a worker pool is done with, by <see cref="PoolOutcomeTag"/> (counter, <c>{job}</c>).</summary>
+    public const string PoolJobs = "sockeye.pool.jobs";
+
+    /// <summary>The time started jobs spent waiting for a worker, added up (counter, seconds): its rate
+    /// over the rate of <see cref="PoolJobs"/> is the mean wait.</summary>
+    public const string PoolQueueWait = "sockeye.pool.queue_wait";
+
+    /// <summary>Which worker pool: <see cref="Pools.WorkerPoolOptions.Name"/>.</summary>
+    public const string PoolNameTag = "sockeye.pool.name";
+
+    /// <summary>How a job ended: <c>succeeded</c>, <c>faulted</c> (it threw), <c>cancelled</c> (before it
+    /// started) or <c>rejected</c> (the queue was full or the pool stopping).</summary>
+    public const string PoolOutcomeTag = "sockeye.pool.outcome";
+
     /// <summary>Why a connection was refused: <c>limit</c> (<see cref="TcpServerOptions.MaxConnections"/>
     /// were open), <c>descriptors</c> (the process was short of file descriptors), or the snake_case
     /// name of a <see cref="Security.RefusalReason"/> (<c>max_connections_per_ip</c>, <c>accept_rate</c>,

@@ -32,6 +32,7 @@ public sealed class WorkerPool : IAsyncDisposable
     private readonly object _lifecycleLock = new();
     private Task<WorkerPoolStopSummary>? _stopping;
     private bool _deadlinePassed;
+    private readonly Diagnostics.WorkerPoolMetrics? _metrics;
 
     /// <summary>Creates the pool with <paramref name="options"/> (defaults when <see langword="null"/>);
     /// its workers start waiting for jobs at once.</summary>
@@ -45,6 +46,8 @@ public sealed class WorkerPool : IAsyncDisposable
         QueueCapacity = options.QueueCapacity;
         TimeProvider = options.TimeProvider;
         Counters = new WorkerPoolCounters(TimeProvider);
+        Name = options.Name;
+        _metrics = options.EnableMetrics ? new Diagnostics.WorkerPoolMetrics(Counters, options.Name) : null;
         _queue = Channel.CreateBounded<IWorkItem>(new BoundedChannelOptions(options.QueueCapacity)
         {
             FullMode = BoundedChannelFullMode.Wait,
@@ -65,7 +68,14 @@ public sealed class WorkerPool : IAsyncDisposable
     /// <summary>The most jobs that may wait for a worker.</summary>
     public int QueueCapacity { get; }
 
-    /// <summary>Jobs queued and running now, and totals since the pool was created.</summary>
+    /// <summary>The pool's own meter, null with metrics off (a test probe).</summary>
+    internal System.Diagnostics.Metrics.Meter? Meter => _metrics?.Meter;
+
+    /// <summary>The pool's name in its metrics (<see cref="WorkerPoolOptions.Name"/>).</summary>
+    public string Name { get; }
+
+    /// <summary>Jobs queued and running now, and totals since the pool was created (also published as
+    /// metrics unless <see cref="WorkerPoolOptions.EnableMetrics"/> is off).</summary>
     public WorkerPoolCounters Counters { get; }
 
     /// <summary>Whether a stop has begun: new jobs are refused.</summary>
@@ -219,6 +229,7 @@ public sealed class WorkerPool : IAsyncDisposable
             await _stopDeadline.CancelAsync().ConfigureAwait(false);
         }
 
+        _metrics?.Dispose();
         return new WorkerPoolStopSummary(queued, cancelled, Counters.Running, TimeProvider.GetElapsedTime(started));
     }
 

@@ -2,8 +2,8 @@ namespace Sockeye.Pools;
 
 /// <summary>
 /// What a <see cref="WorkerPool"/> is doing and has done: jobs waiting and running now, totals since it
-/// was created, and the time jobs spent waiting for a worker. Read through properties only: no
-/// <c>System.Diagnostics.Metrics</c> instrument publishes them (yet).
+/// was created, and the time jobs spent waiting for a worker. Published as metrics on the
+/// <c>Sockeye</c> meter (<c>sockeye.pool.*</c>) unless <see cref="WorkerPoolOptions.EnableMetrics"/> is off.
 /// </summary>
 /// <remarks>Every value is safe to read from any thread; values read one after another are not a
 /// consistent snapshot.</remarks>

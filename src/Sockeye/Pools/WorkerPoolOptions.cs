@@ -27,12 +27,28 @@ public sealed class WorkerPoolOptions
     /// <remarks>Default: <see cref="TimeProvider.System"/>.</remarks>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>The pool's name in its metrics (the <c>sockeye.pool.name</c> tag), to tell pools apart.</summary>
+    /// <remarks>Default: <c>workers</c>.</remarks>
+    public string Name { get; set; } = "workers";
+
+    /// <summary>Whether the pool publishes its counters as metrics on the <c>Sockeye</c> meter
+    /// (<c>sockeye.pool.jobs.queued</c>, <c>.running</c>, <c>sockeye.pool.jobs</c> by outcome,
+    /// <c>sockeye.pool.queue_wait</c>; docs/OBSERVABILITY.md).</summary>
+    /// <remarks>Default: on. Nothing is recorded per job: the instruments read
+    /// <see cref="WorkerPool.Counters"/> when a listener collects.</remarks>
+    public bool EnableMetrics { get; set; } = true;
+
     /// <summary>Checks every option and throws an <see cref="ArgumentException"/> naming the first one
     /// that is out of range.</summary>
     /// <exception cref="ArgumentException">An option has a value the pool cannot use.</exception>
     public void Validate()
     {
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            throw new ArgumentException($"{nameof(Name)} must not be empty, got '{Name}'", nameof(Name));
+        }
+
         if (MaxConcurrency < 1)
         {
             throw new ArgumentException($"{nameof(MaxConcurrency)} must be at least 1, got {MaxConcurrency}", nameof(MaxConcurrency));
