@@ -286,25 +286,9 @@ public class DialerTests
     private static async Task<string> RoundTripAsync(Connection connection, string message)
     {
         await connection.Output.WriteAsync(Encoding.ASCII.GetBytes(message)).AsTask().WaitAsync(Loopback.Patience);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync().AsTask().WaitAsync(Loopback.Patience);
-            if (result.Buffer.Length >= message.Length || result.IsCompleted)
-            {
-                var text = Encoding.ASCII.GetString(result.Buffer.ToArray());
-                connection.Input.AdvanceTo(result.Buffer.End);
-                return text;
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
+        return Encoding.ASCII.GetString(await connection.Input.ReceiveExactlyAsync(message.Length));
     }
 
     /// <summary>A port on 127.0.0.1 with nothing listening: bound once by us, then released.</summary>
-    internal static int ClosedPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
+    internal static int ClosedPort() => Loopback.FreePort();
 }

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 
@@ -19,11 +21,18 @@ internal static class Loopback
         return ((IPEndPoint)probe.LocalEndPoint!).Port;
     }
 
-    public static async Task<Socket> ConnectAsync(EndPoint endPoint)
+    /// <summary>A client socket connected to <paramref name="endPoint"/> (from <paramref name="from"/>,
+    /// one of the 127/8 addresses, when a test needs several clients), with Nagle off.</summary>
+    public static async Task<Socket> ConnectAsync(EndPoint endPoint, IPAddress? from = null)
     {
         var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         try
         {
+            if (from is not null)
+            {
+                socket.Bind(new IPEndPoint(from, 0));
+            }
+
             await socket.ConnectAsync(endPoint).WaitAsync(Patience);
             return socket;
         }
@@ -31,6 +40,23 @@ internal static class Loopback
         {
             socket.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Connects and waits for the server to end the connection, and says how (see
+    /// <see cref="ReceiveEndAsync"/>); a reset can come so soon that the connect itself reports it.
+    /// </summary>
+    public static async Task<SocketError> ConnectAndReceiveEndAsync(EndPoint endPoint, IPAddress? from = null)
+    {
+        try
+        {
+            using var socket = await ConnectAsync(endPoint, from);
+            return await socket.ReceiveEndAsync();
+        }
+        catch (SocketException ex)
+        {
+            return ex.SocketErrorCode;
         }
     }
 
@@ -80,6 +106,34 @@ internal static class Loopback
         }
 
         return buffer;
+    }
+
+    /// <summary>The same as the socket's <see cref="ReceiveExactlyAsync(Socket, int, TimeSpan?)"/>, for a
+    /// dialed <see cref="Connection"/>'s input: takes exactly <paramref name="count"/> bytes out of the
+    /// pipe and leaves whatever came after them.</summary>
+    public static async Task<byte[]> ReceiveExactlyAsync(this PipeReader input, int count, TimeSpan? within = null)
+    {
+        using var timeout = new CancellationTokenSource(within ?? Patience);
+        while (true)
+        {
+            var result = await input.ReadAsync(timeout.Token);
+            if (result.Buffer.Length >= count)
+            {
+                var bytes = result.Buffer.Slice(0, count);
+                var copy = bytes.ToArray();
+                input.AdvanceTo(bytes.End);
+                return copy;
+            }
+
+            if (result.IsCompleted)
+            {
+                var read = result.Buffer.Length;
+                input.AdvanceTo(result.Buffer.End);
+                throw new EndOfStreamException($"the peer closed after {read} of {count} bytes");
+            }
+
+            input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
+        }
     }
 
     /// <summary>

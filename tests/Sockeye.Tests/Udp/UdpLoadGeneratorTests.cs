@@ -2,21 +2,20 @@ using System.Net;
 using System.Net.Sockets;
 using Sockeye.Cli.Commands.Bench;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 using Sockeye.Udp;
 
 namespace Sockeye.Tests.Udp;
 
 public class UdpLoadGeneratorTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
     [Fact]
     public async Task MeasuresAnEchoServerWithoutLossAndAgreesWithTheServersCounts()
     {
         await using var server = new UdpServer(new UdpServerOptions());
         await server.StartAsync(DatagramEchoHandler.Instance);
 
-        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(server.LocalEndPoint!, Clients: 2, Window: 4, Size: 100, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5))).WaitAsync(Wait);
+        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(server.LocalEndPoint!, Clients: 2, Window: 4, Size: 100, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(5))).WaitAsync(Loopback.Patience);
 
         Assert.Null(result.Error);
         Assert.True(result.Sent > 0);
@@ -38,7 +37,7 @@ public class UdpLoadGeneratorTests
         await server.StartAsync(datagram =>
             Interlocked.Increment(ref seen) % 2 == 0 ? datagram.ReplyAsync(datagram.Payload) : ValueTask.CompletedTask);
 
-        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(server.LocalEndPoint!, Clients: 1, Window: 1, Size: 8, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50))).WaitAsync(Wait);
+        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(server.LocalEndPoint!, Clients: 1, Window: 1, Size: 8, TimeSpan.FromMilliseconds(500), TimeSpan.FromMilliseconds(50))).WaitAsync(Loopback.Patience);
 
         // Ping-pong against a server that answers every second datagram: half come back.
         Assert.Equal(server.DatagramsReceived, result.Sent);
@@ -58,7 +57,7 @@ public class UdpLoadGeneratorTests
             port = ((IPEndPoint)probe.LocalEndPoint!).Port;
         }
 
-        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(new IPEndPoint(IPAddress.Loopback, port), 1, 1, 8, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100))).WaitAsync(Wait);
+        var result = await UdpLoadGenerator.RunAsync(new UdpLoadSettings(new IPEndPoint(IPAddress.Loopback, port), 1, 1, 8, TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(100))).WaitAsync(Loopback.Patience);
 
         Assert.Contains("nothing answers", result.Error, StringComparison.Ordinal);
         Assert.Equal(0, result.Received);
