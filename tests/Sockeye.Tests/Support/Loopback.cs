@@ -194,22 +194,24 @@ internal static class Loopback
 
     /// <summary>
     /// Polls <paramref name="condition"/> every <paramref name="every"/> (default 10 ms) until it holds;
-    /// throws a <see cref="TimeoutException"/> naming <paramref name="what"/> once <see cref="Patience"/>
-    /// has passed. The one poll-until of the tests: a signal that has no event to await.
+    /// throws a <see cref="TimeoutException"/> naming <paramref name="what"/> once <paramref name="within"/>
+    /// (default <see cref="Patience"/>) has passed. The one poll-until of the tests: for a signal that
+    /// has no event to await.
     /// </summary>
-    public static Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? every = null) =>
-        EventuallyAsync(() => Task.FromResult(condition()), what, every);
+    public static Task EventuallyAsync(Func<bool> condition, string what, TimeSpan? every = null, TimeSpan? within = null) =>
+        EventuallyAsync(() => Task.FromResult(condition()), what, every, within);
 
     /// <summary>The same, for a condition that must itself wait (a connect, a scrape); each probe
     /// should be bounded by its own timeout, as the loopback helpers are.</summary>
-    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? every = null)
+    public static async Task EventuallyAsync(Func<Task<bool>> condition, string what, TimeSpan? every = null, TimeSpan? within = null)
     {
+        var limit = within ?? Patience;
         var clock = Stopwatch.StartNew();
         while (!await condition())
         {
-            if (clock.Elapsed > Patience)
+            if (clock.Elapsed > limit)
             {
-                throw new TimeoutException($"timed out after {Patience.TotalSeconds:0} s waiting until {what}");
+                throw new TimeoutException($"timed out after {limit.TotalSeconds:0.###} s waiting until {what}");
             }
 
             await Task.Delay(every ?? TimeSpan.FromMilliseconds(10));
