@@ -10,6 +10,8 @@ namespace Sockeye.Tests.Deadlines;
 /// <summary>Handlers and helpers shared by the deadline tests.</summary>
 internal static class DeadlineTestKit
 {
+    /// <summary>A client of <paramref name="server"/>, with a small receive window when a test needs the
+    /// server's sends to back up (Nagle left on, as the deadline tests were written with it).</summary>
     public static async Task<Socket> ConnectAsync(TcpServer server, int? receiveBufferSize = null)
     {
         var socket = new Socket(server.LocalEndPoint!.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -22,9 +24,12 @@ internal static class DeadlineTestKit
         return socket;
     }
 
+    /// <summary>Sends <paramref name="text"/> as ASCII in one send.</summary>
     public static async Task SendAsync(Socket socket, string text) =>
         await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text), SocketFlags.None).WaitAsync(Loopback.Patience);
 
+    /// <summary>The transport's connection behind <paramref name="connection"/>, for its pending-read and
+    /// deadline state.</summary>
     public static SocketConnection Internal(Connection connection) => (SocketConnection)connection;
 }
 

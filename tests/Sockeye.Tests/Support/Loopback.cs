@@ -60,6 +60,7 @@ internal static class Loopback
         }
     }
 
+    /// <summary>Sends every byte of <paramref name="data"/>, each send bounded by <see cref="Patience"/>.</summary>
     public static async Task SendAllAsync(this Socket socket, ReadOnlyMemory<byte> data)
     {
         while (!data.IsEmpty)
