@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Sockeye.Bench;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 using Sockeye.Udp;
 
 namespace Sockeye.Tests.Bench;
@@ -9,8 +10,6 @@ namespace Sockeye.Tests.Bench;
 /// <summary><c>sockeye bench udp</c>: the udp workload against real UDP servers on loopback.</summary>
 public class UdpLoadGeneratorTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(20);
-
     private static BenchSettings Settings(IPEndPoint target, int clients, int window, int size, TimeSpan duration, TimeSpan lossTimeout) => new()
     {
         Mode = BenchMode.Udp,
@@ -26,7 +25,7 @@ public class UdpLoadGeneratorTests
     };
 
     private static Task<BenchResult> RunAsync(BenchSettings settings) =>
-        new BenchCoordinator(settings, TextWriter.Null).RunAsync(CancellationToken.None).WaitAsync(Wait);
+        new BenchCoordinator(settings, TextWriter.Null).RunAsync(CancellationToken.None).WaitAsync(Loopback.Patience);
 
     [Fact]
     public async Task MeasuresAnEchoServerWithoutLossAndAgreesWithTheServersCounts()

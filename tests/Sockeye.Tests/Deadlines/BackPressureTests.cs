@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 using Sockeye.Transport;
 using static Sockeye.Tests.Deadlines.DeadlineTestKit;
 
@@ -29,7 +30,7 @@ public sealed class BackPressureTests
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server, receiveBufferSize: SocketBuffer);
 
-        var ended = await handler.Ended.WaitAsync(Patience);
+        var ended = await handler.Ended.WaitAsync(Loopback.Patience);
 
         var timeout = Assert.IsType<ConnectionTimeoutException>(ended);
         Assert.Equal(ConnectionTimeoutKind.Write, timeout.Kind);
@@ -42,7 +43,7 @@ public sealed class BackPressureTests
         // Server memory: the output pipe held at most MaxWriteBufferSize plus one 16 KiB write.
         var held = server.MemoryPool.BlocksAllocated * PinnedBlockMemoryPool.BlockSize;
         Assert.True(held <= 2 * (maxWrite + (16 * 1024)), $"the pipes allocated {held} bytes");
-        await WaitForCloseAsync(client);
+        await client.ReceiveEndAsync();
     }
 
     [Fact]
@@ -75,7 +76,7 @@ public sealed class BackPressureTests
 
         // The server stops reading when its pipes are full, the flood stalls, and the write timeout
         // ends the connection, which fails the flood.
-        var error = await Record.ExceptionAsync(() => flood.WaitAsync(Patience));
+        var error = await Record.ExceptionAsync(() => flood.WaitAsync(Loopback.Patience));
 
         Assert.IsType<SocketException>(error);
         Assert.True(Interlocked.Read(ref sent) < 100L << 20, "the flood was never paused");

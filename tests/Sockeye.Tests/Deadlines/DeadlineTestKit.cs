@@ -1,7 +1,8 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Text;
+using Sockeye.Tests.Support;
 using Sockeye.Transport;
 
 namespace Sockeye.Tests.Deadlines;
@@ -9,40 +10,8 @@ namespace Sockeye.Tests.Deadlines;
 /// <summary>Handlers and helpers shared by the deadline tests.</summary>
 internal static class DeadlineTestKit
 {
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails the test after <see cref="Patience"/>.</summary>
-    public static async Task WaitUntil(Func<bool> condition, string what)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (clock.Elapsed > Patience)
-            {
-                Assert.Fail($"timed out waiting until {what}");
-            }
-
-            await Task.Delay(10);
-        }
-    }
-
-    /// <summary>Reads until the server closes or resets the connection; returns when it did.</summary>
-    public static async Task WaitForCloseAsync(Socket client)
-    {
-        var buffer = new byte[4096];
-        using var cts = new CancellationTokenSource(Patience);
-        try
-        {
-            while (await client.ReceiveAsync(buffer, SocketFlags.None, cts.Token) > 0)
-            {
-            }
-        }
-        catch (SocketException)
-        {
-            // RST: closed as well.
-        }
-    }
-
+    /// <summary>A client of <paramref name="server"/>, with a small receive window when a test needs the
+    /// server's sends to back up (Nagle left on, as the deadline tests were written with it).</summary>
     public static async Task<Socket> ConnectAsync(TcpServer server, int? receiveBufferSize = null)
     {
         var socket = new Socket(server.LocalEndPoint!.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -51,32 +20,16 @@ internal static class DeadlineTestKit
             socket.ReceiveBufferSize = size; // before connect, so the window is small from the start
         }
 
-        await socket.ConnectAsync(server.LocalEndPoint!).WaitAsync(Patience);
+        await socket.ConnectAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         return socket;
     }
 
+    /// <summary>Sends <paramref name="text"/> as ASCII in one send.</summary>
     public static async Task SendAsync(Socket socket, string text) =>
-        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text), SocketFlags.None).WaitAsync(Patience);
+        await socket.SendAsync(System.Text.Encoding.ASCII.GetBytes(text), SocketFlags.None).WaitAsync(Loopback.Patience);
 
-    public static async Task<string> ReceiveExactlyAsync(Socket socket, int count)
-    {
-        var buffer = new byte[count];
-        var read = 0;
-        using var cts = new CancellationTokenSource(Patience);
-        while (read < count)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, cts.Token);
-            if (n == 0)
-            {
-                throw new IOException("closed before the expected reply");
-            }
-
-            read += n;
-        }
-
-        return System.Text.Encoding.ASCII.GetString(buffer);
-    }
-
+    /// <summary>The transport's connection behind <paramref name="connection"/>, for its pending-read and
+    /// deadline state.</summary>
     public static SocketConnection Internal(Connection connection) => (SocketConnection)connection;
 }
 

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Tests.Support;
 using static Sockeye.Tests.Deadlines.DeadlineTestKit;
 
 namespace Sockeye.Tests.Deadlines;
@@ -28,18 +30,18 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(o => o.IdleTimeout = TimeSpan.FromSeconds(10)));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        await handler.Connected.WaitAsync(Patience);
+        await handler.Connected.WaitAsync(Loopback.Patience);
 
         _clock.Advance(TimeSpan.FromSeconds(10) - Tick);
         Assert.Equal(0, server.TimedOutConnections);
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.Idle));
-        var ended = await handler.Ended.WaitAsync(Patience);
+        var ended = await handler.Ended.WaitAsync(Loopback.Patience);
         var timeout = Assert.IsType<ConnectionTimeoutException>(ended);
         Assert.Equal(ConnectionTimeoutKind.Idle, timeout.Kind);
         Assert.Contains("IdleTimeout 10s", timeout.Message, StringComparison.Ordinal);
-        await WaitForCloseAsync(client);
+        await client.ReceiveEndAsync();
     }
 
     [Fact]
@@ -49,11 +51,11 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(o => o.IdleTimeout = TimeSpan.FromSeconds(10)));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        await handler.Connected.WaitAsync(Patience);
+        await handler.Connected.WaitAsync(Loopback.Patience);
 
         _clock.Advance(TimeSpan.FromSeconds(6));
         await SendAsync(client, "ping\n");
-        Assert.Equal("ping\n", await ReceiveExactlyAsync(client, 5));
+        Assert.Equal("ping\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(5)));
 
         _clock.Advance(TimeSpan.FromSeconds(10) - Tick); // 10 s after the start, 4 s after the ping
         Assert.Equal(0, server.TimedOutConnections);
@@ -69,15 +71,15 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(o => o.ReadTimeout = TimeSpan.FromSeconds(5)));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        var connection = Internal(await handler.Connected.WaitAsync(Patience));
-        await WaitUntil(() => connection.IsReadPending, "the handler is reading");
+        var connection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
+        await Loopback.EventuallyAsync(() => connection.IsReadPending, "the handler is reading");
 
         // A partial line every 2 s: each wakes the handler, none completes the frame.
         for (var i = 0; i < 2; i++)
         {
             _clock.Advance(TimeSpan.FromSeconds(2));
             await SendAsync(client, "x");
-            await WaitUntil(() => connection.BytesReceived == i + 1, "the byte arrived");
+            await Loopback.EventuallyAsync(() => connection.BytesReceived == i + 1, "the byte arrived");
         }
 
         _clock.Advance(TimeSpan.FromSeconds(1) - Tick);
@@ -85,7 +87,7 @@ public sealed class FakeClockTimeoutTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.Read));
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.Read, timeout.Kind);
         Assert.Contains("ReadTimeout 5s", timeout.Message, StringComparison.Ordinal);
     }
@@ -97,13 +99,13 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(o => o.ReadTimeout = TimeSpan.FromSeconds(5)));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        await handler.Connected.WaitAsync(Patience);
+        await handler.Connected.WaitAsync(Loopback.Patience);
 
         for (var i = 0; i < 3; i++)
         {
             _clock.Advance(TimeSpan.FromSeconds(4));
             await SendAsync(client, "line\n");
-            Assert.Equal("line\n", await ReceiveExactlyAsync(client, 5));
+            Assert.Equal("line\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(5)));
         }
 
         Assert.Equal(0, server.TimedOutConnections);
@@ -116,8 +118,8 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(_ => { }));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        var connection = await handler.Connected.WaitAsync(Patience);
-        await WaitUntil(() => Internal(connection).IsReadPending, "the handler is reading");
+        var connection = await handler.Connected.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => Internal(connection).IsReadPending, "the handler is reading");
 
         connection.SetReadDeadline(_clock.GetUtcNow() + TimeSpan.FromSeconds(5));
         _clock.Advance(TimeSpan.FromSeconds(3));
@@ -128,7 +130,7 @@ public sealed class FakeClockTimeoutTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.ReadDeadline));
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.ReadDeadline, timeout.Kind);
         Assert.Contains("read deadline", timeout.Message, StringComparison.Ordinal);
     }
@@ -140,8 +142,8 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(_ => { }));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        var connection = await handler.Connected.WaitAsync(Patience);
-        await WaitUntil(() => Internal(connection).IsReadPending, "the handler is reading");
+        var connection = await handler.Connected.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => Internal(connection).IsReadPending, "the handler is reading");
 
         connection.SetReadDeadline(_clock.GetUtcNow() + TimeSpan.FromSeconds(1));
         connection.ClearReadDeadline();
@@ -152,7 +154,7 @@ public sealed class FakeClockTimeoutTests
 
         Assert.Equal(0, server.TimedOutConnections);
         await SendAsync(client, "still here\n");
-        Assert.Equal("still here\n", await ReceiveExactlyAsync(client, 11));
+        Assert.Equal("still here\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(11)));
     }
 
     [Fact]
@@ -175,14 +177,14 @@ public sealed class FakeClockTimeoutTests
         using var client = new Socket(SocketType.Stream, ProtocolType.Tcp);
         try
         {
-            await client.ConnectAsync(server.LocalEndPoint!).WaitAsync(Patience);
+            await client.ConnectAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         }
         catch (SocketException)
         {
             // The server may reset the connection before the connect call has returned here.
         }
 
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await failure.Task.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await failure.Task.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.ReadDeadline, timeout.Kind);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.ReadDeadline));
     }
@@ -198,7 +200,7 @@ public sealed class FakeClockTimeoutTests
         }));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server, receiveBufferSize: 32 * 1024);
-        var connection = Internal(await handler.Connected.WaitAsync(Patience));
+        var connection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
         await WaitUntilStalled(handler, connection);
 
         _clock.Advance(TimeSpan.FromSeconds(5) - Tick);
@@ -206,7 +208,7 @@ public sealed class FakeClockTimeoutTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.Write));
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.Write, timeout.Kind);
         Assert.Contains("WriteTimeout 5s", timeout.Message, StringComparison.Ordinal);
     }
@@ -218,7 +220,7 @@ public sealed class FakeClockTimeoutTests
         await using var server = new TcpServer(Options(o => o.SendBufferSize = 32 * 1024));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server, receiveBufferSize: 32 * 1024);
-        var connection = Internal(await handler.Connected.WaitAsync(Patience));
+        var connection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
         await WaitUntilStalled(handler, connection);
 
         connection.SetWriteDeadline(_clock.GetUtcNow() + TimeSpan.FromSeconds(2));
@@ -227,7 +229,7 @@ public sealed class FakeClockTimeoutTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.WriteDeadline));
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.WriteDeadline, timeout.Kind);
     }
 
@@ -240,9 +242,9 @@ public sealed class FakeClockTimeoutTests
 
         // A steady sender: 1,000 bytes of one frame at once stays above 100 bytes/s for 10 s.
         using var steady = await ConnectAsync(server);
-        var steadyConnection = Internal(await handler.Connected.WaitAsync(Patience));
+        var steadyConnection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
         await SendAsync(steady, new string('s', 1000));
-        await WaitUntil(() => steadyConnection.BytesReceived == 1000, "the steady bytes arrived");
+        await Loopback.EventuallyAsync(() => steadyConnection.BytesReceived == 1000, "the steady bytes arrived");
 
         _clock.Advance(TimeSpan.FromSeconds(5));
         Assert.Equal(0, server.TimedOutConnections);
@@ -251,7 +253,7 @@ public sealed class FakeClockTimeoutTests
         using var trickle = await ConnectAsync(server);
         await SendAsync(trickle, "t");
         Transport.SocketConnection? trickling = null;
-        await WaitUntil(
+        await Loopback.EventuallyAsync(
             () => (trickling = handler.All.Select(Internal).FirstOrDefault(c => c != steadyConnection)) is { IsReadPending: true, BytesReceived: 1 },
             "the trickler's read began");
 
@@ -260,8 +262,8 @@ public sealed class FakeClockTimeoutTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.MinReceiveRate));
-        await WaitForCloseAsync(trickle);
-        await WaitUntil(() => server.ActiveConnections == 1, "only the steady sender is left");
+        await trickle.ReceiveEndAsync();
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "only the steady sender is left");
         Assert.False(steadyConnection.IsAborted);
     }
 
@@ -271,13 +273,16 @@ public sealed class FakeClockTimeoutTests
     {
         long last = -1;
         var stable = 0;
-        while (stable < 5)
-        {
-            await Task.Delay(50);
-            var now = handler.Flushed;
-            stable = now == last && connection.IsSendPending ? stable + 1 : 0;
-            last = now;
-            Assert.True(handler.Flushed < handler.Total, "the handler was never paused");
-        }
+        await Loopback.EventuallyAsync(
+            () =>
+            {
+                var now = handler.Flushed;
+                stable = now == last && connection.IsSendPending ? stable + 1 : 0;
+                last = now;
+                Assert.True(handler.Flushed < handler.Total, "the handler was never paused");
+                return stable >= 5;
+            },
+            "the handler's flushes stop moving with a send pending",
+            every: TimeSpan.FromMilliseconds(50));
     }
 }

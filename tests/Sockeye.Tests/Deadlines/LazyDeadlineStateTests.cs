@@ -1,4 +1,6 @@
+using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using Sockeye.Tests.Support;
 using static Sockeye.Tests.Deadlines.DeadlineTestKit;
 
 namespace Sockeye.Tests.Deadlines;
@@ -27,10 +29,10 @@ public sealed class LazyDeadlineStateTests
         await using var server = new TcpServer(Options(_ => { }));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        var connection = Internal(await handler.Connected.WaitAsync(Patience));
+        var connection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
         await SendAsync(client, "hello\n");
-        Assert.Equal("hello\n", await ReceiveExactlyAsync(client, 6));
-        await WaitUntil(() => connection.IsReadPending, "the handler is reading again");
+        Assert.Equal("hello\n", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(6)));
+        await Loopback.EventuallyAsync(() => connection.IsReadPending, "the handler is reading again");
 
         Assert.False(connection.HasDeadlineState);
         Assert.Equal(0, server.DeadlineScanner.Registered);
@@ -47,9 +49,9 @@ public sealed class LazyDeadlineStateTests
         Assert.Equal(0, server.TimedOutConnections);
         _clock.Advance(Tick);
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.ReadDeadline));
-        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Patience));
+        var timeout = Assert.IsType<ConnectionTimeoutException>(await handler.Ended.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.ReadDeadline, timeout.Kind);
-        await WaitUntil(() => server.DeadlineScanner.Registered == 0, "the slot is given back");
+        await Loopback.EventuallyAsync(() => server.DeadlineScanner.Registered == 0, "the slot is given back");
     }
 
     [Fact]
@@ -59,9 +61,9 @@ public sealed class LazyDeadlineStateTests
         await using var server = new TcpServer(Options(_ => { }));
         await server.StartAsync(handler.HandleAsync);
         using var first = await ConnectAsync(server);
-        var timed = await handler.Connected.WaitAsync(Patience);
+        var timed = await handler.Connected.WaitAsync(Loopback.Patience);
         using var second = await ConnectAsync(server);
-        await WaitUntil(() => handler.All.Count == 2, "both connections are served");
+        await Loopback.EventuallyAsync(() => handler.All.Count == 2, "both connections are served");
 
         timed.IdleTimeout = TimeSpan.FromSeconds(5);
         Assert.Equal(TimeSpan.FromSeconds(5), timed.IdleTimeout);
@@ -69,9 +71,9 @@ public sealed class LazyDeadlineStateTests
         _clock.Advance(TimeSpan.FromSeconds(5));
 
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.Idle));
-        await WaitForCloseAsync(first);
+        await first.ReceiveEndAsync();
         await SendAsync(second, "untimed\n");
-        Assert.Equal("untimed\n", await ReceiveExactlyAsync(second, 8));
+        Assert.Equal("untimed\n", Encoding.ASCII.GetString(await second.ReceiveExactlyAsync(8)));
     }
 
     [Fact]
@@ -81,7 +83,7 @@ public sealed class LazyDeadlineStateTests
         await using var server = new TcpServer(Options(o => o.WriteTimeout = TimeSpan.FromSeconds(30)));
         await server.StartAsync(handler.HandleAsync);
         using var client = await ConnectAsync(server);
-        var connection = Internal(await handler.Connected.WaitAsync(Patience));
+        var connection = Internal(await handler.Connected.WaitAsync(Loopback.Patience));
 
         Assert.True(connection.HasDeadlineState);
         Assert.Equal(1, server.DeadlineScanner.Registered);
@@ -95,10 +97,10 @@ public sealed class LazyDeadlineStateTests
         await using var server = new TcpServer(Options(_ => { }));
         await server.StartAsync(handler.HandleAsync);
         var client = await ConnectAsync(server);
-        var connection = await handler.Connected.WaitAsync(Patience);
+        var connection = await handler.Connected.WaitAsync(Loopback.Patience);
         client.Dispose();
-        await handler.Ended.WaitAsync(Patience);
-        await WaitUntil(() => server.ActiveConnections == 0, "the connection is released");
+        await handler.Ended.WaitAsync(Loopback.Patience);
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "the connection is released");
 
         connection.SetReadDeadline(_clock.GetUtcNow());
         connection.WriteTimeout = TimeSpan.FromSeconds(1);

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using System.Text;
+using Sockeye.Tests.Support;
 using static Sockeye.Tests.Deadlines.DeadlineTestKit;
 
 namespace Sockeye.Tests.Deadlines;
@@ -31,7 +33,7 @@ public sealed class RealClockTimeoutTests
 
             var lifetimes = await Task.WhenAll(clients.Select(async c =>
             {
-                await WaitForCloseAsync(c.Socket);
+                await c.Socket.ReceiveEndAsync();
                 return Stopwatch.GetElapsedTime(c.ConnectStarted);
             }));
 
@@ -39,7 +41,7 @@ public sealed class RealClockTimeoutTests
             Assert.All(lifetimes, lifetime => Assert.True(lifetime >= idle, $"closed after {lifetime}, before IdleTimeout {idle}"));
             var longest = lifetimes.Max();
             Assert.True(longest < idle + TimeSpan.FromSeconds(10), $"the last connection lived {longest}");
-            await WaitUntil(() => server.ActiveConnections == 0, "every connection is released");
+            await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "every connection is released");
             Assert.Equal(0, server.DeadlineScanner.Registered);
         }
         finally
@@ -103,8 +105,8 @@ public sealed class RealClockTimeoutTests
         using var normal = await ConnectAsync(server);
         var slowlorisClosed = Task.Run(async () =>
         {
-            var closed = WaitForCloseAsync(slowloris);
-            while (!closed.IsCompleted && Stopwatch.GetElapsedTime(started) < Patience)
+            var closed = slowloris.ReceiveEndAsync();
+            while (!closed.IsCompleted && Stopwatch.GetElapsedTime(started) < Loopback.Patience)
             {
                 try
                 {
@@ -126,7 +128,7 @@ public sealed class RealClockTimeoutTests
         while (!slowlorisClosed.IsCompleted)
         {
             await SendAsync(normal, "hello\n");
-            Assert.Equal("hello\n", await ReceiveExactlyAsync(normal, 6));
+            Assert.Equal("hello\n", Encoding.ASCII.GetString(await normal.ReceiveExactlyAsync(6)));
             served++;
             await Task.Delay(100);
         }
@@ -135,7 +137,7 @@ public sealed class RealClockTimeoutTests
 
         // The normal client is still served after the slowloris is gone.
         await SendAsync(normal, "after\n");
-        Assert.Equal("after\n", await ReceiveExactlyAsync(normal, 6));
+        Assert.Equal("after\n", Encoding.ASCII.GetString(await normal.ReceiveExactlyAsync(6)));
         return (lived, served);
     }
 }

@@ -18,7 +18,6 @@ namespace Sockeye.Tests.Dialing;
 public sealed class DialedConnectionDeadlineTests
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan Patience = Loopback.Patience;
     private readonly FakeTimeProvider _clock = new();
 
     private Dialer NewDialer(TimeSpan readTimeout = default, TimeSpan writeTimeout = default) =>
@@ -29,7 +28,7 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer();
-        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
 
         connection.SetReadDeadline(_clock.GetUtcNow() + TimeSpan.FromSeconds(5));
@@ -42,7 +41,7 @@ public sealed class DialedConnectionDeadlineTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, dialer.GetTimeoutCount(ConnectionTimeoutKind.ReadDeadline));
-        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Patience));
+        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.ReadDeadline, timeout.Kind);
         Assert.Contains("read deadline", timeout.Message, StringComparison.Ordinal);
         Assert.Equal(SocketError.ConnectionReset, await server.ReceiveEndAsync());
@@ -53,11 +52,11 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer(readTimeout: TimeSpan.FromSeconds(5));
-        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
         Assert.Equal(TimeSpan.FromSeconds(5), connection.ReadTimeout);
 
-        await connection.Output.WriteAsync("ping\n"u8.ToArray()).AsTask().WaitAsync(Patience);
+        await connection.Output.WriteAsync("ping\n"u8.ToArray()).AsTask().WaitAsync(Loopback.Patience);
         Assert.Equal("ping\n", Encoding.ASCII.GetString(await server.ReceiveExactlyAsync(5)));
         var read = connection.Input.ReadAsync().AsTask();
         await Loopback.EventuallyAsync(() => Internal(connection).IsReadPending, "the read is pending");
@@ -68,7 +67,7 @@ public sealed class DialedConnectionDeadlineTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, dialer.GetTimeoutCount(ConnectionTimeoutKind.Read));
-        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Patience));
+        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.Read, timeout.Kind);
         Assert.Contains("ReadTimeout 5s", timeout.Message, StringComparison.Ordinal);
     }
@@ -78,7 +77,7 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer();
-        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
 
         connection.IdleTimeout = TimeSpan.FromSeconds(10);
@@ -89,7 +88,7 @@ public sealed class DialedConnectionDeadlineTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, dialer.GetTimeoutCount(ConnectionTimeoutKind.Idle));
-        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Patience));
+        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => read.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.Idle, timeout.Kind);
     }
 
@@ -98,7 +97,7 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer(writeTimeout: TimeSpan.FromSeconds(5));
-        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
         Internal(connection).Socket.SendBufferSize = 32 * 1024;
 
@@ -112,7 +111,7 @@ public sealed class DialedConnectionDeadlineTests
 
         _clock.Advance(Tick);
         Assert.Equal(1, dialer.GetTimeoutCount(ConnectionTimeoutKind.Write));
-        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => writing.WaitAsync(Patience));
+        var timeout = await Assert.ThrowsAsync<ConnectionTimeoutException>(() => writing.WaitAsync(Loopback.Patience));
         Assert.Equal(ConnectionTimeoutKind.Write, timeout.Kind);
         Assert.Contains("WriteTimeout 5s", timeout.Message, StringComparison.Ordinal);
     }
@@ -122,7 +121,7 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer();
-        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        await using var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
 
         connection.SetReadDeadline(_clock.GetUtcNow() + TimeSpan.FromSeconds(1));
@@ -137,7 +136,7 @@ public sealed class DialedConnectionDeadlineTests
         Assert.Equal(0, dialer.TimedOutConnections);
         Assert.False(read.IsCompleted);
         await server.SendAllAsync("late reply"u8.ToArray());
-        var result = await read.WaitAsync(Patience);
+        var result = await read.WaitAsync(Loopback.Patience);
         Assert.Equal("late reply", Encoding.ASCII.GetString(result.Buffer.ToArray()));
         connection.Input.AdvanceTo(result.Buffer.End);
     }
@@ -147,7 +146,7 @@ public sealed class DialedConnectionDeadlineTests
     {
         using var peer = new SilentPeer();
         var dialer = NewDialer();
-        var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Patience);
+        var connection = await dialer.DialAsync(peer.EndPoint).WaitAsync(Loopback.Patience);
         using var server = await peer.Accepted;
         Assert.False(dialer.DeadlineScanner.IsTicking);
         Assert.False(Internal(connection).HasDeadlineState);
@@ -156,7 +155,7 @@ public sealed class DialedConnectionDeadlineTests
         Assert.True(dialer.DeadlineScanner.IsTicking);
         Assert.Equal(1, dialer.DeadlineScanner.Registered);
 
-        await connection.DisposeAsync().AsTask().WaitAsync(Patience);
+        await connection.DisposeAsync().AsTask().WaitAsync(Loopback.Patience);
         Assert.Equal(0, dialer.DeadlineScanner.Registered);
         Assert.False(dialer.DeadlineScanner.IsTicking);
         Assert.Equal(SocketError.Success, await server.ReceiveEndAsync());
@@ -197,17 +196,18 @@ public sealed class DialedConnectionDeadlineTests
         // move while the sockets fill.
         public async Task WaitUntilStalledAsync(SocketConnection connection)
         {
-            var clock = System.Diagnostics.Stopwatch.StartNew();
             long last = -1;
             var stable = 0;
-            while (stable < 5)
-            {
-                Assert.True(clock.Elapsed < Patience, "the flushes never stalled");
-                await Task.Delay(50);
-                var now = Interlocked.Read(ref _flushed);
-                stable = now == last && connection.IsSendPending ? stable + 1 : 0;
-                last = now;
-            }
+            await Loopback.EventuallyAsync(
+                () =>
+                {
+                    var now = Interlocked.Read(ref _flushed);
+                    stable = now == last && connection.IsSendPending ? stable + 1 : 0;
+                    last = now;
+                    return stable >= 5;
+                },
+                "the flushes stop moving with a send pending",
+                every: TimeSpan.FromMilliseconds(50));
         }
     }
 }

@@ -6,20 +6,19 @@ using System.Net.Sockets;
 using System.Text;
 using Sockeye.Dialing;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Dialing;
 
 public class DialerTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task DialedConnectionEchoesThroughTheSamePipesAsTheServerSide()
     {
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(EchoHandler.Instance);
 
-        await using var connection = await new Dialer().DialAsync($"localhost:{server.LocalEndPoint!.Port}").WaitAsync(Wait);
+        await using var connection = await new Dialer().DialAsync($"localhost:{server.LocalEndPoint!.Port}").WaitAsync(Loopback.Patience);
 
         Assert.Equal(server.LocalEndPoint, connection.RemoteEndPoint);
         Assert.Equal("hello", await RoundTripAsync(connection, "hello"));
@@ -33,8 +32,8 @@ public class DialerTests
         await server.StartAsync(EchoHandler.Instance);
         var dialer = new Dialer();
 
-        await using var byAddress = await dialer.DialAsync(server.LocalEndPoint!).WaitAsync(Wait);
-        await using var byName = await dialer.DialAsync(new DnsEndPoint("localhost", server.LocalEndPoint!.Port)).WaitAsync(Wait);
+        await using var byAddress = await dialer.DialAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
+        await using var byName = await dialer.DialAsync(new DnsEndPoint("localhost", server.LocalEndPoint!.Port)).WaitAsync(Loopback.Patience);
 
         Assert.Equal("a", await RoundTripAsync(byAddress, "a"));
         Assert.Equal("b", await RoundTripAsync(byName, "b"));
@@ -47,7 +46,7 @@ public class DialerTests
         await server.StartAsync(EchoHandler.Instance);
         var source = IPAddress.Parse("127.0.0.3");
 
-        await using var connection = await new Dialer { LocalAddress = source }.DialAsync(server.LocalEndPoint!).WaitAsync(Wait);
+        await using var connection = await new Dialer { LocalAddress = source }.DialAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
 
         Assert.Equal(source, ((IPEndPoint)connection.LocalEndPoint!).Address);
         Assert.Equal("from .3", await RoundTripAsync(connection, "from .3"));
@@ -58,7 +57,7 @@ public class DialerTests
     {
         var port = ClosedPort();
 
-        var error = await Assert.ThrowsAsync<ConnectionRefusedException>(() => new Dialer().DialAsync($"127.0.0.1:{port}").WaitAsync(Wait));
+        var error = await Assert.ThrowsAsync<ConnectionRefusedException>(() => new Dialer().DialAsync($"127.0.0.1:{port}").WaitAsync(Loopback.Patience));
 
         Assert.Equal($"127.0.0.1:{port}", error.Target);
         Assert.Equal(new IPEndPoint(IPAddress.Loopback, port), error.EndPoint);
@@ -69,7 +68,7 @@ public class DialerTests
     [Fact]
     public async Task NameThatDoesNotResolveThrowsHostNotFoundCarryingTheTarget()
     {
-        var error = await Assert.ThrowsAsync<HostNotFoundException>(() => new Dialer().DialAsync("no-such-host.invalid:7000").WaitAsync(Wait));
+        var error = await Assert.ThrowsAsync<HostNotFoundException>(() => new Dialer().DialAsync("no-such-host.invalid:7000").WaitAsync(Loopback.Patience));
 
         Assert.Equal("no-such-host.invalid:7000", error.Target);
         Assert.Null(error.EndPoint);
@@ -83,7 +82,7 @@ public class DialerTests
         var dialer = new Dialer { ConnectTimeout = TimeSpan.FromMilliseconds(500) };
 
         var clock = Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<ConnectTimeoutException>(() => dialer.DialAsync(unreachable.EndPoint).WaitAsync(Wait));
+        var error = await Assert.ThrowsAsync<ConnectTimeoutException>(() => dialer.DialAsync(unreachable.EndPoint).WaitAsync(Loopback.Patience));
 
         Assert.Equal(unreachable.EndPoint.ToString(), error.Target);
         Assert.Equal(TimeSpan.FromMilliseconds(500), error.Timeout);
@@ -100,7 +99,7 @@ public class DialerTests
         using var unreachable = await FullBacklogListener.StartAsync(IPAddress.Loopback, port);
         var dialer = new Dialer { AttemptTimeout = TimeSpan.FromMilliseconds(300), ConnectTimeout = TimeSpan.FromSeconds(20) };
 
-        await using var connection = await dialer.DialAsync([IPAddress.Loopback, IPAddress.Parse("127.0.0.2")], port).WaitAsync(Wait);
+        await using var connection = await dialer.DialAsync([IPAddress.Loopback, IPAddress.Parse("127.0.0.2")], port).WaitAsync(Loopback.Patience);
 
         Assert.Equal(server.LocalEndPoint, connection.RemoteEndPoint);
         Assert.Equal("second", await RoundTripAsync(connection, "second"));
@@ -121,7 +120,7 @@ public class DialerTests
             },
         };
 
-        var error = await Assert.ThrowsAsync<ConnectionRefusedException>(() => dialer.DialAsync($"127.0.0.1:{port}").WaitAsync(Wait));
+        var error = await Assert.ThrowsAsync<ConnectionRefusedException>(() => dialer.DialAsync($"127.0.0.1:{port}").WaitAsync(Loopback.Patience));
 
         Assert.Equal(3, error.Attempts);
         Assert.Equal([1, 2], retries.Select(r => r.Attempt));
@@ -151,23 +150,23 @@ public class DialerTests
             },
         };
 
-        var connection = await dialer.DialAsync(endPoint).WaitAsync(Wait);
+        var connection = await dialer.DialAsync(endPoint).WaitAsync(Loopback.Patience);
         Assert.Equal("before", await RoundTripAsync(connection, "before"));
 
         // The server goes away: the client sees the end of its stream.
-        await first.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Wait);
-        var end = await connection.Input.ReadAsync().AsTask().WaitAsync(Wait);
+        await first.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Loopback.Patience);
+        var end = await connection.Input.ReadAsync().AsTask().WaitAsync(Loopback.Patience);
         Assert.True(end.IsCompleted);
         await connection.DisposeAsync();
 
         // The client redials while the server is down (refused), and gets through once it is back.
         var redial = dialer.DialAsync(endPoint);
-        await refusedWhileDown.Task.WaitAsync(Wait);
+        await refusedWhileDown.Task.WaitAsync(Loopback.Patience);
         Assert.False(redial.IsCompleted);
         await using var second = new TcpServer(new TcpServerOptions { EndPoint = endPoint });
         await second.StartAsync(EchoHandler.Instance);
 
-        await using var reconnected = await redial.WaitAsync(Wait);
+        await using var reconnected = await redial.WaitAsync(Loopback.Patience);
         Assert.Equal("after", await RoundTripAsync(reconnected, "after"));
     }
 
@@ -177,7 +176,7 @@ public class DialerTests
         using var unreachable = await FullBacklogListener.StartAsync(IPAddress.Loopback);
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new Dialer().DialAsync(unreachable.EndPoint, cancel.Token).WaitAsync(Wait));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new Dialer().DialAsync(unreachable.EndPoint, cancel.Token).WaitAsync(Loopback.Patience));
     }
 
     [Fact]
@@ -201,15 +200,15 @@ public class DialerTests
             }
         });
 
-        var client = await new Dialer().DialAsync(server.LocalEndPoint!).WaitAsync(Wait);
+        var client = await new Dialer().DialAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         client.Output.Write("last words"u8);
-        await client.DisposeAsync().AsTask().WaitAsync(Wait);
-        await client.DisposeAsync().AsTask().WaitAsync(Wait); // a second dispose is harmless
+        await client.DisposeAsync().AsTask().WaitAsync(Loopback.Patience);
+        await client.DisposeAsync().AsTask().WaitAsync(Loopback.Patience); // a second dispose is harmless
 
-        Assert.Equal("last words", await received.Task.WaitAsync(Wait));
+        Assert.Equal("last words", await received.Task.WaitAsync(Loopback.Patience));
         var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var registration = client.ConnectionClosed.Register(() => closed.TrySetResult());
-        await closed.Task.WaitAsync(Wait);
+        await closed.Task.WaitAsync(Loopback.Patience);
     }
 
     [Fact]
@@ -230,12 +229,12 @@ public class DialerTests
             }
         });
 
-        await using var client = await new Dialer().DialAsync(server.LocalEndPoint!).WaitAsync(Wait);
+        await using var client = await new Dialer().DialAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         Assert.Equal("once", await RoundTripAsync(client, "once"));
-        var end = await client.Input.ReadAsync().AsTask().WaitAsync(Wait);
+        var end = await client.Input.ReadAsync().AsTask().WaitAsync(Loopback.Patience);
 
         Assert.True(end.IsCompleted);
-        await WaitUntilAsync(() => server.ActiveConnections == 0);
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "the server releases the connection");
         Assert.Equal(0, server.HandlerErrors);
     }
 
@@ -286,36 +285,10 @@ public class DialerTests
 
     private static async Task<string> RoundTripAsync(Connection connection, string message)
     {
-        await connection.Output.WriteAsync(Encoding.ASCII.GetBytes(message)).AsTask().WaitAsync(Wait);
-        while (true)
-        {
-            var result = await connection.Input.ReadAsync().AsTask().WaitAsync(Wait);
-            if (result.Buffer.Length >= message.Length || result.IsCompleted)
-            {
-                var text = Encoding.ASCII.GetString(result.Buffer.ToArray());
-                connection.Input.AdvanceTo(result.Buffer.End);
-                return text;
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
+        await connection.Output.WriteAsync(Encoding.ASCII.GetBytes(message)).AsTask().WaitAsync(Loopback.Patience);
+        return Encoding.ASCII.GetString(await connection.Input.ReceiveExactlyAsync(message.Length));
     }
 
     /// <summary>A port on 127.0.0.1 with nothing listening: bound once by us, then released.</summary>
-    internal static int ClosedPort()
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        return ((IPEndPoint)socket.LocalEndPoint!).Port;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Wait, "condition not met in time");
-            await Task.Delay(10);
-        }
-    }
+    internal static int ClosedPort() => Loopback.FreePort();
 }

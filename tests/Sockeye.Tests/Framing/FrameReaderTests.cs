@@ -3,14 +3,13 @@ using System.IO.Pipelines;
 using CsCheck;
 using Sockeye.Framing;
 using Sockeye.Framing.Internal;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Framing;
 
 /// <summary>The connection helpers' reader over a real pipe: zero-copy and copy modes, end of stream.</summary>
 public class FrameReaderTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task FramesWrittenInAnySplitAreReadBackInOrderInBothModes()
     {
@@ -23,12 +22,12 @@ public class FrameReaderTests
             var writing = WriteInChunksAsync(pipe.Writer, bytes, splits);
             var reader = new FrameReader(pipe.Reader, copyThreshold: copyThreshold);
             var read = new List<byte[]>();
-            while (await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout) == FrameReadStatus.Frame)
+            while (await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Loopback.Patience) == FrameReadStatus.Frame)
             {
                 read.Add(reader.Frame.ToArray());
             }
 
-            await writing.WaitAsync(Timeout);
+            await writing.WaitAsync(Loopback.Patience);
             reader.Dispose();
             Assert.Equal(frames, read);
         }, iter: 200);
@@ -46,14 +45,14 @@ public class FrameReaderTests
         var writing = WriteInChunksAsync(pipe.Writer, FrameStream.EncodeAll(codec, [frame, [1, 2, 3]]), [4096]);
         using var reader = new FrameReader(pipe.Reader, copyThreshold: 32 * 1024);
 
-        Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Loopback.Patience));
         Assert.True(reader.IsCopying);
         Assert.Equal(frame, reader.Frame.ToArray());
-        Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Loopback.Patience));
         Assert.Equal(new byte[] { 1, 2, 3 }, reader.Frame.ToArray());
-        Assert.Equal(FrameReadStatus.End, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal(FrameReadStatus.End, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Loopback.Patience));
         Assert.False(reader.IsCopying);
-        await writing.WaitAsync(Timeout);
+        await writing.WaitAsync(Loopback.Patience);
     }
 
     [Fact]
@@ -83,7 +82,7 @@ public class FrameReaderTests
         Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None));
         Assert.Equal(FrameReadStatus.Frame, await reader.ReadAsync(codec, CancellationToken.None));
         Assert.Equal("b"u8.ToArray(), reader.Frame.ToArray());
-        Assert.Equal(FrameReadStatus.Canceled, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Timeout));
+        Assert.Equal(FrameReadStatus.Canceled, await reader.ReadAsync(codec, CancellationToken.None).AsTask().WaitAsync(Loopback.Patience));
     }
 
     private static async Task WriteInChunksAsync(PipeWriter writer, byte[] bytes, int[] splits)

@@ -2,14 +2,13 @@ using System.Buffers.Binary;
 using System.Net.Sockets;
 using Sockeye.Framing;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Framing;
 
 /// <summary>Framed echo servers over real loopback sockets.</summary>
 public class FramedServerTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task ALineServerClosesOnlyTheConnectionThatSentAnOverlongLine()
     {
@@ -19,12 +18,12 @@ public class FramedServerTests
         using var bad = await ConnectAsync(server);
 
         await bad.GetStream().WriteAsync("this line is far longer than sixteen bytes\n"u8.ToArray());
-        Assert.Equal(0, await ReadUntilClosedAsync(bad.GetStream()));
-        await WaitUntilAsync(() => server.ProtocolErrors == 1);
+        Assert.Equal(0L, (await bad.GetStream().ReceiveToEndAsync()).Received);
+        await Loopback.EventuallyAsync(() => server.ProtocolErrors == 1, "the server counts one protocol error");
 
         // The other connection is untouched and still served.
         await good.GetStream().WriteAsync("hello\r\nworld\n"u8.ToArray());
-        Assert.Equal("hello\nworld\n"u8.ToArray(), await ReadExactlyAsync(good.GetStream(), 12));
+        Assert.Equal("hello\nworld\n"u8.ToArray(), await good.GetStream().ReceiveExactlyAsync(12));
         Assert.Equal(0, server.HandlerErrors);
     }
 
@@ -38,8 +37,8 @@ public class FramedServerTests
         var header = new byte[4];
         BinaryPrimitives.WriteUInt32BigEndian(header, 100_000_000);
         await client.GetStream().WriteAsync(header);
-        Assert.Equal(0, await ReadUntilClosedAsync(client.GetStream()));
-        await WaitUntilAsync(() => server.ProtocolErrors == 1);
+        Assert.Equal(0L, (await client.GetStream().ReceiveToEndAsync()).Received);
+        await Loopback.EventuallyAsync(() => server.ProtocolErrors == 1, "the server counts one protocol error");
     }
 
     [Fact]
@@ -53,7 +52,7 @@ public class FramedServerTests
         var bytes = FrameStream.EncodeAll(codec, frames);
 
         await client.GetStream().WriteAsync(bytes);
-        var echoed = await ReadExactlyAsync(client.GetStream(), bytes.Length);
+        var echoed = await client.GetStream().ReceiveExactlyAsync(bytes.Length);
         Assert.Equal(frames, FrameStream.DecodeAll(codec, echoed, [], out _));
     }
 
@@ -69,8 +68,8 @@ public class FramedServerTests
         var bytes = FrameStream.EncodeAll(new LengthPrefixCodec(4 << 20), [frame]);
 
         var writing = client.GetStream().WriteAsync(bytes).AsTask();
-        var echoed = await ReadExactlyAsync(client.GetStream(), bytes.Length);
-        await writing.WaitAsync(Timeout);
+        var echoed = await client.GetStream().ReceiveExactlyAsync(bytes.Length);
+        await writing.WaitAsync(Loopback.Patience);
         Assert.Equal(bytes, echoed);
     }
 
@@ -90,57 +89,18 @@ public class FramedServerTests
         });
         using var client = await ConnectAsync(server);
         await client.GetStream().WriteAsync("one\n"u8.ToArray());
-        await received.Task.WaitAsync(Timeout);
+        await received.Task.WaitAsync(Loopback.Patience);
 
-        var summary = await server.StopAsync(Timeout).WaitAsync(Timeout * 2);
+        var summary = await server.StopAsync(TimeSpan.FromSeconds(10)).WaitAsync(Loopback.Patience);
         Assert.Equal(1, summary.Drained);
-        Assert.Equal("one\n"u8.ToArray(), await ReadExactlyAsync(client.GetStream(), 4));
-        Assert.Equal(0, await ReadUntilClosedAsync(client.GetStream()));
+        Assert.Equal("one\n"u8.ToArray(), await client.GetStream().ReceiveExactlyAsync(4));
+        Assert.Equal(0L, (await client.GetStream().ReceiveToEndAsync()).Received);
     }
 
     private static async Task<TcpClient> ConnectAsync(TcpServer server)
     {
         var client = new TcpClient();
-        await client.ConnectAsync(server.LocalEndPoint!).WaitAsync(Timeout);
+        await client.ConnectAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         return client;
-    }
-
-    private static async Task<byte[]> ReadExactlyAsync(NetworkStream stream, int count)
-    {
-        var buffer = new byte[count];
-        await stream.ReadExactlyAsync(buffer).AsTask().WaitAsync(Timeout);
-        return buffer;
-    }
-
-    /// <summary>Reads until the server closes or resets the connection; returns the bytes read after
-    /// the close began (0 when nothing was echoed).</summary>
-    private static async Task<int> ReadUntilClosedAsync(NetworkStream stream)
-    {
-        var buffer = new byte[4096];
-        var total = 0;
-        try
-        {
-            int n;
-            while ((n = await stream.ReadAsync(buffer).AsTask().WaitAsync(Timeout)) > 0)
-            {
-                total += n;
-            }
-        }
-        catch (IOException)
-        {
-            // A reset: the connection was aborted.
-        }
-
-        return total;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "condition not met in time");
-            await Task.Delay(10);
-        }
     }
 }

@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Framing;
 
 /// <summary><c>sockeye serve echo --framing ... --max-frame-size ...</c>, run as the real executable.</summary>
 public class ServeEchoFramingCliTests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
-
     [Theory]
     [InlineData("--framing", "xml", "--framing must be raw, line or length32, got 'xml'")]
     [InlineData("--max-frame-size", "0", "--max-frame-size must be between 1 byte and 2GiB, got 0")]
@@ -16,8 +15,8 @@ public class ServeEchoFramingCliTests
     public async Task BadFramingValuesAreRefusedWithOneLineNamingTheOption(string option, string value, string expected)
     {
         using var process = StartCli("serve", "echo", option, value);
-        var stderr = await process.StandardError.ReadToEndAsync().WaitAsync(Timeout);
-        await process.WaitForExitAsync().WaitAsync(Timeout);
+        var stderr = await process.StandardError.ReadToEndAsync().WaitAsync(Loopback.Patience);
+        await process.WaitForExitAsync().WaitAsync(Loopback.Patience);
 
         Assert.Equal(2, process.ExitCode);
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
@@ -32,28 +31,24 @@ public class ServeEchoFramingCliTests
         {
             var port = await ReadPortAsync(process);
             using var good = new TcpClient();
-            await good.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Timeout);
+            await good.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Loopback.Patience);
             byte[] frame = [0, 0, 0, 3, (byte)'a', (byte)'b', (byte)'c'];
             await good.GetStream().WriteAsync(frame);
-            var echoed = new byte[frame.Length];
-            await good.GetStream().ReadExactlyAsync(echoed).AsTask().WaitAsync(Timeout);
-            Assert.Equal(frame, echoed);
+            Assert.Equal(frame, await good.GetStream().ReceiveExactlyAsync(frame.Length));
 
             using var bad = new TcpClient();
-            await bad.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Timeout);
+            await bad.ConnectAsync(IPAddress.Loopback, port).WaitAsync(Loopback.Patience);
             await bad.GetStream().WriteAsync(new byte[] { 0, 0, 0, 17 });
-            var closed = await ReadsEndAsync(bad.GetStream());
-            Assert.True(closed);
+            Assert.Equal(0L, (await bad.GetStream().ReceiveToEndAsync()).Received); // closed (FIN or RST) with no reply
 
             // The first connection is still served.
             await good.GetStream().WriteAsync(frame);
-            await good.GetStream().ReadExactlyAsync(echoed).AsTask().WaitAsync(Timeout);
-            Assert.Equal(frame, echoed);
+            Assert.Equal(frame, await good.GetStream().ReceiveExactlyAsync(frame.Length));
         }
         finally
         {
             process.Kill();
-            await process.WaitForExitAsync().WaitAsync(Timeout);
+            await process.WaitForExitAsync().WaitAsync(Loopback.Patience);
         }
     }
 
@@ -77,26 +72,13 @@ public class ServeEchoFramingCliTests
     {
         while (true)
         {
-            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Timeout)
+            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Loopback.Patience)
                 ?? throw new InvalidOperationException("the server exited before listening");
             const string Prefix = "sockeye: listening on ";
             if (line.StartsWith(Prefix, StringComparison.Ordinal))
             {
                 return IPEndPoint.Parse(line[Prefix.Length..]).Port;
             }
-        }
-    }
-
-    private static async Task<bool> ReadsEndAsync(NetworkStream stream)
-    {
-        var buffer = new byte[64];
-        try
-        {
-            return await stream.ReadAsync(buffer).AsTask().WaitAsync(Timeout) == 0;
-        }
-        catch (IOException)
-        {
-            return true; // reset
         }
     }
 }

@@ -68,25 +68,27 @@ public partial class SupervisedTopTests
     /// <paramref name="expectedTotal"/> (scraped until then, within the patience).</summary>
     private static async Task<double[]> WorkerSharesAsync(int metricsPort, int serverPort, int expectedTotal)
     {
-        var deadline = DateTime.UtcNow + Loopback.Patience;
-        while (true)
+        double[] active = [];
+        try
         {
-            var shares = await Task.WhenAll(
-                AdminPort.ScrapeAsync(metricsPort, serverPort),
-                AdminPort.ScrapeAsync(metricsPort + 1, serverPort));
-            var active = shares.Select(s => s.Value("sockeye_connections_active")).ToArray();
-            if (active.Sum() == expectedTotal)
-            {
-                return active;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"the workers' pages show {string.Join(" + ", active)} active connections, not {expectedTotal}");
-            }
-
-            await Task.Delay(50);
+            await Loopback.EventuallyAsync(
+                async () =>
+                {
+                    var shares = await Task.WhenAll(
+                        AdminPort.ScrapeAsync(metricsPort, serverPort),
+                        AdminPort.ScrapeAsync(metricsPort + 1, serverPort));
+                    active = shares.Select(s => s.Value("sockeye_connections_active")).ToArray();
+                    return active.Sum() == expectedTotal;
+                },
+                $"the workers' pages show {expectedTotal} active connections",
+                every: TimeSpan.FromMilliseconds(50));
         }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"the workers' pages show {string.Join(" + ", active)} active connections, not {expectedTotal}");
+        }
+
+        return active;
     }
 
     /// <summary>A port that, with the one after it, was free a moment ago (worker i serves on M + i − 1).</summary>

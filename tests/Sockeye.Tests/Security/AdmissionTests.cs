@@ -29,17 +29,17 @@ public sealed class AdmissionTests
         {
             for (var i = 0; i < 3; i++)
             {
-                var socket = await ConnectFromAsync(Two, server.LocalEndPoint!);
+                var socket = await Loopback.ConnectAsync(server.LocalEndPoint!, Two);
                 open.Add(socket);
                 await EchoesAsync(socket);
             }
 
-            Assert.Equal(SocketError.ConnectionReset, await ConnectAndWaitForEndAsync(Two, server.LocalEndPoint!));
+            Assert.Equal(SocketError.ConnectionReset, await Loopback.ConnectAndReceiveEndAsync(server.LocalEndPoint!, Two));
             Assert.Equal(1, server.GetRefusalCount(RefusalReason.MaxConnectionsPerIp));
 
             for (var i = 0; i < 3; i++)
             {
-                var socket = await ConnectFromAsync(Three, server.LocalEndPoint!);
+                var socket = await Loopback.ConnectAsync(server.LocalEndPoint!, Three);
                 open.Add(socket);
                 await EchoesAsync(socket);
             }
@@ -47,7 +47,7 @@ public sealed class AdmissionTests
             // One of .2's connections ends: its slot is given back.
             open[0].Dispose();
             await Loopback.EventuallyAsync(() => server.Admission!.OpenFrom(Two) == 2, "the closed connection was uncounted");
-            using var again = await ConnectFromAsync(Two, server.LocalEndPoint!);
+            using var again = await Loopback.ConnectAsync(server.LocalEndPoint!, Two);
             await EchoesAsync(again);
             Assert.Equal(1, server.GetRefusalCount(RefusalReason.MaxConnectionsPerIp));
         }
@@ -102,13 +102,13 @@ public sealed class AdmissionTests
         Assert.InRange(served, 5, 15);
         Assert.Equal(30 - served, server.GetRefusalCount(RefusalReason.AcceptRatePerIp));
 
-        using (var other = await ConnectFromAsync(Three, server.LocalEndPoint!))
+        using (var other = await Loopback.ConnectAsync(server.LocalEndPoint!, Three))
         {
             await EchoesAsync(other);
         }
 
         await Task.Delay(TimeSpan.FromSeconds(1.5)); // two or three tokens come back
-        using var recovered = await ConnectFromAsync(Two, server.LocalEndPoint!);
+        using var recovered = await Loopback.ConnectAsync(server.LocalEndPoint!, Two);
         await EchoesAsync(recovered);
     }
 
@@ -128,7 +128,7 @@ public sealed class AdmissionTests
         Assert.InRange(refused, 5, 16);
         Assert.Equal(refused, server.GetRefusalCount(RefusalReason.AcceptRate));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
-        using var recovered = await ConnectFromAsync(Two, server.LocalEndPoint!);
+        using var recovered = await Loopback.ConnectAsync(server.LocalEndPoint!, Two);
         await EchoesAsync(recovered);
     }
 
@@ -141,13 +141,13 @@ public sealed class AdmissionTests
         await using var server = new TcpServer(options);
         await server.StartAsync(EchoHandler.Instance);
 
-        using (var allowed = await ConnectFromAsync(Two, server.LocalEndPoint!))
+        using (var allowed = await Loopback.ConnectAsync(server.LocalEndPoint!, Two))
         {
             await EchoesAsync(allowed);
         }
 
-        Assert.Equal(SocketError.ConnectionReset, await ConnectAndWaitForEndAsync(Three, server.LocalEndPoint!));
-        Assert.Equal(SocketError.ConnectionReset, await ConnectAndWaitForEndAsync(IPAddress.Parse("127.0.0.9"), server.LocalEndPoint!));
+        Assert.Equal(SocketError.ConnectionReset, await Loopback.ConnectAndReceiveEndAsync(server.LocalEndPoint!, Three));
+        Assert.Equal(SocketError.ConnectionReset, await Loopback.ConnectAndReceiveEndAsync(server.LocalEndPoint!, IPAddress.Parse("127.0.0.9")));
         Assert.Equal(2, server.GetRefusalCount(RefusalReason.SourceDenied));
         Assert.Equal(0, server.AcceptedConnections - 1);
     }
@@ -164,7 +164,7 @@ public sealed class AdmissionTests
     {
         try
         {
-            using var socket = await ConnectFromAsync(source, server);
+            using var socket = await Loopback.ConnectAsync(server, source);
             await socket.SendAllAsync("ok"u8.ToArray());
             await socket.ReceiveExactlyAsync(2);
             return SocketError.Success;

@@ -98,10 +98,10 @@ public sealed class ProxyProtocolTests
         await using var server = new TcpServer(Options(trusted: "127.0.0.2/32"));
         await server.StartAsync(ReportClientAsync);
 
-        Assert.Equal(SocketError.ConnectionReset, await ConnectAndWaitForEndAsync(IPAddress.Parse("127.0.0.3"), server.LocalEndPoint!));
+        Assert.Equal(SocketError.ConnectionReset, await Loopback.ConnectAndReceiveEndAsync(server.LocalEndPoint!, IPAddress.Parse("127.0.0.3")));
         Assert.Equal(1, server.GetRefusalCount(RefusalReason.UntrustedProxy));
 
-        using var trusted = await ConnectFromAsync(IPAddress.Parse("127.0.0.2"), server.LocalEndPoint!);
+        using var trusted = await Loopback.ConnectAsync(server.LocalEndPoint!, IPAddress.Parse("127.0.0.2"));
         await trusted.SendAllAsync(ProxyHeaders.V1(Client, Destination));
         Assert.StartsWith(Client.ToString(), await ReadLineAsync(trusted), StringComparison.Ordinal);
     }
@@ -243,29 +243,6 @@ public sealed class ProxyProtocolTests
             await process.WaitForExitAsync().WaitAsync(Loopback.Patience);
             File.Delete(config);
         }
-    }
-
-    /// <summary>Connects from <paramref name="source"/> and says how the server ended the connection
-    /// (a reset can arrive before the connect completes).</summary>
-    internal static async Task<SocketError> ConnectAndWaitForEndAsync(IPAddress source, EndPoint server)
-    {
-        try
-        {
-            using var socket = await ConnectFromAsync(source, server);
-            return await socket.ReceiveEndAsync();
-        }
-        catch (SocketException ex)
-        {
-            return ex.SocketErrorCode;
-        }
-    }
-
-    internal static async Task<Socket> ConnectFromAsync(IPAddress source, EndPoint server)
-    {
-        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(source, 0));
-        await socket.ConnectAsync(server).WaitAsync(Loopback.Patience);
-        return socket;
     }
 
     private static string FindHaproxy()

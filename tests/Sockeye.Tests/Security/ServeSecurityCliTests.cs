@@ -47,18 +47,14 @@ public sealed class ServeSecurityCliTests : IDisposable
 
         WritePem(second, _directory, "server");
         server.Signal("HUP");
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            await using var client = await ConnectAsync(endPoint);
-            if (client.ServerCertificate.Thumbprint == second.Thumbprint)
+        await Loopback.EventuallyAsync(
+            async () =>
             {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the reloaded certificate was not served in time");
-            await Task.Delay(50);
-        }
+                await using var client = await ConnectAsync(endPoint);
+                return client.ServerCertificate.Thumbprint == second.Thumbprint;
+            },
+            "the reloaded certificate is served",
+            every: TimeSpan.FromMilliseconds(50));
 
         Assert.False(server.HasExited, "SIGHUP must reload, not stop the server");
         await Loopback.EventuallyAsync(() => server.Stderr.Contains($"[1400] SIGHUP received (pid {server.Id}): TLS certificates reloaded", StringComparison.Ordinal), "the SIGHUP is logged");

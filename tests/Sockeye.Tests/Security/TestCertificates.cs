@@ -3,6 +3,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Security;
 
@@ -10,8 +11,6 @@ namespace Sockeye.Tests.Security;
 /// TLS client over a real loopback socket.</summary>
 internal static class TestCertificates
 {
-    public static readonly TimeSpan Patience = TimeSpan.FromSeconds(20);
-
     /// <summary>A self-signed ECDSA P-256 certificate for <paramref name="names"/>, valid for a day.</summary>
     public static X509Certificate2 Create(string subject, params string[] names)
     {
@@ -49,7 +48,7 @@ internal static class TestCertificates
             socket.Bind(new IPEndPoint(source, 0));
         }
 
-        await socket.ConnectAsync(server).WaitAsync(Patience);
+        await socket.ConnectAsync(server).WaitAsync(Loopback.Patience);
         var stream = new SslStream(new NetworkStream(socket, ownsSocket: true));
         X509Certificate2? seen = null;
 #pragma warning disable CA5359 // the tests' certificates are self-signed; the test checks which one was served
@@ -67,7 +66,7 @@ internal static class TestCertificates
 #pragma warning restore CA5359
         try
         {
-            using var timeout = new CancellationTokenSource(Patience);
+            using var timeout = new CancellationTokenSource(Loopback.Patience);
             await stream.AuthenticateAsClientAsync(options, timeout.Token);
         }
         catch
@@ -89,34 +88,15 @@ internal sealed class TlsClient(SslStream stream, X509Certificate2 serverCertifi
 
     public async Task SendAsync(ReadOnlyMemory<byte> data)
     {
-        using var timeout = new CancellationTokenSource(TestCertificates.Patience);
+        using var timeout = new CancellationTokenSource(Loopback.Patience);
         await Stream.WriteAsync(data, timeout.Token);
         await Stream.FlushAsync(timeout.Token);
     }
 
-    public async Task<byte[]> ReceiveExactlyAsync(int count)
-    {
-        var buffer = new byte[count];
-        using var timeout = new CancellationTokenSource(TestCertificates.Patience);
-        await Stream.ReadExactlyAsync(buffer, timeout.Token);
-        return buffer;
-    }
+    public Task<byte[]> ReceiveExactlyAsync(int count) => Stream.ReceiveExactlyAsync(count);
 
     /// <summary>Reads until the server ends the connection (close_notify, FIN or RST).</summary>
-    public async Task WaitForEndAsync()
-    {
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(TestCertificates.Patience);
-        try
-        {
-            while (await Stream.ReadAsync(buffer, timeout.Token) > 0)
-            {
-            }
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public Task WaitForEndAsync() => Stream.ReceiveToEndAsync();
 
     public ValueTask DisposeAsync() => Stream.DisposeAsync();
 }

@@ -35,21 +35,6 @@ public sealed class TlsHandshakeCapTests
         return stalled;
     }
 
-    /// <summary>Connects and waits for the server to end the connection; a reset can come so soon that
-    /// the connect itself reports it.</summary>
-    private static async Task<SocketError> ConnectAndWaitForEndAsync(TcpServer server)
-    {
-        try
-        {
-            using var socket = await Loopback.ConnectAsync(server.LocalEndPoint!);
-            return await socket.ReceiveEndAsync();
-        }
-        catch (SocketException ex)
-        {
-            return ex.SocketErrorCode;
-        }
-    }
-
     [Fact]
     public async Task HandshakesBeyondTheCapAreResetAndCountedUntilAPlaceFrees()
     {
@@ -57,7 +42,7 @@ public sealed class TlsHandshakeCapTests
         await server.StartAsync(EchoHandler.Instance);
         var stalled = await StallAsync(server, 3);
 
-        Assert.Equal(SocketError.ConnectionReset, await ConnectAndWaitForEndAsync(server));
+        Assert.Equal(SocketError.ConnectionReset, await Loopback.ConnectAndReceiveEndAsync(server.LocalEndPoint!));
 
         await Assert.ThrowsAnyAsync<Exception>(() => ConnectAsync(server.LocalEndPoint!));
         await Loopback.EventuallyAsync(() => server.GetRefusalCount(RefusalReason.TlsHandshakesPending) == 2, "both connections past the cap were counted");

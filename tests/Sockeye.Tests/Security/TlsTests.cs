@@ -58,7 +58,7 @@ public sealed class TlsTests : IDisposable
         });
         await using var client = await ConnectAsync(server.LocalEndPoint!, "app.test", alpn: [new SslApplicationProtocol("sockeye/1")]);
 
-        var seen = await info.Task.WaitAsync(Patience);
+        var seen = await info.Task.WaitAsync(Loopback.Patience);
         Assert.NotNull(seen);
         Assert.Equal("sockeye/1", seen.ApplicationProtocol.ToString());
         Assert.Equal("app.test", seen.ServerName);
@@ -72,12 +72,12 @@ public sealed class TlsTests : IDisposable
         await server.StartAsync(EchoHandler.Instance);
 
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(server.LocalEndPoint!).WaitAsync(Patience);
+        await socket.ConnectAsync(server.LocalEndPoint!).WaitAsync(Loopback.Patience);
         await using var stream = new SslStream(new NetworkStream(socket));
 #pragma warning disable SYSLIB0039, CA5397, CA5359 // TLS 1.1 on purpose: the server must refuse it
         var old = new SslClientAuthenticationOptions { TargetHost = "x", EnabledSslProtocols = SslProtocols.Tls11, RemoteCertificateValidationCallback = (_, _, _, _) => true };
 #pragma warning restore SYSLIB0039, CA5397, CA5359
-        await Assert.ThrowsAnyAsync<Exception>(() => stream.AuthenticateAsClientAsync(old).WaitAsync(Patience));
+        await Assert.ThrowsAnyAsync<Exception>(() => stream.AuthenticateAsClientAsync(old).WaitAsync(Loopback.Patience));
         await Loopback.EventuallyAsync(() => server.GetRefusalCount(RefusalReason.TlsHandshakeFailed) == 1, "the failed handshake was counted");
     }
 
@@ -201,18 +201,14 @@ public sealed class TlsTests : IDisposable
 
         WritePem(second, _directory, "watched");
 
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
-        {
-            await using var client = await ConnectAsync(server.LocalEndPoint!);
-            if (client.ServerCertificate.Thumbprint == second.Thumbprint)
+        await Loopback.EventuallyAsync(
+            async () =>
             {
-                break;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the rewritten certificate was not served in time");
-            await Task.Delay(50);
-        }
+                await using var client = await ConnectAsync(server.LocalEndPoint!);
+                return client.ServerCertificate.Thumbprint == second.Thumbprint;
+            },
+            "the rewritten certificate is served",
+            every: TimeSpan.FromMilliseconds(50));
     }
 
     [Fact]
@@ -272,7 +268,7 @@ public sealed class TlsTests : IDisposable
 
         await using (var accepted = await ConnectAsync(server.LocalEndPoint!, clientCertificate: good))
         {
-            Assert.Equal(good.Thumbprint, await seen.Task.WaitAsync(Patience));
+            Assert.Equal(good.Thumbprint, await seen.Task.WaitAsync(Loopback.Patience));
         }
 
         await ExpectRefusedAsync(() => ConnectAsync(server.LocalEndPoint!, clientCertificate: bad));
@@ -292,7 +288,7 @@ public sealed class TlsTests : IDisposable
         await using var server = new TcpServer(options);
         await server.StartAsync(handler.HandleAsync);
         await using var client = await ConnectAsync(server.LocalEndPoint!);
-        await handler.Connected.WaitAsync(Patience);
+        await handler.Connected.WaitAsync(Loopback.Patience);
 
         // Each byte is its own TLS record and restarts nothing: the handler is still in one read.
         for (var i = 0; i < 4; i++)
@@ -307,7 +303,7 @@ public sealed class TlsTests : IDisposable
         await client.SendAsync("x"u8.ToArray());
         clock.Advance(TimeSpan.FromSeconds(1.2));
 
-        var ended = await handler.Ended.WaitAsync(Patience);
+        var ended = await handler.Ended.WaitAsync(Loopback.Patience);
         Assert.Equal(ConnectionTimeoutKind.Read, Assert.IsType<ConnectionTimeoutException>(ended).Kind);
         await client.WaitForEndAsync();
     }
@@ -368,7 +364,7 @@ public sealed class TlsTests : IDisposable
         {
             await process.StandardInput.WriteLineAsync("hello from openssl");
             await process.StandardInput.FlushAsync();
-            using var timeout = new CancellationTokenSource(Patience);
+            using var timeout = new CancellationTokenSource(Loopback.Patience);
             var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
             Assert.Equal("hello from openssl", line);
             process.StandardInput.Close(); // EOF: s_client sends close_notify and exits
@@ -393,7 +389,7 @@ public sealed class TlsTests : IDisposable
         {
             await using var client = await connect();
             var buffer = new byte[1];
-            using var timeout = new CancellationTokenSource(Patience);
+            using var timeout = new CancellationTokenSource(Loopback.Patience);
             await client.Stream.WriteAsync("x"u8.ToArray(), timeout.Token);
             var read = await client.Stream.ReadAsync(buffer, timeout.Token);
             Assert.Equal(0, read);

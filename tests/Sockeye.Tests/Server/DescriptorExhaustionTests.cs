@@ -58,7 +58,7 @@ public class DescriptorExhaustionTests
         {
             await socket.ConnectAsync(endPoint).WaitAsync(Loopback.Patience);
             await socket.SendAllAsync("x"u8.ToArray());
-            return (socket, (await socket.ReceiveExactlyAsync(1, TimeSpan.FromSeconds(10)))[0] == (byte)'x');
+            return (socket, (await socket.ReceiveExactlyAsync(1))[0] == (byte)'x');
         }
         catch (Exception ex) when (ex is SocketException or EndOfStreamException)
         {
@@ -83,18 +83,14 @@ public class DescriptorExhaustionTests
     /// be refused: try until one is served (bounded by the test's patience).</summary>
     private static async Task AssertServesAgainAsync(System.Net.IPEndPoint endPoint)
     {
-        var deadline = DateTime.UtcNow + Loopback.Patience;
-        while (true)
-        {
-            var (socket, served) = await TryRoundTripAsync(endPoint);
-            socket.Dispose();
-            if (served)
+        await Loopback.EventuallyAsync(
+            async () =>
             {
-                return;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, "the server did not serve again after the flood ended");
-            await Task.Delay(50);
-        }
+                var (socket, served) = await TryRoundTripAsync(endPoint);
+                socket.Dispose();
+                return served;
+            },
+            "the server serves again after the flood ended",
+            every: TimeSpan.FromMilliseconds(50));
     }
 }

@@ -1,15 +1,13 @@
-using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 using Sockeye.Udp;
 
 namespace Sockeye.Tests.Udp;
 
 public class UdpServerTests
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-
     [Fact]
     public async Task EchoesTenThousandDatagramsOfRandomSizesUpToTheMaximum()
     {
@@ -28,14 +26,14 @@ public class UdpServerTests
             var size = i == 0 ? 4096 : random.Next(1, 4097);
             random.NextBytes(sent.AsSpan(0, size));
             await client.SendAsync(sent.AsMemory(0, size));
-            var length = await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Wait);
+            var length = await client.ReceiveAsync(received.AsMemory()).AsTask().WaitAsync(Loopback.Patience);
             Assert.Equal(size, length);
             Assert.True(sent.AsSpan(0, size).SequenceEqual(received.AsSpan(0, length)), $"datagram {i} came back changed");
             bytes += size;
         }
 
         // A reply is counted just after the kernel takes it, so the client may see the last one first.
-        await WaitUntilAsync(() => server.DatagramsSent == count);
+        await Loopback.EventuallyAsync(() => server.DatagramsSent == count, "every datagram is echoed");
         Assert.Equal(count, server.DatagramsReceived);
         Assert.Equal(bytes, server.BytesReceived);
         Assert.Equal(bytes, server.BytesSent);
@@ -57,7 +55,7 @@ public class UdpServerTests
         await client.SendAsync(new byte[1001]);
         await client.SendAsync(new byte[1000]);
         var reply = new byte[2000];
-        var length = await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Wait);
+        var length = await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Loopback.Patience);
 
         // Datagrams on one socket from one sender arrive in order: the oversize one was seen first.
         Assert.Equal(1000, length);
@@ -90,7 +88,7 @@ public class UdpServerTests
         }
 
         // The first `limit` datagrams hold every slot; the rest that the kernel delivered are dropped.
-        await WaitUntilAsync(() => server.OverloadDrops > 0 && Volatile.Read(ref started) == limit);
+        await Loopback.EventuallyAsync(() => server.OverloadDrops > 0 && Volatile.Read(ref started) == limit, "the handlers fill every slot and the rest are shed");
         Assert.Equal(limit, server.HandlersInFlight);
         Assert.Equal(server.DatagramsReceived, server.HandlersInFlight + server.OverloadDrops);
         Assert.InRange(server.BuffersAllocated, limit, limit + server.ReceiveSockets);
@@ -98,7 +96,7 @@ public class UdpServerTests
         // Once the handlers finish, the server serves again. Replies to the flood (64 bytes) may come
         // first: what was still in the kernel buffer is handled once slots free up.
         gate.SetResult();
-        await WaitUntilAsync(() => server.HandlersInFlight == 0); // (a datagram sent earlier would be shed)
+        await Loopback.EventuallyAsync(() => server.HandlersInFlight == 0, "the held handlers finish"); // (a datagram sent earlier would be shed)
 
         // From a fresh socket: the flood's socket may be losing replies to a full receive buffer. UDP may
         // lose the probe too, so it is retried.
@@ -146,7 +144,7 @@ public class UdpServerTests
             {
                 await client.SendAsync(new byte[] { 7 });
                 var reply = new byte[8];
-                Assert.Equal(1, await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Wait));
+                Assert.Equal(1, await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Loopback.Patience));
             }
         }
         finally
@@ -160,7 +158,7 @@ public class UdpServerTests
         Assert.Equal(32, senders.Count);
 
         // A reply is counted just after the kernel takes it, so the client may see it first.
-        await WaitUntilAsync(() => server.DatagramsSent == 32);
+        await Loopback.EventuallyAsync(() => server.DatagramsSent == 32, "all 32 replies are sent");
 
         // All 32 hashing to one of 4 sockets has a chance of 4 in 4^32: more than one socket received.
         Assert.True(receivers.Count > 1 || !OperatingSystem.IsLinux(), $"only {receivers.Count} of {server.ReceiveSockets} sockets received");
@@ -191,10 +189,10 @@ public class UdpServerTests
         await client.SendAsync(new byte[] { 1 });
         await client.SendAsync(new byte[] { 2 });
         var reply = new byte[8];
-        await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Wait);
+        await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Loopback.Patience);
 
         Assert.Equal(2, reply[0]);
-        await WaitUntilAsync(() => server.HandlerErrors == 2);
+        await Loopback.EventuallyAsync(() => server.HandlerErrors == 2, "both handler faults are counted");
     }
 
     [Fact]
@@ -211,16 +209,16 @@ public class UdpServerTests
         });
         using var client = Connect(server);
         await client.SendAsync(new byte[] { 9 });
-        await running.Task.WaitAsync(Wait);
+        await running.Task.WaitAsync(Loopback.Patience);
 
         var stop = server.StopAsync(TimeSpan.FromSeconds(10));
-        await WaitUntilAsync(() => server.State == ServerState.Draining);
+        await Loopback.EventuallyAsync(() => server.State == ServerState.Draining, "the server is draining");
         Assert.False(stop.IsCompleted);
         gate.SetResult();
-        var summary = await stop.WaitAsync(Wait);
+        var summary = await stop.WaitAsync(Loopback.Patience);
 
         var reply = new byte[8];
-        Assert.Equal(1, await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Wait));
+        Assert.Equal(1, await client.ReceiveAsync(reply.AsMemory()).AsTask().WaitAsync(Loopback.Patience));
         Assert.Equal(new ShutdownSummary(1, 1, 0, summary.Elapsed), summary);
         Assert.Equal(ServerState.Stopped, server.State);
     }
@@ -239,11 +237,11 @@ public class UdpServerTests
         });
         using var client = Connect(server);
         await client.SendAsync(new byte[] { 1 });
-        await running.Task.WaitAsync(Wait);
+        await running.Task.WaitAsync(Loopback.Patience);
 
-        var summary = await server.StopAsync(TimeSpan.FromMilliseconds(100)).WaitAsync(Wait);
+        var summary = await server.StopAsync(TimeSpan.FromMilliseconds(100)).WaitAsync(Loopback.Patience);
 
-        await sawShutdown.Task.WaitAsync(Wait);
+        await sawShutdown.Task.WaitAsync(Loopback.Patience);
         Assert.Equal(1, summary.Open);
         Assert.Equal(1, summary.Aborted);
         Assert.False(summary.IsClean);
@@ -262,15 +260,5 @@ public class UdpServerTests
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         client.Connect(server.LocalEndPoint!);
         return client;
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var clock = Stopwatch.StartNew();
-        while (!condition())
-        {
-            Assert.True(clock.Elapsed < Wait, "condition not met in time");
-            await Task.Delay(10);
-        }
     }
 }

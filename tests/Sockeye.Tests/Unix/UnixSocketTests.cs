@@ -2,14 +2,13 @@ using System.Net.Sockets;
 using System.Text;
 using Sockeye.Dialing;
 using Sockeye.Handlers;
+using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Unix;
 
 [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
 public sealed class UnixSocketTests : IDisposable
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(10);
-
     // Short on purpose: a socket path may hold at most 107 bytes.
     private readonly string _path = Path.Combine(Path.GetTempPath(), $"sockeye-{Guid.NewGuid():N}"[..20] + ".sock");
 
@@ -21,7 +20,7 @@ public sealed class UnixSocketTests : IDisposable
         await using var server = new TcpServer(new TcpServerOptions { UnixSocketPath = _path });
         await server.StartAsync(EchoHandler.Instance);
 
-        await using var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Wait);
+        await using var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Loopback.Patience);
 
         Assert.Equal(_path, server.ListenEndPoint?.ToString());
         Assert.Null(server.LocalEndPoint);
@@ -47,10 +46,10 @@ public sealed class UnixSocketTests : IDisposable
         await server.StartAsync(EchoHandler.Instance);
         Assert.True(File.Exists(_path));
 
-        await server.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Wait);
+        await server.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Loopback.Patience);
 
         Assert.False(File.Exists(_path));
-        await Assert.ThrowsAsync<ConnectionRefusedException>(() => new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Wait));
+        await Assert.ThrowsAsync<ConnectionRefusedException>(() => new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Loopback.Patience));
     }
 
     [Fact]
@@ -65,11 +64,11 @@ public sealed class UnixSocketTests : IDisposable
 
         var server = new TcpServer(new TcpServerOptions { UnixSocketPath = _path });
         await server.StartAsync(EchoHandler.Instance);
-        var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Wait);
+        var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Loopback.Patience);
 
         Assert.Equal("fresh", await RoundTripAsync(client, "fresh"));
         await client.DisposeAsync();
-        await server.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Wait);
+        await server.StopAsync(TimeSpan.FromSeconds(5)).WaitAsync(Loopback.Patience);
     }
 
     [Fact]
@@ -83,7 +82,7 @@ public sealed class UnixSocketTests : IDisposable
 
         Assert.Contains("another server is listening", error.Message, StringComparison.Ordinal);
         Assert.Contains(_path, error.Message, StringComparison.Ordinal);
-        await using var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Wait);
+        await using var client = await new Dialer().DialAsync(new UnixDomainSocketEndPoint(_path)).WaitAsync(Loopback.Patience);
         Assert.Equal("still first", await RoundTripAsync(client, "still first"));
     }
 
@@ -111,23 +110,7 @@ public sealed class UnixSocketTests : IDisposable
 
     private static async Task<string> RoundTripAsync(Connection connection, string message)
     {
-        await connection.Output.WriteAsync(Encoding.ASCII.GetBytes(message)).AsTask().WaitAsync(Wait);
-        var received = new StringBuilder();
-        while (received.Length < message.Length)
-        {
-            var result = await connection.Input.ReadAsync().AsTask().WaitAsync(Wait);
-            foreach (var segment in result.Buffer)
-            {
-                received.Append(Encoding.ASCII.GetString(segment.Span));
-            }
-
-            connection.Input.AdvanceTo(result.Buffer.End);
-            if (result.IsCompleted)
-            {
-                break;
-            }
-        }
-
-        return received.ToString();
+        await connection.Output.WriteAsync(Encoding.ASCII.GetBytes(message)).AsTask().WaitAsync(Loopback.Patience);
+        return Encoding.ASCII.GetString(await connection.Input.ReceiveExactlyAsync(message.Length));
     }
 }
