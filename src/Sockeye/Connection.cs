@@ -124,6 +124,109 @@ public abstract class Connection : IAsyncDisposable
     /// <returns>A task that completes when the connection is released.</returns>
     protected virtual ValueTask DisposeAsyncCore() => CloseAsync();
 
+    /// <summary>
+    /// Queues <paramref name="message"/> to be sent on this connection, from any task, without waiting:
+    /// whole, in order after what was queued before it, and never in the middle of the handler's own
+    /// <see cref="Output"/> flushes (each flush goes out whole, before or after it). The bytes are not
+    /// copied: the queue holds a reference on the message until the kernel took them.
+    /// </summary>
+    /// <remarks>The queue is bounded by <see cref="SendQueue"/> (the slow-consumer policy). A message
+    /// queued before the connection closes gracefully is sent before the FIN; one queued when it is
+    /// aborted is dropped. The handler need not do anything for messages to go out.</remarks>
+    /// <returns>Whether it was queued, dropped by the policy, or refused because the connection was
+    /// disconnected as a slow consumer or is closed.</returns>
+    /// <exception cref="NotSupportedException">This kind of connection has no send queue (TLS, for now).</exception>
+    public virtual Fanout.SendResult TrySend(Fanout.OutgoingMessage message) =>
+        throw new NotSupportedException($"{GetType().Name} has no send queue: TrySend works on plain TCP and Unix-socket connections");
+
+    /// <summary>Queues a copy of <paramref name="bytes"/> (see <see cref="TrySend(Fanout.OutgoingMessage)"/>);
+    /// to send the same bytes to many connections, create one <see cref="Fanout.OutgoingMessage"/> and
+    /// share it instead.</summary>
+    public Fanout.SendResult TrySend(ReadOnlySpan<byte> bytes)
+    {
+        using var message = Fanout.OutgoingMessage.Create(bytes);
+        return TrySend(message);
+    }
+
+    /// <summary>The limits and slow-consumer policy of this connection's send queue; starts as the
+    /// server's <see cref="TcpServerOptions.SendQueue"/> (or a group's, when it joins one that has its own).</summary>
+    /// <exception cref="ArgumentException">The options are out of range (the message names the value).</exception>
+    public virtual Fanout.SendQueueOptions SendQueue
+    {
+        get => Fanout.SendQueueOptions.Default;
+        set => throw new NotSupportedException($"{GetType().Name} has no send queue");
+    }
+
+    /// <summary>Bytes queued by <see cref="TrySend(Fanout.OutgoingMessage)"/> and not yet taken by the kernel.</summary>
+    public virtual long QueuedBytes => 0;
+
+    /// <summary>Whether the connection has closed (or its peer ended it): it may join no group.</summary>
+    internal virtual bool HasClosed => false;
+
+    /// <summary>Remembers that this connection joined <paramref name="group"/>, so that it leaves it
+    /// when it closes; false when it is already closed.</summary>
+    internal bool TrackGroup(Fanout.ConnectionGroup group)
+    {
+        var groups = Extras.Groups;
+        if (groups is null)
+        {
+            Interlocked.CompareExchange(ref Extras.Groups, [], null);
+            groups = Extras.Groups!;
+        }
+
+        lock (groups)
+        {
+            if (Extras.GroupsClosed)
+            {
+                return false;
+            }
+
+            groups.Add(group);
+            return true;
+        }
+    }
+
+    /// <summary>Forgets <paramref name="group"/> (the connection left it).</summary>
+    internal void UntrackGroup(Fanout.ConnectionGroup group)
+    {
+        if (Volatile.Read(ref _extras)?.Groups is { } groups)
+        {
+            lock (groups)
+            {
+                groups.Remove(group);
+            }
+        }
+    }
+
+    /// <summary>The connection closed: it leaves every group it was in. Called once, by the transport.</summary>
+    internal void LeaveGroups()
+    {
+        if (Volatile.Read(ref _extras) is not { } extras)
+        {
+            return;
+        }
+
+        Fanout.ConnectionGroup[] groups;
+        var list = extras.Groups;
+        if (list is null)
+        {
+            Interlocked.CompareExchange(ref extras.Groups, [], null);
+            list = extras.Groups!;
+        }
+
+        lock (list)
+        {
+            extras.GroupsClosed = true;
+            groups = [.. list];
+            list.Clear();
+        }
+
+        foreach (var group in groups)
+        {
+            group.RemoveClosed(this);
+        }
+    }
+
     /// <summary>How long this connection may go without receiving a byte before it is closed;
     /// <see cref="TimeSpan.Zero"/> turns the idle timeout off. Starts as
     /// <see cref="TcpServerOptions.IdleTimeout"/>

@@ -33,4 +33,9 @@ public enum ConnectionCloseReason
     /// <summary><see cref="Connection.Abort(string)"/> was called by the handler or other code, with no
     /// timeout and no stop behind it (tag <c>aborted</c>).</summary>
     Aborted,
+
+    /// <summary>The connection's send queue passed its slow-consumer limit
+    /// (<see cref="Fanout.SendQueueOptions"/>): it did not read what it was sent fast enough
+    /// (tag <c>slow_consumer</c>).</summary>
+    SlowConsumer,
 }

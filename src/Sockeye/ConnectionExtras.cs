@@ -28,4 +28,17 @@ internal sealed class ConnectionExtras
 
     /// <summary>The first dispose's work, which later calls wait for instead of repeating it.</summary>
     public Task? DisposeTask;
+
+    /// <summary>The send queue for messages from other tasks (<see cref="Connection.TrySend(Fanout.OutgoingMessage)"/>),
+    /// created by the first one.</summary>
+    public Transport.Outbox? Outbox;
+
+    /// <summary>Set before the abort that disconnects a slow consumer, so the close is counted as one.</summary>
+    public bool SlowConsumer;
+
+    /// <summary>The groups this connection is a member of, to leave them when it closes (locked on itself).</summary>
+    public List<Fanout.ConnectionGroup>? Groups;
+
+    /// <summary>The connection closed and left its groups: it joins no more (under the Groups lock).</summary>
+    public bool GroupsClosed;
 }

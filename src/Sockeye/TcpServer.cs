@@ -97,7 +97,11 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
         var deadlines = new DeadlineSettings(_deadlineScanner, _counters.Timeouts,
             _options.IdleTimeout, _options.ReadTimeout, _options.WriteTimeout, _options.MinReceiveRate) { Traffic = _counters.Traffic };
         _context = new ConnectionContext(_pool, _senders, _options.MaxReadBufferSize, _options.MaxWriteBufferSize,
-            deadlines, _connectionLifecycle.Run, _connectionLifecycle.HandlerDone, _lifecycle.StopRequested, _options.ResolvePoller(), _logger);
+            deadlines, _connectionLifecycle.Run, _connectionLifecycle.HandlerDone, _lifecycle.StopRequested, _options.ResolvePoller(), _logger)
+        {
+            Fanout = _counters.Fanout,
+            SendQueue = _options.SendQueue,
+        };
         _acceptLoop = new AcceptLoop(_options, _lifecycle, _connections, _context, _counters, _edge, _logger);
     }
 

@@ -63,8 +63,18 @@ public sealed partial class TcpServerOptions
     /// see docs/DEADLINES.md for the measured cost at 100,000 connections). Between 10 ms and 10 s.</remarks>
     public TimeSpan TimeoutResolution { get; set; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>The send queue each connection starts with: the bound on bytes queued by
+    /// <see cref="Connection.TrySend(Fanout.OutgoingMessage)"/> (and group broadcasts) and not yet sent,
+    /// and what happens to a connection that passes it (the slow-consumer policy).</summary>
+    /// <remarks>Default: <see cref="Fanout.SendQueueOptions.Default"/>, Redis's pub/sub limits (32 MiB
+    /// hard, 8 MiB for 60 s soft, disconnect); see <see cref="Fanout.SendQueueOptions"/> for the
+    /// trade-off. Nothing is reserved: a connection that is never sent to pays nothing.</remarks>
+    public Fanout.SendQueueOptions SendQueue { get; set; } = Fanout.SendQueueOptions.Default;
+
     private void ValidateTimeouts()
     {
+        ArgumentNullException.ThrowIfNull(SendQueue, nameof(SendQueue));
+        SendQueue.Validate();
         RequireDuration(IdleTimeout, nameof(IdleTimeout), " (zero turns it off)");
         RequireDuration(ReadTimeout, nameof(ReadTimeout), " (zero turns it off)");
         RequireDuration(WriteTimeout, nameof(WriteTimeout), " (zero turns it off)");

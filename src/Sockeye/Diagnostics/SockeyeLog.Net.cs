@@ -41,4 +41,7 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(861, LogLevel.Error, "Connection {ConnectionId}: a ConnectionClosed callback threw; the others ran and the server goes on ({Suppressed} similar errors not logged since the last message)")]
     public static partial void ConnectionClosedCallbackFailed(ILogger logger, long connectionId, long suppressed, Exception exception);
+
+    [LoggerMessage(862, LogLevel.Warning, "Connection {ConnectionId} disconnected as a slow consumer: {Reason} ({Suppressed} similar disconnects not logged since the last message)")]
+    public static partial void SlowConsumerDisconnected(ILogger logger, long connectionId, string reason, long suppressed);
 }

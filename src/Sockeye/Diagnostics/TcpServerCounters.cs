@@ -35,6 +35,9 @@ internal sealed class TcpServerCounters
     /// Connections reach it through <see cref="Timing.DeadlineSettings.Traffic"/>.</summary>
     public TrafficCounters? Traffic { get; }
 
+    /// <summary>Messages sent to the connections from other tasks (send queues, group broadcasts).</summary>
+    public FanoutCounters Fanout { get; } = new();
+
     /// <summary>Connections that ended, by how they ended: one interlocked add per connection, at its end.</summary>
     public EnumCounters<ConnectionCloseReason> Closed { get; } = new();
 

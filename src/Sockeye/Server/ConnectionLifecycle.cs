@@ -154,6 +154,7 @@ internal sealed class ConnectionLifecycle
         var listening = _server.IsListening;
         var reason = connection.TimedOutKind is not null ? ConnectionCloseReason.Timeout
             : fault is { } f ? f
+            : connection.IsAborted && connection.ExtrasIfCreated?.SlowConsumer == true ? ConnectionCloseReason.SlowConsumer
             : connection.IsAborted ? (listening ? ConnectionCloseReason.Aborted : ConnectionCloseReason.Shutdown)
             : connection.Reader.PeerReset ? ConnectionCloseReason.PeerReset
             : connection.Reader.PeerClosed ? ConnectionCloseReason.PeerClosed

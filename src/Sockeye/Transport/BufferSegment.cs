@@ -18,8 +18,8 @@ internal abstract class BufferSegment : ReadOnlySequenceSegment<byte>
         Array = array;
     }
 
-    /// <summary>The memory this segment owns.</summary>
-    public byte[] Array { get; }
+    /// <summary>The memory this segment owns (or, for a queued message, shares).</summary>
+    public byte[] Array { get; private set; }
 
     /// <summary>How many bytes have been written, from the start of <see cref="Array"/>.</summary>
     public int End { get; private set; }
@@ -59,6 +59,15 @@ internal abstract class BufferSegment : ReadOnlySequenceSegment<byte>
         Next = null;
         RunningIndex = 0;
         Return();
+    }
+
+    /// <summary>Points a pooled segment at <paramref name="array"/>, its first <paramref name="length"/>
+    /// bytes written (a queued message's segment, reused for the next message).</summary>
+    protected void Reset(byte[] array, int length)
+    {
+        Array = array;
+        End = 0;
+        Commit(length);
     }
 
     protected abstract void Return();

@@ -27,6 +27,13 @@ internal sealed class ConnectionContext
         HandlerDone = handlerDone;
     }
 
+    /// <summary>The server's fan-out counts (messages queued, sent, dropped; bytes pending); null for a
+    /// dialer's connections.</summary>
+    public Diagnostics.FanoutCounters? Fanout { get; init; }
+
+    /// <summary>The send-queue limits a connection starts with (<see cref="TcpServerOptions.SendQueue"/>).</summary>
+    public Sockeye.Fanout.SendQueueOptions SendQueue { get; init; } = Sockeye.Fanout.SendQueueOptions.Default;
+
     /// <summary>The epoll engine the connections are registered with; <see langword="null"/> when they
     /// use .NET's socket engine (<see cref="IoEngine.Sockets"/>, or not Linux).</summary>
     public Epoll.PollerGroup? Poller { get; }
@@ -38,6 +45,9 @@ internal sealed class ConnectionContext
     /// <summary>One line per second at most for throwing <c>ConnectionClosed</c> callbacks: a bug in one
     /// is hit by every connection.</summary>
     public Diagnostics.LogRateLimiter CallbackErrorLog { get; } = new(TimeProvider.System, TimeSpan.FromSeconds(1));
+
+    /// <summary>One slow-consumer disconnect line per second at most (a stalled broadcast can cut thousands).</summary>
+    public Diagnostics.LogRateLimiter SlowConsumerLog { get; } = new(TimeProvider.System, TimeSpan.FromSeconds(1));
 
     /// <summary>Whether the epoll engine runs the reader's and writer's continuations on its poll thread
     /// (<see cref="TcpServerOptions.InlineCompletions"/>) instead of the thread pool.</summary>

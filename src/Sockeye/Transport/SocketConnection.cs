@@ -191,10 +191,13 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         StopPolling();
         _socket.Dispose();
         EndPollWaits();
+        Outbox?.Close(); // queued messages are dropped with the connection
         FireConnectionClosed();
     }
 
     public override ValueTask CloseAsync() => _writer.CloseAsync();
+
+    internal override bool HasClosed => Volatile.Read(ref _closedFired) != 0;
 
     /// <summary>
     /// Ends the connection (after a server handler returned, or when a dialer's caller is done): sends
@@ -281,6 +284,11 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         }
 
         var extras = ExtrasIfCreated;
+        if (extras is not null)
+        {
+            LeaveGroups(); // a closed connection is no group's member: broadcasts stop counting it
+        }
+
         var source = extras is null ? null : Volatile.Read(ref extras.ClosedSource);
         if (source is not null)
         {

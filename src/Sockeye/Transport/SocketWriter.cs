@@ -35,6 +35,11 @@ internal sealed class SocketWriter : PipeWriter
     private bool _completed;
     private bool _closed;
     private bool _cancelRequested;
+
+    // The send gate: 1 while a send is in progress, the handler's flush or a drain of the connection's
+    // send queue (Outbox), so the two never interleave on the socket. A byte, so it fits in the padding
+    // after the flags: an idle connection pays nothing for it.
+    private byte _sending;
     private Exception? _error;
 
     // The epoll engine's wait for room in the socket buffer: its state shared with the poll thread
@@ -165,6 +170,24 @@ internal sealed class SocketWriter : PipeWriter
                 await SendBufferedAsync().ConfigureAwait(false);
             }
 
+            // Messages other tasks queued go out before the FIN: a graceful close loses none of them.
+            if (_connection.Outbox is { } outbox && _error is null && !_connection.IsAborted)
+            {
+                if (!TryEnterGate())
+                {
+                    await outbox.WaitForGateAsync().ConfigureAwait(false);
+                }
+
+                try
+                {
+                    await outbox.DrainBeforeCloseAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    FreeGate();
+                }
+            }
+
             if (sendFin && _error is null && !_connection.IsAborted)
             {
                 _connection.Socket.Shutdown(SocketShutdown.Send);
@@ -176,6 +199,7 @@ internal sealed class SocketWriter : PipeWriter
         }
         finally
         {
+            _connection.Outbox?.Close();
             ReleaseAll();
         }
     }
@@ -183,22 +207,15 @@ internal sealed class SocketWriter : PipeWriter
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
-        var length = _unflushed;
-        var senders = _connection.Context.Poller is null ? _connection.Context.Senders : null;
-        var sender = senders?.Rent();
+        if (!TryEnterGate())
+        {
+            // A drain of the send queue is sending: the gate is handed over after its batch.
+            await _connection.Outbox!.WaitForGateAsync().ConfigureAwait(false);
+        }
+
         try
         {
-            _connection.BeginSend();
-            if (sender is null)
-            {
-                await SendDirectAsync().ConfigureAwait(false);
-            }
-            else
-            {
-                await sender.SendAsync(_connection.Socket, new ReadOnlySequence<byte>(_head!, 0, _tail!, _tail!.End)).ConfigureAwait(false);
-            }
-
-            _connection.OnSent(length);
+            await SendChainAsync(_head!, _tail!).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -207,16 +224,59 @@ internal sealed class SocketWriter : PipeWriter
         }
         finally
         {
+            ReleaseAll();
+            ExitGateAfterFlush();
+        }
+
+        return Result();
+    }
+
+    /// <summary>Sends the chain <paramref name="head"/> … <paramref name="tail"/> (the handler's blocks or
+    /// queued messages) with the connection's engine; the caller holds the gate. Completes when the
+    /// kernel took every byte; throws the engine's error.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    internal async ValueTask SendChainAsync(BufferSegment head, BufferSegment tail)
+    {
+        var length = tail.RunningIndex + tail.End - head.RunningIndex;
+        var senders = _connection.Context.Poller is null ? _connection.Context.Senders : null;
+        var sender = senders?.Rent();
+        try
+        {
+            _connection.BeginSend();
+            if (sender is null)
+            {
+                await SendDirectAsync(head).ConfigureAwait(false);
+            }
+            else
+            {
+                await sender.SendAsync(_connection.Socket, new ReadOnlySequence<byte>(head, 0, tail, tail.End)).ConfigureAwait(false);
+            }
+
+            _connection.OnSent(length);
+        }
+        finally
+        {
             _connection.EndSend();
             if (sender is not null)
             {
                 senders!.Return(sender);
             }
-
-            ReleaseAll();
         }
+    }
 
-        return Result();
+    /// <summary>Takes the send gate if it is free.</summary>
+    internal bool TryEnterGate() => Interlocked.CompareExchange(ref _sending, 1, 0) == 0;
+
+    /// <summary>Frees the send gate (the send queue does it under its lock).</summary>
+    internal void FreeGate() => Interlocked.Exchange(ref _sending, 0);
+
+    /// <summary>The handler's flush is done: frees the gate and lets a queue that filled meanwhile
+    /// drain. The gate is freed before the queue is looked at, so a message queued while the flush
+    /// held it is always seen, by the queue's own attempt at the gate or by this one.</summary>
+    private void ExitGateAfterFlush()
+    {
+        FreeGate();
+        _connection.Outbox?.AfterFlush();
     }
 
     // ---- the epoll engine ----
@@ -224,9 +284,8 @@ internal sealed class SocketWriter : PipeWriter
     /// <summary>Sends every buffered byte with non-blocking <c>sendmsg</c> calls, waiting for room
     /// after each <c>EAGAIN</c>. Completes synchronously when the kernel takes it all at once.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask SendDirectAsync()
+    private async ValueTask SendDirectAsync(BufferSegment? head)
     {
-        BufferSegment? head = _head;
         var offset = 0;
         while (head is not null)
         {
