@@ -76,6 +76,9 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
     // The server's instruments, from listening until stopped; null when metrics are off.
     private TcpServerMetrics? _metrics;
 
+    /// <summary>The server's meter once it started with metrics on (a test probe).</summary>
+    internal System.Diagnostics.Metrics.Meter? Meter => _metrics?.Meter;
+
     /// <summary>Creates a server with a copy of <paramref name="options"/>; nothing is bound until
     /// <see cref="StartAsync(Func{Connection, Task}, CancellationToken)"/>.</summary>
     /// <param name="options">The settings; copied and validated here, so later changes to them have no effect.</param>

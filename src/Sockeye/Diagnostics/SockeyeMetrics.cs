@@ -80,6 +80,21 @@ public static class SockeyeMetrics
     /// <summary>UDP datagram handlers running now (up-down counter, <c>{handler}</c>).</summary>
     public const string UdpHandlersActive = "sockeye.udp.handlers.active";
 
+    /// <summary>Messages queued on connections from other tasks: <c>TrySend</c> and group broadcasts
+    /// (counter, <c>{message}</c>).</summary>
+    public const string MessagesQueued = "sockeye.messages.queued";
+
+    /// <summary>Queued messages the kernel took (counter, <c>{message}</c>).</summary>
+    public const string MessagesSent = "sockeye.messages.sent";
+
+    /// <summary>Messages not delivered: refused or dropped by a full send queue, or still queued when
+    /// the connection was disconnected or aborted (counter, <c>{message}</c>). Slow-consumer disconnects
+    /// are counted by <see cref="ConnectionsClosed"/> with reason <c>slow_consumer</c>.</summary>
+    public const string MessagesDropped = "sockeye.messages.dropped";
+
+    /// <summary>Bytes queued on all of a server's connections and not yet sent (up-down counter, <c>By</c>).</summary>
+    public const string SendQueueBytes = "sockeye.send_queue.bytes";
+
     /// <summary>Jobs waiting for a worker in a <see cref="Pools.WorkerPool"/> now (up-down counter, <c>{job}</c>).</summary>
     public const string PoolJobsQueued = "sockeye.pool.jobs.queued";
 

@@ -17,6 +17,9 @@ internal sealed class TcpServerMetrics : IDisposable
     private static readonly double[] DurationBuckets = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
 
     private readonly Meter _meter;
+
+    /// <summary>The server's own meter, for tests that collect from this server's instruments only.</summary>
+    internal Meter Meter => _meter;
     private readonly Histogram<double> _duration;
 
     // Per close reason, the server's tags plus the reason: built once, so a record allocates nothing.
@@ -59,6 +62,15 @@ internal sealed class TcpServerMetrics : IDisposable
             "{connection}", "Connections that ended, by how they ended.");
         _duration = _meter.CreateHistogram(SockeyeMetrics.ConnectionDuration, "s", "How long connections lasted, by how they ended.",
             tags: null, advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        var fanout = counters.Fanout;
+        _meter.CreateObservableCounter(SockeyeMetrics.MessagesQueued, () => new Measurement<long>(fanout.Queued.Sum, tags),
+            "{message}", "Messages queued on connections from other tasks (TrySend, group broadcasts).");
+        _meter.CreateObservableCounter(SockeyeMetrics.MessagesSent, () => new Measurement<long>(fanout.Sent.Sum, tags),
+            "{message}", "Queued messages the kernel took.");
+        _meter.CreateObservableCounter(SockeyeMetrics.MessagesDropped, () => new Measurement<long>(fanout.Dropped.Sum, tags),
+            "{message}", "Messages not delivered: a full send queue, or queued on a connection that was disconnected or aborted.");
+        _meter.CreateObservableUpDownCounter(SockeyeMetrics.SendQueueBytes, () => new Measurement<long>(fanout.PendingBytes.Sum, tags),
+            "By", "Bytes queued on every connection and not yet taken by the kernel.");
         _meter.CreateObservableCounter(SockeyeMetrics.FramesDecoded, () => new Measurement<long>(counters.Traffic?.Frames.Sum ?? 0, tags),
             "{frame}", "Frames decoded by the framing helpers.");
         _meter.CreateObservableCounter(SockeyeMetrics.BytesReceived, () => new Measurement<long>(counters.Traffic?.Received.Sum ?? 0, tags),
