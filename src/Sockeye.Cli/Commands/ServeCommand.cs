@@ -11,13 +11,15 @@ internal static class ServeCommand
     public static Command Create()
     {
         var serve = new Command("serve", "Run a built-in server until SIGTERM or Ctrl-C, then drain gracefully.");
-        serve.Subcommands.Add(CreateEcho());
+        serve.Subcommands.Add(CreateTcp(chat: false));
+        serve.Subcommands.Add(CreateTcp(chat: true));
         serve.Subcommands.Add(ServeUdpEchoCommand.Create());
         ServeConfigCommand.AddTo(serve);
         return serve;
     }
 
-    private static Command CreateEcho()
+    /// <summary><c>serve echo</c> or <c>serve chat</c>: the same TCP server options, a different handler.</summary>
+    private static Command CreateTcp(bool chat)
     {
         var host = CliOptions.Host("Address to listen on (an IP address; 0.0.0.0 or :: for all interfaces)");
         var port = CliOptions.Port("Port to listen on (0 picks a free one; the chosen port is printed)", 7000);
@@ -49,10 +51,17 @@ internal static class ServeCommand
         var framing = EchoFraming.FramingOption();
         var maxFrameSize = EchoFraming.MaxFrameSizeOption();
 
-        var echo = new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
-        {
-            host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, statsInterval,
-        };
+        var echo = chat
+            ? new Command("chat", "A chat server (rooms, NICK/JOIN/PART/MSG/QUIT lines; docs/CHAT.md): every MSG is broadcast to the room's other members.")
+            {
+                host, port, maxConnections, descriptorReserve, drainTimeout, unix, unixMode, inline, ioEngine, statsInterval,
+            }
+            : new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
+            {
+                host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, statsInterval,
+            };
+        var chatOptions = chat ? new ChatOptions() : null;
+        chatOptions?.AddTo(echo);
         var timeouts = new TimeoutOptions();
         timeouts.AddTo(echo);
         var watch = new ObservabilityOptions();
@@ -92,6 +101,18 @@ internal static class ServeCommand
             options.StartHandlersInline = parse.GetValue(inline) && options.Tls is null;
             options.InlineCompletions = parse.GetValue(inline);
             options.IoEngine = parse.GetValue(ioEngine);
+            if (chatOptions is not null)
+            {
+                if (options.Tls is not null)
+                {
+                    // Fan-out queues work on plain TCP and Unix sockets only so far (docs/CHAT.md).
+                    Console.Error.WriteLine("sockeye: error: serve chat does not support --tls yet (its send queues work on plain TCP and Unix sockets)");
+                    return Task.FromResult(2);
+                }
+
+                options.SendQueue = chatOptions.SendQueue(parse);
+            }
+
             if (scale.WorkerCount(parse) is { } workers)
             {
                 return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);
@@ -102,7 +123,9 @@ internal static class ServeCommand
                 Supervision.SuperviseRunner.StopWhenSupervisorGoes();
             }
 
-            var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
+            var handler = chatOptions is not null
+                ? new Chat.ChatHandler(new Chat.ChatRooms(), chatOptions.MaxLine(parse))
+                : EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });
         return echo;

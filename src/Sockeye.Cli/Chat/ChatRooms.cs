@@ -1,0 +1,51 @@
+using System.Collections.Concurrent;
+using Sockeye.Fanout;
+
+namespace Sockeye.Cli.Chat;
+
+/// <summary>The rooms of one <c>sockeye serve chat</c> process: a <see cref="ConnectionGroup"/> per
+/// room, created by the first join and forgotten when its last member leaves.</summary>
+internal sealed class ChatRooms
+{
+    private readonly ConcurrentDictionary<string, ConnectionGroup> _rooms = new(StringComparer.Ordinal);
+
+    /// <summary>Rooms that exist now.</summary>
+    public int Count => _rooms.Count;
+
+    /// <summary>The room named <paramref name="name"/>, if it exists.</summary>
+    public ConnectionGroup? Find(string name) => _rooms.TryGetValue(name, out var room) ? room : null;
+
+    /// <summary>Adds <paramref name="connection"/> to the room, creating it if needed.</summary>
+    public void Join(string name, Connection connection)
+    {
+        while (true)
+        {
+            var room = _rooms.GetOrAdd(name, static n => new ConnectionGroup(n));
+            room.Add(connection);
+
+            // A room emptied and forgotten between GetOrAdd and Add is not the room any more: join the
+            // one that replaced it instead, so no member is left in a room nobody can reach.
+            if (_rooms.TryGetValue(name, out var current) && ReferenceEquals(current, room))
+            {
+                return;
+            }
+
+            room.Remove(connection);
+        }
+    }
+
+    /// <summary>Removes <paramref name="connection"/> from the room; forgets the room once it is empty.</summary>
+    public void Part(string name, Connection connection)
+    {
+        if (Find(name) is not { } room)
+        {
+            return;
+        }
+
+        room.Remove(connection);
+        if (room.Count == 0)
+        {
+            _rooms.TryRemove(new KeyValuePair<string, ConnectionGroup>(name, room));
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using System.CommandLine;
+using Sockeye.Fanout;
+
+namespace Sockeye.Cli.Commands;
+
+/// <summary>The options only <c>sockeye serve chat</c> has: the longest line, and each connection's
+/// send queue (the slow-consumer policy, <see cref="SendQueueOptions"/>).</summary>
+internal sealed class ChatOptions
+{
+    private readonly Option<long> _maxLine = CliOptions.Size("--max-frame-size", 4096, "Longest command line, without its \\n; a longer one gets 'ERR line too long' and the connection is closed");
+    private readonly Option<long> _hard = CliOptions.Size("--send-queue-limit", SendQueueOptions.Default.HardLimit, "Most bytes queued for one client; past it the client is disconnected as a slow consumer (or messages dropped, see --send-queue-overflow)");
+    private readonly Option<long> _soft = CliOptions.Size("--send-queue-soft-limit", SendQueueOptions.Default.SoftLimit, "Queued bytes a client may stay above for --send-queue-soft-time before it is disconnected (0: off)");
+    private readonly Option<TimeSpan> _softTime = CliOptions.Duration("--send-queue-soft-time", SendQueueOptions.Default.SoftLimitTime, "How long a client may stay above --send-queue-soft-limit");
+    private readonly Option<string> _overflow = new("--send-queue-overflow")
+    {
+        Description = "What a full queue does: disconnect (the slow consumer; default), drop-newest or drop-oldest (keep the client, lose messages)",
+        DefaultValueFactory = _ => "disconnect",
+    };
+
+    public void AddTo(Command command)
+    {
+        _maxLine.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && Parsing.ByteSize.TryParse(r.Tokens[0].Value, out var value, out _) && value is < 16 or > 1024 * 1024)
+            {
+                r.AddError($"--max-frame-size must be between 16 B and 1 MiB, got {r.Tokens[0].Value}");
+            }
+        });
+        _hard.Validators.Add(r =>
+        {
+            if (r.Tokens.Count > 0 && Parsing.ByteSize.TryParse(r.Tokens[0].Value, out var value, out _) && value < 1)
+            {
+                r.AddError($"--send-queue-limit must be at least 1 byte, got {r.Tokens[0].Value}");
+            }
+        });
+        _overflow.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (ParseOverflow(value) is null)
+            {
+                r.AddError($"--send-queue-overflow must be disconnect, drop-newest or drop-oldest, got '{value}'");
+            }
+        });
+        command.Validators.Add(r =>
+        {
+            var hard = r.GetValue(_hard);
+            var soft = r.GetValue(_soft);
+            if (soft > hard)
+            {
+                r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({hard} bytes)");
+            }
+        });
+        command.Options.Add(_maxLine);
+        command.Options.Add(_hard);
+        command.Options.Add(_soft);
+        command.Options.Add(_softTime);
+        command.Options.Add(_overflow);
+    }
+
+    public int MaxLine(ParseResult parse) => (int)parse.GetValue(_maxLine);
+
+    public SendQueueOptions SendQueue(ParseResult parse) => new()
+    {
+        HardLimit = parse.GetValue(_hard),
+        SoftLimit = parse.GetValue(_soft),
+        SoftLimitTime = parse.GetValue(_softTime),
+        Overflow = ParseOverflow(parse.GetValue(_overflow)) ?? QueueOverflow.Disconnect,
+    };
+
+    private static QueueOverflow? ParseOverflow(string? value) => value switch
+    {
+        "disconnect" => QueueOverflow.Disconnect,
+        "drop-newest" => QueueOverflow.DropNewest,
+        "drop-oldest" => QueueOverflow.DropOldest,
+        _ => null,
+    };
+}
