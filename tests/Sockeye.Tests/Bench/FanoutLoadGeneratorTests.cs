@@ -107,6 +107,39 @@ public class FanoutLoadGeneratorTests
         Assert.NotNull(result.ServerCpuMicrosecondsPerOperation);
     }
 
+    [Fact]
+    public async Task TheGoReferencePeerDropsAMemberThatStopsReading()
+    {
+        await using var peer = await GoChatPeer.StartAsync();
+        var endPoint = new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, peer.Port);
+        // A small receive buffer, so that the kernel's buffers fill and go-chat's 256-line queue backs up.
+        using var stalled = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await stalled.ConnectAsync(endPoint).WaitAsync(Loopback.Patience);
+        using var publisher = await Loopback.ConnectAsync(endPoint);
+        await stalled.SendAllAsync("JOIN r\n"u8.ToArray());
+        await publisher.SendAllAsync("JOIN r\n"u8.ToArray());
+        Assert.Equal("OK JOIN r\n", System.Text.Encoding.ASCII.GetString(await publisher.ReceiveExactlyAsync(10)));
+
+        // 4,000-byte messages, bounded: 2,000 of them (8 MB) are far more than 256 lines plus the socket buffers.
+        var message = System.Text.Encoding.ASCII.GetBytes("MSG r " + new string('x', 4000) + "\n");
+        for (var i = 0; i < 2000; i++)
+        {
+            await publisher.SendAllAsync(message);
+        }
+
+        // Now read: what was queued before the drop, then the end of the connection.
+        var buffer = new byte[65536];
+        long received = 0;
+        int n;
+        while ((n = await stalled.ReceiveAsync(buffer).WaitAsync(Loopback.Patience)) > 0)
+        {
+            received += n;
+        }
+
+        // Each delivery is "r guest1: " + 4,000 x + "\n" (4,011 bytes): it was cut off before the last.
+        Assert.True(received is > 0 and < 2000L * 4011, $"{received} bytes arrived before the end of the connection");
+    }
+
     [Theory]
     [InlineData("room3 p7: 12 345 xxxx", true, 7, 12, 345)]
     [InlineData("room0 p0: 0 99", true, 0, 0, 99)]
