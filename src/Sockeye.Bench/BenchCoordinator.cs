@@ -38,9 +38,12 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
             var pid = settings.ServerPid;
             long? rssBefore = pid is { } p0 ? ProcessStats.ResidentBytes(p0) : null;
             var display = new ProgressDisplay(settings, progressOutput);
-            display.Phase(settings.Mode == BenchMode.Udp
-                ? $"opening {settings.Connections:N0} sockets to udp {settings.Target}"
-                : $"opening {settings.Connections:N0} connections to {settings.Target}");
+            display.Phase(settings.Mode switch
+            {
+                BenchMode.Udp => $"opening {settings.Connections:N0} sockets to udp {settings.Target}",
+                BenchMode.Fanout => $"joining {settings.Subscribers:N0} subscribers and {settings.Publishers:N0} publishers to {settings.Rooms:N0} room(s) at {settings.Target}",
+                _ => $"opening {settings.Connections:N0} connections to {settings.Target}",
+            });
             await Task.WhenAll(participants.Select(p => p.PrepareAsync(cancellationToken))).ConfigureAwait(false);
 
             var started = Stopwatch.GetTimestamp();

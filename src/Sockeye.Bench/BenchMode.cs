@@ -14,4 +14,8 @@ public enum BenchMode
 
     /// <summary>Datagrams to a UDP echo server, a window of them in flight per socket: rate, loss, latency.</summary>
     Udp,
+
+    /// <summary>Chat rooms (docs/CHAT.md): publishers send at a fixed rate, every other member of the room
+    /// receives each message; deliveries per second, losses, delivery latency, slow-consumer drops.</summary>
+    Fanout,
 }

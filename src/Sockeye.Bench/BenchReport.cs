@@ -13,6 +13,11 @@ internal static class BenchReport
             return FormatUdp(r);
         }
 
+        if (settings.Mode == BenchMode.Fanout)
+        {
+            return FormatFanout(r, settings);
+        }
+
         var text = new StringBuilder();
         var loop = settings.Mode != BenchMode.Echo ? "" : settings.Rate > 0 ? $", open loop at {settings.Rate:N0}/s" : ", closed loop";
         var tls = settings.Tls ? " over TLS" : "";
@@ -61,6 +66,25 @@ internal static class BenchReport
         }
 
         return text;
+    }
+
+    /// <summary>The fanout report: what was published and what arrived, delivery latency, drops, CPU.</summary>
+    private static string FormatFanout(BenchResult r, BenchSettings settings)
+    {
+        var text = new StringBuilder();
+        text.AppendLine($"sockeye bench fanout → {r.Target}: {r.Subscribers:N0} subscribers, {r.Publishers:N0} publishers at {settings.Rate:N0} msg/s each, {r.Rooms:N0} room(s), {r.Size:N0} B messages, {r.Seconds:F1} s measured");
+        Row(text, "messages", $"{r.Messages:N0} published ({(r.Seconds > 0 ? r.Messages / r.Seconds : 0):N0}/s)");
+        Row(text, "deliveries", $"{r.Operations:N0} of {r.ExpectedDeliveries:N0} expected ({r.Throughput:N0}/s), {r.LostDeliveries:N0} lost");
+        Row(text, "latency (µs)", $"p50 {r.P50Microseconds:N1}  p90 {r.P90Microseconds:N1}  p99 {r.P99Microseconds:N1}  p99.9 {r.P999Microseconds:N1}  max {r.MaxMicroseconds:N1}");
+        Row(text, "disconnected", $"{r.DisconnectedSubscribers:N0} subscribers, {r.DisconnectedPublishers:N0} publishers (by the server)");
+        Row(text, "client CPU", $"{r.ClientCpuMicrosecondsPerOperation:N2} µs per delivery");
+        if (r.ServerCpuMicrosecondsPerOperation is { } serverCpu)
+        {
+            Row(text, "server CPU", $"{serverCpu:N2} µs per delivery ({r.ServerCpuUtilization:N2} cores busy)");
+        }
+
+        Row(text, "errors", $"{r.Errors:N0} ({r.ConnectFailures:N0} failed to join), unreadable lines {r.Mismatches:N0}");
+        return text.ToString();
     }
 
     private static void Row(StringBuilder text, string name, string value) => text.AppendLine($"  {name,-18}{value}");

@@ -59,6 +59,30 @@ internal sealed record BenchResult
     /// included (udp only; null otherwise).</summary>
     public long? DatagramsReceived { get; init; }
 
+    /// <summary>Fanout: subscribers asked for (null for other modes).</summary>
+    public int? Subscribers { get; init; }
+
+    /// <summary>Fanout: rooms.</summary>
+    public int? Rooms { get; init; }
+
+    /// <summary>Fanout: publishers asked for.</summary>
+    public int? Publishers { get; init; }
+
+    /// <summary>Fanout: messages the publishers sent in the measured window.</summary>
+    public long? Messages { get; init; }
+
+    /// <summary>Fanout: deliveries those messages owe: each to every other member of its room.</summary>
+    public long? ExpectedDeliveries { get; init; }
+
+    /// <summary>Fanout: expected deliveries that never arrived (within the drain after the window).</summary>
+    public long? LostDeliveries { get; init; }
+
+    /// <summary>Fanout: subscribers whose connection the server ended during the run (slow-consumer drops).</summary>
+    public long? DisconnectedSubscribers { get; init; }
+
+    /// <summary>Fanout: publishers whose connection the server ended during the run (also counted as errors).</summary>
+    public long? DisconnectedPublishers { get; init; }
+
     /// <summary>Why the run failed, when a workload can say more than a count (udp: nothing answers at
     /// the target); null otherwise.</summary>
     public string? Failure { get; init; }
@@ -92,6 +116,11 @@ internal sealed record BenchResult
     /// <summary>Datagrams sent that never came back (udp).</summary>
     public long? DatagramsLost => DatagramsSent is { } sent && DatagramsReceived is { } received ? Math.Max(0, sent - received) : null;
 
+    /// <summary>Whether the run saw no error, no corrupted or unparseable line, and (fanout) no delivery lost
+    /// that the server did not account for by disconnecting a subscriber.</summary>
+    [JsonIgnore]
+    public bool Passed => Errors == 0 && Mismatches == 0 && !(LostDeliveries > 0 && DisconnectedSubscribers == 0);
+
     /// <summary>Lost as a fraction of sent (udp).</summary>
     public double? LossRatio => DatagramsLost is { } lost ? (DatagramsSent > 0 ? (double)lost / DatagramsSent.Value : 0) : null;
 
@@ -124,6 +153,11 @@ internal sealed record BenchResult
             ClientCpuSeconds = parts.Sum(p => p.ClientCpuSeconds),
             DatagramsSent = SumOrNull(parts.Select(p => p.DatagramsSent)),
             DatagramsReceived = SumOrNull(parts.Select(p => p.DatagramsReceived)),
+            Messages = SumOrNull(parts.Select(p => p.Messages)),
+            ExpectedDeliveries = SumOrNull(parts.Select(p => p.ExpectedDeliveries)),
+            LostDeliveries = SumOrNull(parts.Select(p => p.LostDeliveries)),
+            DisconnectedSubscribers = SumOrNull(parts.Select(p => p.DisconnectedSubscribers)),
+            DisconnectedPublishers = SumOrNull(parts.Select(p => p.DisconnectedPublishers)),
             Failure = parts.Select(p => p.Failure).FirstOrDefault(f => f is not null),
             Histogram = LatencyHistogram.Encode(LatencyHistogram.Merge(parts.Select(p => p.Histogram).Where(h => h.Length > 0))),
         };

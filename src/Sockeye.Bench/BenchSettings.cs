@@ -41,8 +41,18 @@ public sealed record BenchSettings
     /// its window, so one loss does not stall it. After the window closes, what is still in flight gets this long.</summary>
     public TimeSpan LossTimeout { get; init; } = TimeSpan.FromMilliseconds(500);
 
-    /// <summary>Round trips per second over all connections (open loop); 0 for closed loop.</summary>
+    /// <summary>Round trips per second over all connections (open loop); 0 for closed loop. Fanout: messages
+    /// per second per publisher (always open loop).</summary>
     public double Rate { get; init; }
+
+    /// <summary>Fanout: connections that join a room and only receive (subscriber i joins room i % <see cref="Rooms"/>).</summary>
+    public int Subscribers { get; init; } = 1000;
+
+    /// <summary>Fanout: rooms the subscribers and publishers are spread over.</summary>
+    public int Rooms { get; init; } = 1;
+
+    /// <summary>Fanout: connections that join a room and send to it at <see cref="Rate"/> (publisher j joins room j % <see cref="Rooms"/>).</summary>
+    public int Publishers { get; init; } = 1;
 
     /// <summary>Stop after this many measured round trips (0: run for <see cref="Duration"/>).</summary>
     public long Requests { get; init; }

@@ -44,6 +44,7 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
         BenchMode.Echo => new EchoWorkload(settings),
         BenchMode.Idle => new IdleWorkload(settings),
         BenchMode.Udp => new UdpWorkload(settings),
+        BenchMode.Fanout => new FanoutWorkload(settings),
         _ => new ChurnWorkload(settings),
     };
 }

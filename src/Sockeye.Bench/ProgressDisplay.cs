@@ -36,6 +36,7 @@ internal sealed class ProgressDisplay(BenchSettings settings, TextWriter output)
         {
             BenchMode.Churn => "conn/s",
             BenchMode.Udp => "dgram/s",
+            BenchMode.Fanout => "deliv/s",
             _ => "ops/s",
         };
         var line = $"{elapsed.TotalSeconds,6:F1}s  open {open,7:N0}  {what} {rate,10:N0}  p99 {LatencyHistogram.Microseconds(interval, 99),9:N1} µs  errors {errors:N0}  mismatches {mismatches:N0}";

@@ -81,7 +81,7 @@ internal abstract class Workload : IAsyncDisposable
     public abstract Task RunAsync();
 
     /// <summary>Opens the measured window: counters and latencies from here on are the result.</summary>
-    public void BeginMeasurement()
+    public virtual void BeginMeasurement()
     {
         _held = Open;
         _operationsAtStart = Operations;
@@ -178,6 +178,20 @@ internal abstract class Workload : IAsyncDisposable
         if (_measuring)
         {
             LatencyHistogram.Record(_recorder, nanoseconds, count);
+        }
+    }
+
+    /// <summary>Records a latency whether or not the window is open, for a workload that decides itself
+    /// which samples are measured (fanout: a message sent in the window may arrive after it closed).</summary>
+    protected void RecordLatencyAnyTime(long nanoseconds, int count) => LatencyHistogram.Record(_recorder, nanoseconds, count);
+
+    /// <summary>Adds the latencies recorded since the window closed to the result (see <see cref="RecordLatencyAnyTime"/>).</summary>
+    protected void TakeLateLatencies()
+    {
+        var late = _recorder.GetIntervalHistogram();
+        lock (_measured)
+        {
+            _measured.Add(late);
         }
     }
 

@@ -3,7 +3,8 @@ using Sockeye.Bench;
 
 namespace Sockeye.Cli.Commands;
 
-/// <summary><c>sockeye bench echo|idle|churn|udp</c>: a load generator for any TCP (or UDP) echo server.</summary>
+/// <summary><c>sockeye bench echo|idle|churn|udp|fanout</c>: a load generator for any TCP (or UDP) echo server,
+/// and for chat servers that speak docs/CHAT.md (fanout).</summary>
 internal static class BenchCommand
 {
     public static Command Create()
@@ -13,7 +14,114 @@ internal static class BenchCommand
         bench.Subcommands.Add(Create(BenchMode.Idle, "Hold N idle connections, prove them alive before and after; with --server-pid, the server's bytes per connection.", connections: 10_000));
         bench.Subcommands.Add(Create(BenchMode.Churn, "Short connections (connect, one round trip, close) as fast as the server takes them.", connections: 50));
         bench.Subcommands.Add(UdpBenchCommand.Create());
+        bench.Subcommands.Add(CreateFanout());
         return bench;
+    }
+
+    /// <summary>The longest message text <c>bench fanout</c> sends: with <c>MSG room&lt;r&gt; </c> and the
+    /// newline it stays inside the protocol's 4096-byte line.</summary>
+    public const int MaxFanoutSize = 4000;
+
+    /// <summary><c>bench fanout</c>: subscribers and publishers in chat rooms (docs/CHAT.md).</summary>
+    private static Command CreateFanout()
+    {
+        var host = CliOptions.Host("Chat server address (an IP address)");
+        var port = CliOptions.Port("Chat server port", 7000);
+        var subscribers = CliOptions.AtLeast("--subscribers", 1, 1000, "Connections that join a room and receive (subscriber i joins room i % rooms)");
+        var rooms = CliOptions.AtLeast("--rooms", 1, 1, "Rooms the subscribers and publishers are spread over");
+        var publishers = CliOptions.AtLeast("--publishers", 1, 1, "Connections that join a room and send to it (publisher j joins room j % rooms)");
+        var rate = new Option<double>("--rate") { Description = "Messages per second per publisher, open loop: latency counts from when a message was due", DefaultValueFactory = _ => 100 };
+        var size = CliOptions.Size("--size", 64, "Bytes of message text (sequence number, timestamp, padding)");
+        var duration = CliOptions.Duration("--duration", TimeSpan.FromSeconds(10), "Length of the measured window");
+        var warmup = CliOptions.Duration("--warmup", TimeSpan.FromSeconds(2), "Publishing before the measured window, not counted");
+        var sources = new Option<string?>("--source-ips") { Description = "Source addresses to spread connections over, e.g. 127.0.0.1-127.0.0.40" };
+        var serverPid = ServerPidOption();
+        var json = new Option<bool>("--json") { Description = "Print the result as JSON on stdout" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "No live progress on stderr" };
+
+        var command = new Command("fanout", "Chat rooms (docs/CHAT.md): publishers send at a fixed rate to rooms of subscribers; deliveries/s, lost deliveries, delivery latency, slow-consumer drops, server CPU per delivery.")
+        {
+            host, port, subscribers, rooms, publishers, rate, size, duration, warmup, sources, serverPid, json, quiet,
+        };
+        host.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string>();
+            if (!System.Net.IPAddress.TryParse(value, out _))
+            {
+                r.AddError($"--host must be an IP address, got '{value}'");
+            }
+        });
+        rate.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<double>();
+            if (!(value > 0) || double.IsInfinity(value))
+            {
+                r.AddError($"--rate must be a positive number of messages per second per publisher, got {value}");
+            }
+        });
+        size.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<long>();
+            if (value is < 1 or > MaxFanoutSize)
+            {
+                r.AddError($"--size must be between 1 and {MaxFanoutSize} bytes (the protocol's line limit is 4096), got {value}");
+            }
+        });
+        duration.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<TimeSpan>() <= TimeSpan.Zero)
+            {
+                r.AddError("--duration must be longer than zero");
+            }
+        });
+        sources.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<string?>() is { } text && !SourceAddresses.TryParse(text, out _, out var error))
+            {
+                r.AddError($"--source-ips: {error}");
+            }
+        });
+        command.Validators.Add(r =>
+        {
+            var s = r.GetValue(subscribers);
+            var n = r.GetValue(rooms);
+            if (n > s)
+            {
+                r.AddError($"--rooms {n} is more than --subscribers {s}: every room needs at least one subscriber");
+            }
+        });
+
+        command.SetAction(async (parse, cancellationToken) =>
+        {
+            var sourceText = parse.GetValue(sources);
+            SourceAddresses? parsedSources = null;
+            if (sourceText is not null && !SourceAddresses.TryParse(sourceText, out parsedSources, out var sourceError))
+            {
+                throw new InvalidOperationException(sourceError); // The validator already refused it.
+            }
+
+            var settings = new BenchSettings
+            {
+                Mode = BenchMode.Fanout,
+                Host = parse.GetValue(host)!,
+                Port = parse.GetValue(port),
+                Subscribers = parse.GetValue(subscribers),
+                Rooms = parse.GetValue(rooms),
+                Publishers = parse.GetValue(publishers),
+                Connections = parse.GetValue(subscribers) + parse.GetValue(publishers),
+                Rate = parse.GetValue(rate),
+                Size = (int)parse.GetValue(size),
+                Duration = parse.GetValue(duration),
+                Warmup = parse.GetValue(warmup),
+                SourceAddresses = parsedSources,
+                SourceAddressesText = sourceText,
+                ServerPid = parse.GetValue(serverPid),
+                Json = parse.GetValue(json),
+                Quiet = parse.GetValue(quiet),
+            };
+            return await RunAsync(settings, cancellationToken);
+        });
+        return command;
     }
 
     private static Command Create(BenchMode mode, string description, int connections)

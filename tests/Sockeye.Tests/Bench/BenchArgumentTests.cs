@@ -59,4 +59,25 @@ public class BenchArgumentTests
     [InlineData("bench udp --processes 2", "Unrecognized command or argument '--processes'")]
     public void UdpRefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected) =>
         Assert.Contains(Errors(commandLine), e => e.Contains(expected, StringComparison.Ordinal));
+
+    [Theory]
+    [InlineData("bench fanout")]
+    [InlineData("bench fanout --subscribers 5000 --rooms 50 --publishers 10 --rate 20.5 --size 1KiB --duration 30s --warmup 0 --source-ips 127.0.0.1-127.0.0.4 --json --quiet")]
+    public void FanoutAcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
+
+    [Theory]
+    [InlineData("bench fanout --subscribers 0", "--subscribers must be at least 1, got 0")]
+    [InlineData("bench fanout --rooms 0", "--rooms must be at least 1, got 0")]
+    [InlineData("bench fanout --publishers 0", "--publishers must be at least 1, got 0")]
+    [InlineData("bench fanout --rate 0", "--rate must be a positive number of messages per second per publisher, got 0")]
+    [InlineData("bench fanout --rate -3", "--rate must be a positive number of messages per second per publisher, got -3")]
+    [InlineData("bench fanout --size 0", "--size must be between 1 and 4000 bytes (the protocol's line limit is 4096), got 0")]
+    [InlineData("bench fanout --size 4001", "--size must be between 1 and 4000 bytes")]
+    [InlineData("bench fanout --subscribers 3 --rooms 4", "--rooms 4 is more than --subscribers 3")]
+    [InlineData("bench fanout --duration 0", "--duration must be longer than zero")]
+    [InlineData("bench fanout --host chat.example", "--host must be an IP address, got 'chat.example'")]
+    [InlineData("bench fanout --connections 10", "Unrecognized command or argument '--connections'")]
+    [InlineData("bench fanout --processes 2", "Unrecognized command or argument '--processes'")]
+    public void FanoutRefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected) =>
+        Assert.Contains(Errors(commandLine), e => e.Contains(expected, StringComparison.Ordinal));
 }

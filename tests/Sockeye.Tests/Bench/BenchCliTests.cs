@@ -63,4 +63,35 @@ public class BenchCliTests
         Assert.Equal(0, root.GetProperty("datagramsLost").GetInt64());
         Assert.True(root.GetProperty("p50Microseconds").GetDouble() > 0);
     }
+
+    [Fact]
+    public async Task FanoutPrintsWhatWasPublishedWhatArrivedAndWhatWasLost()
+    {
+        await using var server = new TinyChatServer();
+
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(
+            $"bench fanout --port {server.Port} --subscribers 4 --rooms 2 --publishers 2 --rate 200 --duration 500ms --warmup 100ms --quiet");
+
+        Assert.True(exitCode == 0, $"exit {exitCode}; stderr: {stderr}");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        Assert.StartsWith($"sockeye bench fanout → 127.0.0.1:{server.Port}: 4 subscribers, 2 publishers at 200 msg/s each, 2 room(s), 64 B messages", lines[0], StringComparison.Ordinal);
+        Assert.Matches(new Regex(@"^messages +[\d,]+ published"), lines[1]);
+        Assert.Matches(new Regex(@"^deliveries +([\d,]+) of \1 expected \([\d,]+/s\), 0 lost$"), lines[2]);
+        Assert.Contains(lines, l => l.StartsWith("disconnected      0 subscribers, 0 publishers", StringComparison.Ordinal));
+        Assert.Equal("", stderr.Trim());
+    }
+
+    [Theory]
+    [InlineData("bench fanout --rate 0", "--rate must be a positive number of messages per second per publisher, got 0")]
+    [InlineData("bench fanout --subscribers 2 --rooms 3", "--rooms 3 is more than --subscribers 2")]
+    public async Task FanoutBadArgumentsGiveOneLineNamingTheOptionAndExitCode2(string arguments, string message)
+    {
+        var (exitCode, stdout, stderr) = await CliProcess.RunAsync(arguments);
+
+        Assert.Equal(2, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("sockeye: error: ", line, StringComparison.Ordinal);
+        Assert.Contains(message, line, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+    }
 }
