@@ -76,6 +76,9 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
     // The server's instruments, from listening until stopped; null when metrics are off.
     private TcpServerMetrics? _metrics;
 
+    /// <summary>The server's fan-out counts: messages queued, sent and dropped, bytes pending (a test probe).</summary>
+    internal Diagnostics.FanoutCounters FanoutCounters => _counters.Fanout;
+
     /// <summary>The server's meter once it started with metrics on (a test probe).</summary>
     internal System.Diagnostics.Metrics.Meter? Meter => _metrics?.Meter;
 

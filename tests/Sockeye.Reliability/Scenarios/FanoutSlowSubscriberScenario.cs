@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Sockeye.Fanout;
+using Sockeye.Reliability.Support;
+using Sockeye.Tests.Support;
+using Xunit.Abstractions;
+
+namespace Sockeye.Reliability.Scenarios;
+
+/// <summary>
+/// Scenario 13, fan-out with slow subscribers: 300 subscribers in one group, 10 of which never read,
+/// and a publisher broadcasting 2,000 messages of 1 KiB, paced. Every reading subscriber receives every
+/// message once and in order; each non-reader stays over the soft limit and is disconnected as a slow
+/// consumer within the soft-limit time (plus the time its kernel buffers took to fill); memory stays
+/// within the hard limit per slow subscriber; nothing queued is left behind.
+/// </summary>
+public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
+{
+    private const int Subscribers = 300;
+    private const int NonReaders = 10;
+    private const int Messages = 2_000;
+    private const int Size = 1024;
+    private const long HardLimit = 4 * 1024 * 1024;
+    private const long SoftLimit = 64 * 1024;
+    private static readonly TimeSpan SoftLimitTime = TimeSpan.FromSeconds(1);
+
+    [Fact]
+    public async Task ReadersGetEveryMessageInOrderAndEachNonReaderIsCutAtTheSoftLimitTime()
+    {
+        var group = new ConnectionGroup("room");
+        await using var scenario = await Scenario.StartAsync(output, "13 fan-out slow subscribers", new TcpServerOptions
+        {
+            MaxConnections = 2_000,
+            SendBufferSize = 32 * 1024,
+            SendQueue = new SendQueueOptions { HardLimit = HardLimit, SoftLimit = SoftLimit, SoftLimitTime = SoftLimitTime },
+        }, async connection =>
+        {
+            group.Add(connection);
+            var result = await connection.Input.ReadAsync();
+            while (!result.IsCompleted)
+            {
+                connection.Input.AdvanceTo(result.Buffer.End);
+                result = await connection.Input.ReadAsync();
+            }
+        });
+        var server = scenario.Server;
+        var workingSetBefore = Environment.WorkingSet;
+
+        var sockets = await Measure.InBatchesAsync(Enumerable.Range(0, Subscribers).ToArray(), 50, async i =>
+        {
+            var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+            if (i < NonReaders)
+            {
+                socket.ReceiveBufferSize = 4096;
+            }
+
+            await socket.ConnectAsync(scenario.EndPoint).WaitAsync(Loopback.Patience);
+            return socket;
+        });
+        await Loopback.EventuallyAsync(() => group.Count == Subscribers, "every subscriber joined");
+        var readers = sockets.Skip(NonReaders).Select(s => Task.Run(() => ReadAllAsync(s))).ToArray();
+
+        // Paced (10 ms per 10 messages: 2 s or more), so a non-reader's queue stays over
+        // the soft limit longer than allowed before publishing ends.
+        var started = Stopwatch.GetTimestamp();
+        using var stopSampling = new CancellationTokenSource();
+        var lastCut = Task.Run(async () =>
+        {
+            // When the last non-reader went: sampled every 10 ms.
+            while (server.GetClosedCount(ConnectionCloseReason.SlowConsumer) < NonReaders && !stopSampling.IsCancellationRequested)
+            {
+                await Task.Delay(10);
+            }
+
+            return Measure.Since(started);
+        });
+        var payload = new byte[Size];
+        for (var i = 0; i < Messages; i++)
+        {
+            Encoding.ASCII.GetBytes($"{i:D8}").CopyTo(payload, 0);
+            payload.AsSpan(8, Size - 9).Fill((byte)'p');
+            payload[^1] = (byte)'\n';
+            using (var message = OutgoingMessage.Create(payload))
+            {
+                group.Broadcast(message);
+            }
+
+            if (i % 10 == 9)
+            {
+                await Task.Delay(10);
+            }
+        }
+
+        var publishTime = Measure.Since(started);
+        await Loopback.EventuallyAsync(() => server.GetClosedCount(ConnectionCloseReason.SlowConsumer) == NonReaders, "every non-reader disconnected as a slow consumer");
+        await stopSampling.CancelAsync();
+        var cutAfter = await lastCut;
+        var workingSetGrowth = Environment.WorkingSet - workingSetBefore;
+        var received = await Task.WhenAll(readers).WaitAsync(Loopback.Patience);
+
+        var ends = await Task.WhenAll(sockets.Take(NonReaders).Select(s => s.ReceiveEndAsync()));
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+
+        await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "every connection closed");
+        var fanout = server.FanoutCounters;
+        var bound = NonReaders * HardLimit + 150L * 1024 * 1024;
+        scenario.Record("published", $"{Messages} × {Size} B to {Subscribers} subscribers in {Measure.Ms(publishTime)} ({Messages * (long)(Subscribers - NonReaders) * Size / 1048576.0:F0} MiB delivered to readers)");
+        scenario.Record("non-readers cut as slow consumers", $"{server.GetClosedCount(ConnectionCloseReason.SlowConsumer)} of {NonReaders}, the last {Measure.Ms(cutAfter)} after publishing began (soft limit {SoftLimit / 1024} KiB for {SoftLimitTime.TotalSeconds} s)");
+        scenario.Record("working set growth", $"{Measure.MiB(workingSetGrowth)} (bound {Measure.MiB(bound)}: hard limit × non-readers + 150 MiB)");
+        scenario.Record("messages queued / sent / dropped; bytes still pending", $"{fanout.Queued.Sum} / {fanout.Sent.Sum} / {fanout.Dropped.Sum}; {fanout.PendingBytes.Sum}");
+
+        Assert.True(publishTime > SoftLimitTime * 2, $"publishing took {publishTime}: too short to show the soft limit's time");
+        Assert.All(received, r => Assert.Equal(Messages, r));
+        Assert.Equal(NonReaders, server.GetClosedCount(ConnectionCloseReason.SlowConsumer));
+        Assert.All(ends, end => Assert.Equal(SocketError.ConnectionReset, end));
+        Assert.True(cutAfter < publishTime, $"the last non-reader was cut {cutAfter} after the start, not before publishing ended ({publishTime})");
+        Assert.True(workingSetGrowth <= bound, $"the working set grew {workingSetGrowth} bytes, bound {bound}");
+        Assert.Equal(0, fanout.PendingBytes.Sum);
+        Assert.True(fanout.Sent.Sum >= (Subscribers - NonReaders) * (long)Messages, $"{fanout.Sent.Sum} messages sent");
+        Assert.True(fanout.Sent.Sum + fanout.Dropped.Sum >= fanout.Queued.Sum, "every queued message was sent or counted as dropped");
+        Assert.Equal(0, group.Count);
+        await scenario.AssertNoLeaksAsync();
+    }
+
+    /// <summary>Reads lines until the server's FIN or <see cref="Messages"/> lines; checks the order.</summary>
+    private static async Task<int> ReadAllAsync(Socket socket)
+    {
+        using var stream = new NetworkStream(socket, ownsSocket: false);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
+        using var timeout = new CancellationTokenSource(Loopback.Patience * 3);
+        var count = 0;
+        while (count < Messages && await reader.ReadLineAsync(timeout.Token) is { } line)
+        {
+            Assert.Equal(count, int.Parse(line.AsSpan(0, 8), System.Globalization.CultureInfo.InvariantCulture));
+            count++;
+        }
+
+        return count;
+    }
+}
