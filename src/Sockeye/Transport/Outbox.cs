@@ -20,7 +20,7 @@ namespace Sockeye.Transport;
 /// <para>Lock order: this object's lock is taken alone (never while holding the connection's or the
 /// poller's), and nothing is sent under it.</para>
 /// </remarks>
-internal sealed class Outbox : IValueTaskSource
+internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 {
     private readonly SocketConnection _connection;
     private readonly object _lock = new();
@@ -127,7 +127,11 @@ internal sealed class Outbox : IValueTaskSource
 
         if (result == SendResult.Queued && _connection.Writer.TryEnterGate())
         {
-            _ = DrainAsync();
+            // The drain runs as a work item, not on this thread: a broadcast queues on every member
+            // first, and messages that arrive before a member's drain runs go out with it, gathered
+            // into one sendmsg. Sending inline instead cost one system call per message per member,
+            // so a busy room could never batch (BENCHMARKS.md, "Fan-out").
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
         }
 
         return result;
@@ -403,6 +407,8 @@ internal sealed class Outbox : IValueTaskSource
             head = next;
         }
     }
+
+    void IThreadPoolWorkItem.Execute() => _ = DrainAsync();
 
     void IValueTaskSource.GetResult(short token) => _flushGate.GetResult(token);
 
