@@ -233,7 +233,9 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 
                 _connection.Context.Fanout?.PendingBytes.Add(-bytes);
                 _connection.Context.Fanout?.Dropped.Add(count);
-                if (!_connection.IsAborted)
+                // A send that fails because the connection is closing gracefully (a message queued in
+                // the last moment, after the FIN) is dropped, not turned into a reset.
+                if (!_connection.IsAborted && !_connection.Writer.IsClosed)
                 {
                     _connection.Abort($"a queued send failed: {ex.Message}");
                 }

@@ -264,6 +264,9 @@ internal sealed class SocketWriter : PipeWriter
         }
     }
 
+    /// <summary>Whether the writer was closed (the connection is ending gracefully).</summary>
+    internal bool IsClosed => Volatile.Read(ref _closed);
+
     /// <summary>Takes the send gate if it is free.</summary>
     internal bool TryEnterGate() => Interlocked.CompareExchange(ref _sending, 1, 0) == 0;
 
