@@ -209,13 +209,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
                 continue;
             }
 
-            long bytes = 0;
-            var count = 0;
-            for (var segment = head; segment is not null; segment = segment.NextSegment)
-            {
-                bytes += segment.End;
-                count++;
-            }
+            var count = Measure(head, out var bytes);
 
             try
             {
@@ -226,12 +220,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 #pragma warning restore CA1031
             {
                 Release(head);
-                lock (_lock)
-                {
-                    _pending -= bytes;
-                }
-
-                _connection.Context.Fanout?.PendingBytes.Add(-bytes);
+                Settle(bytes);
                 _connection.Context.Fanout?.Dropped.Add(count);
                 // A send that fails because the connection is closing gracefully (a message queued in
                 // the last moment, after the FIN) is dropped, not turned into a reset.
@@ -247,13 +236,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 
             Release(head);
             _connection.Context.Fanout?.Sent.Add(count);
-            lock (_lock)
-            {
-                _pending -= bytes;
-                OverSoftLimitTooLong(_options); // resets the soft-limit clock once under it
-            }
-
-            _connection.Context.Fanout?.PendingBytes.Add(-bytes);
+            Settle(bytes);
 
             if (Volatile.Read(ref _flushWaiting))
             {
@@ -336,13 +319,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
                 }
             }
 
-            long bytes = 0;
-            var count = 0;
-            for (var segment = head; segment is not null; segment = segment.NextSegment)
-            {
-                bytes += segment.End;
-                count++;
-            }
+            var count = Measure(head, out var bytes);
 
             try
             {
@@ -357,12 +334,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
             finally
             {
                 Release(head);
-                lock (_lock)
-                {
-                    _pending -= bytes;
-                }
-
-                _connection.Context.Fanout?.PendingBytes.Add(-bytes);
+                Settle(bytes);
             }
         }
     }
@@ -378,7 +350,21 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
             _head = _tail = null;
         }
 
-        long bytes = 0;
+        var count = Measure(head, out var bytes);
+
+        if (count > 0)
+        {
+            Settle(bytes);
+            _connection.Context.Fanout?.Dropped.Add(count);
+        }
+
+        Release(head);
+    }
+
+    /// <summary>How many messages and bytes the chain from <paramref name="head"/> holds.</summary>
+    private static int Measure(BufferSegment? head, out long bytes)
+    {
+        bytes = 0;
         var count = 0;
         for (var segment = head; segment is not null; segment = segment.NextSegment)
         {
@@ -386,18 +372,20 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
             count++;
         }
 
-        if (count > 0)
-        {
-            lock (_lock)
-            {
-                _pending -= bytes;
-            }
+        return count;
+    }
 
-            _connection.Context.Fanout?.PendingBytes.Add(-bytes);
-            _connection.Context.Fanout?.Dropped.Add(count);
+    /// <summary><paramref name="bytes"/> left the queue (sent or dropped): no longer pending, and the
+    /// soft-limit clock stops once the queue is back under it.</summary>
+    private void Settle(long bytes)
+    {
+        lock (_lock)
+        {
+            _pending -= bytes;
+            OverSoftLimitTooLong(_options);
         }
 
-        Release(head);
+        _connection.Context.Fanout?.PendingBytes.Add(-bytes);
     }
 
     private static void Release(BufferSegment? head)
