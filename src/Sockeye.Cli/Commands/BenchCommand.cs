@@ -74,13 +74,7 @@ internal static class BenchCommand
                 r.AddError("--duration must be longer than zero");
             }
         });
-        sources.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<string?>() is { } text && !SourceAddresses.TryParse(text, out _, out var error))
-            {
-                r.AddError($"--source-ips: {error}");
-            }
-        });
+        ValidateSources(sources);
         command.Validators.Add(r =>
         {
             var s = r.GetValue(subscribers);
@@ -93,12 +87,7 @@ internal static class BenchCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var sourceText = parse.GetValue(sources);
-            SourceAddresses? parsedSources = null;
-            if (sourceText is not null && !SourceAddresses.TryParse(sourceText, out parsedSources, out var sourceError))
-            {
-                throw new InvalidOperationException(sourceError); // The validator already refused it.
-            }
+            var parsedSources = ParseSources(parse, sources);
 
             var settings = new BenchSettings
             {
@@ -114,7 +103,7 @@ internal static class BenchCommand
                 Duration = parse.GetValue(duration),
                 Warmup = parse.GetValue(warmup),
                 SourceAddresses = parsedSources,
-                SourceAddressesText = sourceText,
+                SourceAddressesText = parse.GetValue(sources),
                 ServerPid = parse.GetValue(serverPid),
                 Json = parse.GetValue(json),
                 Quiet = parse.GetValue(quiet),
@@ -199,13 +188,7 @@ internal static class BenchCommand
                 r.AddError("--requests must not be negative");
             }
         });
-        sources.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<string?>() is { } text && !SourceAddresses.TryParse(text, out _, out var error))
-            {
-                r.AddError($"--source-ips: {error}");
-            }
-        });
+        ValidateSources(sources);
         host.Validators.Add(r =>
         {
             var value = r.GetValueOrDefault<string>();
@@ -226,12 +209,7 @@ internal static class BenchCommand
 
         command.SetAction(async (parse, cancellationToken) =>
         {
-            var sourceText = parse.GetValue(sources);
-            SourceAddresses? parsedSources = null;
-            if (sourceText is not null && !SourceAddresses.TryParse(sourceText, out parsedSources, out var sourceError))
-            {
-                throw new InvalidOperationException(sourceError); // The validator already refused it.
-            }
+            var parsedSources = ParseSources(parse, sources);
 
             var settings = new BenchSettings
             {
@@ -247,7 +225,7 @@ internal static class BenchCommand
                 Rate = mode == BenchMode.Echo ? parse.GetValue(rate) : 0,
                 Requests = mode == BenchMode.Echo ? parse.GetValue(requests) : 0,
                 SourceAddresses = parsedSources,
-                SourceAddressesText = sourceText,
+                SourceAddressesText = parse.GetValue(sources),
                 Processes = parse.GetValue(processes),
                 ServerPid = parse.GetValue(serverPid),
                 Json = parse.GetValue(json),
@@ -283,4 +261,19 @@ internal static class BenchCommand
         SocketEngine.UseInlineCompletions();
         return LoadGenerator.RunAsync(settings, cancellationToken);
     }
+
+    /// <summary>Refuses a <c>--source-ips</c> value that is not a list or range of addresses (one line naming it).</summary>
+    private static void ValidateSources(Option<string?> sources) => sources.Validators.Add(r =>
+    {
+        if (r.GetValueOrDefault<string?>() is { } text && !SourceAddresses.TryParse(text, out _, out var error))
+        {
+            r.AddError($"--source-ips: {error}");
+        }
+    });
+
+    /// <summary>The parsed <c>--source-ips</c>, or null when not given (its validator already refused a bad one).</summary>
+    private static SourceAddresses? ParseSources(ParseResult parse, Option<string?> sources) =>
+        parse.GetValue(sources) is not { } text ? null
+        : SourceAddresses.TryParse(text, out var parsed, out var error) ? parsed
+        : throw new InvalidOperationException(error);
 }

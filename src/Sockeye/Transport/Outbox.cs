@@ -190,15 +190,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
     {
         while (true)
         {
-            BufferSegment? head;
-            BufferSegment? tail;
-            lock (_lock)
-            {
-                head = _head;
-                tail = _tail;
-                _head = _tail = null;
-            }
-
+            var head = TakeAll(out var tail, closeIfEmpty: false);
             if (head is null)
             {
                 if (!ExitGate(resumeIfQueued: true))
@@ -305,18 +297,10 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
     {
         while (true)
         {
-            BufferSegment? head;
-            BufferSegment? tail;
-            lock (_lock)
+            var head = TakeAll(out var tail, closeIfEmpty: true);
+            if (head is null)
             {
-                head = _head;
-                tail = _tail;
-                _head = _tail = null;
-                if (head is null)
-                {
-                    _closed = true;
-                    return;
-                }
+                return;
             }
 
             var count = Measure(head, out var bytes);
@@ -359,6 +343,25 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
         }
 
         Release(head);
+    }
+
+    /// <summary>Takes every queued message for a send (the chain's head, or null when none is queued);
+    /// with <paramref name="closeIfEmpty"/> an empty queue also closes, atomically, so nothing can be
+    /// queued after the last look of a graceful close.</summary>
+    private BufferSegment? TakeAll(out BufferSegment? tail, bool closeIfEmpty)
+    {
+        lock (_lock)
+        {
+            var head = _head;
+            tail = _tail;
+            _head = _tail = null;
+            if (head is null && closeIfEmpty)
+            {
+                _closed = true;
+            }
+
+            return head;
+        }
     }
 
     /// <summary>How many messages and bytes the chain from <paramref name="head"/> holds.</summary>
