@@ -39,6 +39,10 @@ internal sealed class ConnectionExtras
     /// <summary>The groups this connection is a member of, to leave them when it closes (locked on itself).</summary>
     public List<Fanout.ConnectionGroup>? Groups;
 
+    /// <summary>The connection handlers were given in place of this transport (the TLS layer), so that
+    /// the transport's close makes it leave its groups too.</summary>
+    public Connection? Upper;
+
     /// <summary>The connection closed and left its groups: it joins no more (under the Groups lock).</summary>
     public bool GroupsClosed;
 }

@@ -23,6 +23,7 @@ namespace Sockeye.Transport;
 internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 {
     private readonly SocketConnection _connection;
+    private readonly IOutboxSink _sink;
     private readonly object _lock = new();
     private SendQueueOptions _options;
 
@@ -39,9 +40,13 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
     private bool _flushWaiting;
     private ManualResetValueTaskSourceCore<bool> _flushGate = new() { RunContinuationsAsynchronously = true };
 
-    public Outbox(SocketConnection connection, SendQueueOptions options)
+    /// <param name="connection">The transport: its counters, its abort, its slow-consumer disconnect.</param>
+    /// <param name="sink">Where the queue sends, with the gate it shares with the handler's flushes.</param>
+    /// <param name="options">The queue's limits.</param>
+    public Outbox(SocketConnection connection, IOutboxSink sink, SendQueueOptions options)
     {
         _connection = connection;
+        _sink = sink;
         _options = options;
     }
 
@@ -125,7 +130,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
             return SendResult.Disconnected;
         }
 
-        if (result == SendResult.Queued && _connection.Writer.TryEnterGate())
+        if (result == SendResult.Queued && _sink.TryEnterGate())
         {
             // The drain runs as a work item, not on this thread: a broadcast queues on every member
             // first, and messages that arrive before a member's drain runs go out with it, gathered
@@ -205,7 +210,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 
             try
             {
-                await _connection.Writer.SendChainAsync(head, tail!).ConfigureAwait(false);
+                await _sink.SendChainAsync(head, tail!).ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // A failed send ends the connection; the drain runs detached and must not throw.
             catch (Exception ex)
@@ -216,7 +221,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
                 _connection.Context.Fanout?.Dropped.Add(count);
                 // A send that fails because the connection is closing gracefully (a message queued in
                 // the last moment, after the FIN) is dropped, not turned into a reset.
-                if (!_connection.IsAborted && !_connection.Writer.IsClosed)
+                if (!_connection.IsAborted && !_sink.IsClosed)
                 {
                     _connection.Abort($"a queued send failed: {ex.Message}");
                 }
@@ -243,7 +248,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
     {
         lock (_lock)
         {
-            if (_connection.Writer.TryEnterGate())
+            if (_sink.TryEnterGate())
             {
                 return default;
             }
@@ -270,8 +275,8 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
             }
             else
             {
-                _connection.Writer.FreeGate();
-                resume = resumeIfQueued && _head is not null && !_closed && _connection.Writer.TryEnterGate();
+                _sink.FreeGate();
+                resume = resumeIfQueued && _head is not null && !_closed && _sink.TryEnterGate();
             }
         }
 
@@ -307,7 +312,7 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
 
             try
             {
-                await _connection.Writer.SendChainAsync(head, tail!).ConfigureAwait(false);
+                await _sink.SendChainAsync(head, tail!).ConfigureAwait(false);
                 _connection.Context.Fanout?.Sent.Add(count);
             }
             catch

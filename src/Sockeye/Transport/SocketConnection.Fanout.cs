@@ -44,7 +44,7 @@ internal sealed partial class SocketConnection
             return outbox;
         }
 
-        var created = new Outbox(this, options ?? _context.SendQueue);
+        var created = new Outbox(this, _writer, options ?? _context.SendQueue);
         outbox = Interlocked.CompareExchange(ref extras.Outbox, created, null) ?? created;
         if (IsAborted)
         {

@@ -287,6 +287,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         if (extras is not null)
         {
             LeaveGroups(); // a closed connection is no group's member: broadcasts stop counting it
+            extras.Upper?.LeaveGroups();
         }
 
         var source = extras is null ? null : Volatile.Read(ref extras.ClosedSource);

@@ -23,7 +23,7 @@ namespace Sockeye.Transport;
 /// <see cref="Connection.Abort(string)"/> from another thread closes the socket, which fails a flush
 /// in progress.</para>
 /// </remarks>
-internal sealed class SocketWriter : PipeWriter
+internal sealed class SocketWriter : PipeWriter, IOutboxSink
 {
     // The socket, the pools and the limit are reached through the connection rather than kept here:
     // each field is 8 bytes on every idle connection (docs/MEMORY.md).
@@ -235,7 +235,7 @@ internal sealed class SocketWriter : PipeWriter
     /// queued messages) with the connection's engine; the caller holds the gate. Completes when the
     /// kernel took every byte; throws the engine's error.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    internal async ValueTask SendChainAsync(BufferSegment head, BufferSegment tail)
+    public async ValueTask SendChainAsync(BufferSegment head, BufferSegment tail)
     {
         var length = tail.RunningIndex + tail.End - head.RunningIndex;
         var senders = _connection.Context.Poller is null ? _connection.Context.Senders : null;
@@ -265,13 +265,13 @@ internal sealed class SocketWriter : PipeWriter
     }
 
     /// <summary>Whether the writer was closed (the connection is ending gracefully).</summary>
-    internal bool IsClosed => Volatile.Read(ref _closed);
+    public bool IsClosed => Volatile.Read(ref _closed);
 
     /// <summary>Takes the send gate if it is free.</summary>
-    internal bool TryEnterGate() => Interlocked.CompareExchange(ref _sending, 1, 0) == 0;
+    public bool TryEnterGate() => Interlocked.CompareExchange(ref _sending, 1, 0) == 0;
 
     /// <summary>Frees the send gate (the send queue does it under its lock).</summary>
-    internal void FreeGate() => Interlocked.Exchange(ref _sending, 0);
+    public void FreeGate() => Interlocked.Exchange(ref _sending, 0);
 
     /// <summary>The handler's flush is done: frees the gate and lets a queue that filled meanwhile
     /// drain. The gate is freed before the queue is looked at, so a message queued while the flush

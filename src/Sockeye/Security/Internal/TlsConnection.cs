@@ -25,7 +25,8 @@ internal sealed class TlsConnection : Connection
 {
     private readonly SslStream _ssl;
     private readonly TlsInputReader _input;
-    private readonly PipeWriter _output;
+    private readonly TlsOutput _output;
+    private Outbox? _outbox;
     private bool _closed;
     private Task? _disposeTask;
 
@@ -36,7 +37,13 @@ internal sealed class TlsConnection : Connection
         _ssl = ssl;
         Info = info;
         _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize);
-        _output = PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true));
+        _output = new TlsOutput(
+            PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true)),
+            ssl,
+            () => Volatile.Read(ref _outbox));
+
+        // The transport's close makes this connection leave its groups (it is the one handlers add).
+        transport.Extras.Upper = this;
     }
 
     /// <summary>The connection underneath, which carries the bytes, the timers and the abort.</summary>
@@ -94,6 +101,44 @@ internal sealed class TlsConnection : Connection
 
     public override void Abort(string reason) => Transport.Abort(reason);
 
+    public override Fanout.SendResult TrySend(Fanout.OutgoingMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return Transport.IsAborted ? Fanout.SendResult.Closed : EnsureOutbox(null).Enqueue(message);
+    }
+
+    public override Fanout.SendQueueOptions SendQueue
+    {
+        get => Volatile.Read(ref _outbox)?.Options ?? Transport.SendQueue;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            value.Validate();
+            EnsureOutbox(value).Options = value;
+        }
+    }
+
+    public override long QueuedBytes => Volatile.Read(ref _outbox)?.PendingBytes ?? 0;
+
+    internal override bool HasClosed => Transport.HasClosed;
+
+    private Outbox EnsureOutbox(Fanout.SendQueueOptions? options)
+    {
+        if (Volatile.Read(ref _outbox) is { } outbox)
+        {
+            return outbox;
+        }
+
+        var created = new Outbox(Transport, _output, options ?? Transport.SendQueue);
+        outbox = Interlocked.CompareExchange(ref _outbox, created, null) ?? created;
+        if (Transport.IsAborted)
+        {
+            outbox.Close();
+        }
+
+        return outbox;
+    }
+
     /// <summary>
     /// Runs the server side of the handshake on <paramref name="transport"/>, bounded by
     /// <see cref="TlsOptions.HandshakeTimeout"/> (a read and write deadline on the socket).
@@ -139,15 +184,36 @@ internal sealed class TlsConnection : Connection
             if (!Transport.IsAborted)
             {
                 await _output.FlushAsync().ConfigureAwait(false);
+
+                // Messages other tasks queued go out before close_notify: a graceful close loses none.
+                if (Volatile.Read(ref _outbox) is { } outbox)
+                {
+                    if (!_output.TryEnterGate())
+                    {
+                        await outbox.WaitForGateAsync().ConfigureAwait(false);
+                    }
+
+                    try
+                    {
+                        await outbox.DrainBeforeCloseAsync().ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _output.FreeGate();
+                    }
+                }
+
                 await _ssl.ShutdownAsync().ConfigureAwait(false);
             }
         }
-        catch (IOException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
             // The peer is gone or the connection was aborted: nothing left to say.
         }
         finally
         {
+            _output.MarkClosed();
+            Volatile.Read(ref _outbox)?.Close();
             await _output.CompleteAsync().ConfigureAwait(false);
         }
 
