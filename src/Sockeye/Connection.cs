@@ -135,9 +135,11 @@ public abstract class Connection : IAsyncDisposable
     /// aborted is dropped. The handler need not do anything for messages to go out.</remarks>
     /// <returns>Whether it was queued, dropped by the policy, or refused because the connection was
     /// disconnected as a slow consumer or is closed.</returns>
-    /// <exception cref="NotSupportedException">This kind of connection has no send queue (TLS, for now).</exception>
+    /// <exception cref="NotSupportedException">This kind of connection has no send queue: a
+    /// <see cref="Connection"/> subclass that is not Sockeye's (every server and dialer connection,
+    /// plain, Unix or TLS, has one; over TLS each member encrypts the shared bytes itself).</exception>
     public virtual Fanout.SendResult TrySend(Fanout.OutgoingMessage message) =>
-        throw new NotSupportedException($"{GetType().Name} has no send queue: TrySend works on plain TCP and Unix-socket connections");
+        throw new NotSupportedException($"{GetType().Name} has no send queue: TrySend works on Sockeye's own connections (TCP, Unix, TLS)");
 
     /// <summary>Queues a copy of <paramref name="bytes"/> (see <see cref="TrySend(Fanout.OutgoingMessage)"/>);
     /// to send the same bytes to many connections, create one <see cref="Fanout.OutgoingMessage"/> and

@@ -103,13 +103,6 @@ internal static class ServeCommand
             options.IoEngine = parse.GetValue(ioEngine);
             if (chatOptions is not null)
             {
-                if (options.Tls is not null)
-                {
-                    // Fan-out queues work on plain TCP and Unix sockets only so far (docs/CHAT.md).
-                    Console.Error.WriteLine("sockeye: error: serve chat does not support --tls yet (its send queues work on plain TCP and Unix sockets)");
-                    return Task.FromResult(2);
-                }
-
                 options.SendQueue = chatOptions.SendQueue(parse);
             }
 
