@@ -9,7 +9,7 @@ internal sealed class ChatOptions
 {
     private readonly Option<long> _maxLine = CliOptions.Size("--max-frame-size", 4096, "Longest command line, without its \\n; a longer one gets 'ERR line too long' and the connection is closed");
     private readonly Option<long> _hard = CliOptions.Size("--send-queue-limit", SendQueueOptions.Default.HardLimit, "Most bytes queued for one client; past it the client is disconnected as a slow consumer (or messages dropped, see --send-queue-overflow)");
-    private readonly Option<long> _soft = CliOptions.Size("--send-queue-soft-limit", SendQueueOptions.Default.SoftLimit, "Queued bytes a client may stay above for --send-queue-soft-time before it is disconnected (0: off)");
+    private readonly Option<long> _soft = CliOptions.Size("--send-queue-soft-limit", SendQueueOptions.Default.SoftLimit, "Queued bytes a client may stay above for --send-queue-soft-time before it is disconnected (0: off; default 8 MiB, or --send-queue-limit if lower)");
     private readonly Option<TimeSpan> _softTime = CliOptions.Duration("--send-queue-soft-time", SendQueueOptions.Default.SoftLimitTime, "How long a client may stay above --send-queue-soft-limit");
     private readonly Option<string> _overflow = new("--send-queue-overflow")
     {
@@ -43,11 +43,10 @@ internal sealed class ChatOptions
         });
         command.Validators.Add(r =>
         {
-            var hard = r.GetValue(_hard);
-            var soft = r.GetValue(_soft);
-            if (soft > hard)
+            // Only a soft limit given on the command line can be wrong: the default follows a lower hard limit.
+            if (r.GetResult(_soft) is { Implicit: false } && r.GetValue(_soft) is var soft && soft > r.GetValue(_hard))
             {
-                r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({hard} bytes)");
+                r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({r.GetValue(_hard)} bytes)");
             }
         });
         command.Options.Add(_maxLine);
@@ -62,7 +61,7 @@ internal sealed class ChatOptions
     public SendQueueOptions SendQueue(ParseResult parse) => new()
     {
         HardLimit = parse.GetValue(_hard),
-        SoftLimit = parse.GetValue(_soft),
+        SoftLimit = parse.GetResult(_soft) is { Implicit: false } ? parse.GetValue(_soft) : Math.Min(parse.GetValue(_soft), parse.GetValue(_hard)),
         SoftLimitTime = parse.GetValue(_softTime),
         Overflow = ParseOverflow(parse.GetValue(_overflow)) ?? QueueOverflow.Disconnect,
     };
