@@ -20,6 +20,9 @@ internal sealed record MetricsSnapshot
     private static readonly string BytesReceivedSeries = ByteCounter(SockeyeMetrics.BytesReceived);
     private static readonly string BytesSentSeries = ByteCounter(SockeyeMetrics.BytesSent);
     private static readonly string TimeoutsSeries = Counter(SockeyeMetrics.Timeouts);
+    private static readonly string MessagesSentSeries = Counter(SockeyeMetrics.MessagesSent);
+    private static readonly string MessagesDroppedSeries = Counter(SockeyeMetrics.MessagesDropped);
+    private static readonly string QueuedBytesSeries = Gauge(SockeyeMetrics.SendQueueBytes);
     private static readonly string[] ErrorSeries =
         [Counter(SockeyeMetrics.HandlerErrors), Counter(SockeyeMetrics.ProtocolErrors), Counter(SockeyeMetrics.AcceptErrors)];
     private static readonly string StateSeries = Gauge(SockeyeMetrics.ServerStateMetric);
@@ -41,6 +44,15 @@ internal sealed record MetricsSnapshot
     public long BytesSent { get; init; }
 
     public long Timeouts { get; init; }
+
+    /// <summary>Messages queued by other tasks (fan-out) that the kernel took.</summary>
+    public long MessagesSent { get; init; }
+
+    /// <summary>Fan-out messages not delivered (full send queues, disconnected members).</summary>
+    public long MessagesDropped { get; init; }
+
+    /// <summary>Bytes queued on every connection and not yet sent.</summary>
+    public long QueuedBytes { get; init; }
 
     /// <summary>Handler, protocol and accept errors together.</summary>
     public long Errors { get; init; }
@@ -116,6 +128,9 @@ internal sealed record MetricsSnapshot
             BytesReceived = Sum(BytesReceivedSeries),
             BytesSent = Sum(BytesSentSeries),
             Timeouts = Sum(TimeoutsSeries),
+            MessagesSent = Sum(MessagesSentSeries),
+            MessagesDropped = Sum(MessagesDroppedSeries),
+            QueuedBytes = Sum(QueuedBytesSeries),
             Errors = ErrorSeries.Sum(name => Sum(name)),
             ClosedByReason = closed,
             State = states.Count == 0 ? "none" : string.Join("+", states),

@@ -68,6 +68,9 @@ internal sealed class TopView
         AddRow(table, "bytes in", s => s.BytesReceived, bytes: true);
         AddRow(table, "bytes out", s => s.BytesSent, bytes: true);
         AddRow(table, "timeouts", s => s.Timeouts);
+        AddRow(table, "messages sent", s => s.MessagesSent);
+        AddRow(table, "messages dropped", s => s.MessagesDropped);
+        AddRow(table, "queued bytes", s => s.QueuedBytes, gauge: true, bytes: true);
         AddRow(table, "errors", s => s.Errors);
 
         var closed = latest is null || latest.ClosedByReason.Count == 0
