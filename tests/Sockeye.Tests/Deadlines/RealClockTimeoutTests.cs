@@ -70,7 +70,9 @@ public sealed class RealClockTimeoutTests
         Assert.True(slowlorisLived < readTimeout + TimeSpan.FromSeconds(10), $"the slowloris lived {slowlorisLived}");
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.Read));
         Assert.Equal(1, server.TimedOutConnections);
-        Assert.True(served >= 10, $"the normal client got {served} replies");
+        // Round trips every 100 ms while the slowloris is held: about 20 on a quiet machine; a loaded CI
+        // machine has given 7. Three already show the normal client served while the slowloris waited.
+        Assert.True(served >= 3, $"the normal client got {served} replies");
     }
 
     [Fact]
@@ -90,7 +92,9 @@ public sealed class RealClockTimeoutTests
         Assert.True(slowlorisLived < grace + TimeSpan.FromSeconds(10), $"the slowloris lived {slowlorisLived}");
         Assert.Equal(1, server.GetTimeoutCount(ConnectionTimeoutKind.MinReceiveRate));
         Assert.Equal(1, server.TimedOutConnections);
-        Assert.True(served >= 10, $"the normal client got {served} replies");
+        // Round trips every 100 ms while the slowloris is held: about 20 on a quiet machine; a loaded CI
+        // machine has given 7. Three already show the normal client served while the slowloris waited.
+        Assert.True(served >= 3, $"the normal client got {served} replies");
     }
 
     /// <summary>
