@@ -288,10 +288,18 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
         return resume;
     }
 
-    /// <summary>The handler's flush is done with the gate: a drain starts if messages were queued meanwhile.</summary>
+    /// <summary>The handler's flush has freed the gate: a drain starts if messages were queued meanwhile.
+    /// It only tries to take the gate, never frees it: a drain may have taken it already, and freeing it
+    /// then would let a second drain run beside the first and reorder their batches.</summary>
     public void AfterFlush()
     {
-        if (ExitGate(resumeIfQueued: true))
+        bool start;
+        lock (_lock)
+        {
+            start = _head is not null && !_closed && _sink.TryEnterGate();
+        }
+
+        if (start)
         {
             _ = DrainAsync();
         }
