@@ -13,6 +13,8 @@ public enum QueueOverflow
     DropNewest,
 
     /// <summary>Drop the oldest queued messages (never one partly sent) until the new one fits, and keep
-    /// the connection: for latest-value feeds (prices, positions), where only the newest matters.</summary>
+    /// the connection: for latest-value feeds (prices, positions), where only the newest matters. The
+    /// newest message is always kept (unless it alone is larger than the limit): while a batch already
+    /// handed to the socket is waiting for the peer, the queue may pass the limit by that one message.</summary>
     DropOldest,
 }

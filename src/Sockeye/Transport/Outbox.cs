@@ -82,12 +82,17 @@ internal sealed class Outbox : IValueTaskSource, IThreadPoolWorkItem
                         _connection.Context.Fanout?.Dropped.Add(1);
                         return SendResult.Dropped;
                     case QueueOverflow.DropOldest:
-                        DropOldest(options.HardLimit - length);
-                        if (_pending + length > options.HardLimit)
+                        if (length > options.HardLimit)
                         {
-                            result = SendResult.Dropped; // what is in flight alone leaves no room
+                            result = SendResult.Dropped; // it could never fit
+                            break;
                         }
 
+                        // What is left over the limit after this is a batch a drain already handed to
+                        // the socket: it is never recalled, and the newest message is kept anyway, so
+                        // a latest-value feed always ends on its latest value. Dropping the newest here
+                        // instead lost a feed's last update whenever it came while a batch was stuck.
+                        DropOldest(options.HardLimit - length);
                         break;
                     default:
                         disconnect = true;
