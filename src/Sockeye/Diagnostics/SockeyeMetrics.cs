@@ -95,6 +95,21 @@ public static class SockeyeMetrics
     /// <summary>Bytes queued on all of a server's connections and not yet sent (up-down counter, <c>By</c>).</summary>
     public const string SendQueueBytes = "sockeye.send_queue.bytes";
 
+    /// <summary><see cref="Fanout.ConnectionGroup"/>s in the process that have at least one member
+    /// (up-down counter, <c>{group}</c>). Not tagged by server: a group may hold connections of several.</summary>
+    public const string GroupsActive = "sockeye.groups.active";
+
+    /// <summary>Memberships of all groups in the process: a connection in three groups counts three
+    /// (up-down counter, <c>{membership}</c>).</summary>
+    public const string GroupMemberships = "sockeye.group.memberships";
+
+    /// <summary>Members of one group, by <see cref="GroupNameTag"/> (up-down counter, <c>{connection}</c>),
+    /// for the groups created with <see cref="Fanout.ConnectionGroup.PublishSize"/> while they have members.</summary>
+    public const string GroupMembers = "sockeye.group.members";
+
+    /// <summary>Tag on <see cref="GroupMembers"/>: the group's <see cref="Fanout.ConnectionGroup.Name"/>.</summary>
+    public const string GroupNameTag = "sockeye.group";
+
     /// <summary>Jobs waiting for a worker in a <see cref="Pools.WorkerPool"/> now (up-down counter, <c>{job}</c>).</summary>
     public const string PoolJobsQueued = "sockeye.pool.jobs.queued";
 

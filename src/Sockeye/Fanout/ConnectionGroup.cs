@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Sockeye.Diagnostics;
 
 namespace Sockeye.Fanout;
 
@@ -40,6 +41,13 @@ public sealed class ConnectionGroup
     /// <summary>Members now.</summary>
     public int Count => Volatile.Read(ref _count);
 
+    /// <summary>Whether the group's size is published as its own series
+    /// (<see cref="Diagnostics.SockeyeMetrics.GroupMembers"/>, tagged with <see cref="Name"/>) while it
+    /// has members. Off by default: a name is a tag value, so groups named by clients (chat rooms)
+    /// would create one series each. Every group counts in the process's totals
+    /// (<see cref="Diagnostics.SockeyeMetrics.GroupsActive"/>, <see cref="Diagnostics.SockeyeMetrics.GroupMemberships"/>) either way.</summary>
+    public bool PublishSize { get; init; }
+
     /// <summary>Adds <paramref name="connection"/>; false when it is already a member or already closed.</summary>
     public bool Add(Connection connection)
     {
@@ -49,7 +57,7 @@ public sealed class ConnectionGroup
             return false;
         }
 
-        Interlocked.Increment(ref _count);
+        GroupMetrics.Joined(this, Interlocked.Increment(ref _count));
         if (!connection.TrackGroup(this) || connection.HasClosed)
         {
             Remove(connection);
@@ -125,7 +133,7 @@ public sealed class ConnectionGroup
             return false;
         }
 
-        Interlocked.Decrement(ref _count);
+        GroupMetrics.Left(this, Interlocked.Decrement(ref _count));
         return true;
     }
 }
