@@ -27,12 +27,18 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
                 ReadOnlySequence<byte>? frame;
                 try
                 {
-                    frame = await connection.ReadFrameAsync(codec).ConfigureAwait(false);
+                    frame = await connection.ReadFrameAsync(codec, connection.ShutdownRequested).ConfigureAwait(false);
                 }
                 catch (FrameTooLargeException)
                 {
                     connection.TrySend(TooLong);
                     return; // the server closes gracefully: the ERR line goes out before the FIN
+                }
+                catch (OperationCanceledException) when (connection.ShutdownRequested.IsCancellationRequested)
+                {
+                    // The server is draining (SIGTERM): what is queued for this client goes out, then
+                    // the FIN, instead of holding the drain until its deadline aborts the connection.
+                    return;
                 }
 
                 if (frame is not { } line || !Execute(session, Encoding.UTF8.GetString(line)))

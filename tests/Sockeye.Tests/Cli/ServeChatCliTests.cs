@@ -1,4 +1,6 @@
+using System.Text;
 using Sockeye.Tests.Fanout;
+using Sockeye.Tests.Security;
 using Sockeye.Tests.Support;
 
 namespace Sockeye.Tests.Cli;
@@ -24,6 +26,36 @@ public sealed class ServeChatCliTests
         cli.Signal("TERM");
         Assert.Equal(0, await cli.WaitForExitAsync());
         Assert.Contains("drained", cli.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ARoomsLineReachesAnotherMemberOverTls()
+    {
+        var directory = Directory.CreateTempSubdirectory("sockeye-chat-tls-").FullName;
+        try
+        {
+            var (certificate, key) = TestCertificates.WritePem(TestCertificates.Create("chat.test"), directory, "server");
+            using var cli = CliProcess.Start($"serve chat --port 0 --tls-cert {certificate} --tls-key {key}");
+            var endPoint = await cli.ListeningAsync();
+            await using var alice = await TestCertificates.ConnectAsync(endPoint);
+            await using var bob = await TestCertificates.ConnectAsync(endPoint);
+            await alice.SendAsync("NICK alice\nJOIN lobby\n"u8.ToArray());
+            Assert.Equal("OK NICK alice\nOK JOIN lobby\n", Encoding.ASCII.GetString(await alice.ReceiveExactlyAsync(28)));
+            await bob.SendAsync("NICK bob\nJOIN lobby\nMSG lobby over tls\n"u8.ToArray());
+            Assert.Equal("OK NICK bob\nOK JOIN lobby\n", Encoding.ASCII.GetString(await bob.ReceiveExactlyAsync(26)));
+            // The broadcast's plaintext is shared; each member's copy is encrypted on its own connection.
+            Assert.Equal("lobby bob: over tls\n", Encoding.ASCII.GetString(await alice.ReceiveExactlyAsync(20)));
+
+            // Both clients still connected: the drain ends each with a FIN (not at the deadline, by abort).
+            cli.Signal("TERM");
+            await alice.WaitForEndAsync();
+            await bob.WaitForEndAsync();
+            Assert.Equal(0, await cli.WaitForExitAsync());
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
     }
 
     [Theory]
