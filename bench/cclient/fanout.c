@@ -66,6 +66,19 @@ static double server_cpu_seconds(int pid) {
     return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
 }
 
+static long server_rss_bytes(int pid) {
+    if (pid <= 0) return -1;
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    long kib = -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1) break;
+    fclose(f);
+    return kib < 0 ? -1 : kib * 1024;
+}
+
 static double own_cpu_seconds(void) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
@@ -137,6 +150,7 @@ int main(int argc, char **argv) {
     }
 
     int total = subscribers + publishers;
+    long rss_before = server_rss_bytes(server_pid), rss_joined = -1;
     member_t *members = calloc((size_t)total, sizeof *members);
     int epoll = epoll_create1(EPOLL_CLOEXEC);
     if (!members || epoll < 0) die("setup");
@@ -232,6 +246,7 @@ int main(int argc, char **argv) {
                     if (!m->joined && strncmp(m->line, "OK JOIN", 7) == 0) {
                         m->joined = 1;
                         if (++joined == total) {
+                            rss_joined = server_rss_bytes(server_pid);
                             start = now_ns();
                             window_start = start + (long long)(warmup * 1e9);
                             window_end = window_start + (long long)(seconds * 1e9);
@@ -275,9 +290,10 @@ int main(int argc, char **argv) {
     printf("{\"client\":\"bench/cclient/fanout.c\",\"subscribers\":%d,\"rooms\":%d,\"publishers\":%d,\"rate\":%g,"
            "\"seconds\":%g,\"deliveries\":%lld,\"expectedDeliveries\":%lld,\"lostDeliveries\":%lld,"
            "\"deliveriesPerSecond\":%.0f,\"p50Microseconds\":%u,\"p99Microseconds\":%u,\"maxMicroseconds\":%u,"
-           "\"serverCpuSeconds\":%.2f,\"clientCpuSeconds\":%.3f,\"serverCpuMicrosecondsPerDelivery\":%.2f,\"closedByServer\":%d,\"otherLines\":%lld}\n",
+           "\"serverCpuSeconds\":%.2f,\"clientCpuSeconds\":%.3f,\"serverCpuMicrosecondsPerDelivery\":%.2f,\"closedByServer\":%d,\"otherLines\":%lld,"
+           "\"serverRssBefore\":%ld,\"serverRssJoined\":%ld}\n",
            subscribers, rooms, publishers, rate, seconds, deliveries, expected, expected - deliveries,
            deliveries / seconds, PERCENTILE(0.50), PERCENTILE(0.99), latency_count ? latencies[latency_count - 1] : 0,
-           cpu, own_end - own_start, cpu >= 0 && deliveries ? cpu * 1e6 / deliveries : -1, closed, other_lines);
+           cpu, own_end - own_start, cpu >= 0 && deliveries ? cpu * 1e6 / deliveries : -1, closed, other_lines, rss_before, rss_joined);
     return 0;
 }
