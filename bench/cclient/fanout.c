@@ -10,7 +10,8 @@
  * One thread, one epoll loop, non-blocking sockets. After WARMUP seconds it measures for SECONDS: the
  * deliveries that arrive in the window, their latencies, and (with SERVER_PID) the server's CPU time
  * from /proc/PID/stat over the same window. Prints one JSON object. Loopback only; bounded in time
- * (connecting is given 60 s, then the run lasts WARMUP + SECONDS + 1 s).
+ * (connecting is given 60 s, then the run lasts WARMUP + SECONDS and at most 5 s more for the
+ * window's last lines).
  *
  * Build: cc -O2 -o fanout fanout.c
  * Use:   fanout HOST PORT SUBSCRIBERS ROOMS PUBLISHERS RATE SECONDS WARMUP SIZE [SERVER_PID] */
@@ -169,7 +170,7 @@ int main(int argc, char **argv) {
     struct epoll_event events[512];
     char buffer[READ_BUFFER];
     int joined = 0, closed = 0;
-    long long deliveries = 0, other_lines = 0;
+    long long deliveries = 0, other_lines = 0, expected_so_far = 0;
     long long start = 0, window_start = 0, window_end = 0, stop = 0;
     long long connect_deadline = now_ns() + 60LL * 1000000000LL;
     double cpu_start = -1, cpu_end = -1, own_start = 0, own_end = 0;
@@ -192,7 +193,9 @@ int main(int argc, char **argv) {
             cpu_end = server_cpu_seconds(server_pid);
             own_end = own_cpu_seconds();
         }
-        if (start && now >= stop) break;
+        /* After the window: stop once every line due in it has arrived, or 5 s after it closed
+         * (what has not arrived by then is counted lost). */
+        if (start && (now >= stop || (now >= window_end && deliveries >= expected_so_far))) break;
 
         /* Publishers: every line now due goes out (open loop). */
         long long next_due = now + 1000000000LL;
@@ -213,6 +216,10 @@ int main(int argc, char **argv) {
                     text[header + body + padding] = '\n';
                     send_all(m->fd, text, (size_t)(header + body + padding + 1));
                     m->sent++;
+                    if (due >= window_start && due < window_end) {
+                        int room = m->number % rooms;
+                        expected_so_far += subscribers / rooms + (room < subscribers % rooms ? 1 : 0);
+                    }
                 }
             }
         }
@@ -250,7 +257,7 @@ int main(int argc, char **argv) {
                             start = now_ns();
                             window_start = start + (long long)(warmup * 1e9);
                             window_end = window_start + (long long)(seconds * 1e9);
-                            stop = window_end + 1000000000LL; /* 1 s for the window's last lines */
+                            stop = window_end + 5000000000LL;
                         }
                         continue;
                     }
