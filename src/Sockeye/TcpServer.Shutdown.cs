@@ -39,6 +39,13 @@ public sealed partial class TcpServer
         ArgumentOutOfRangeException.ThrowIfLessThan(drain, TimeSpan.Zero);
         cancellationToken.ThrowIfCancellationRequested();
         using var stop = new StopSignal(cancellationToken);
+        return await RunAsync(handler, drain, stop).ConfigureAwait(false);
+    }
+
+    /// <summary>The run, with the signals already registered (tests deliver them through
+    /// <see cref="StopSignal.OnSignal"/>).</summary>
+    internal async Task<ShutdownSummary> RunAsync(Func<Connection, Task> handler, TimeSpan drain, StopSignal stop)
+    {
         await StartAsync(handler, CancellationToken.None).ConfigureAwait(false);
         stop.Watch(_lifecycle.StopRequested);
         SockeyeLog.StopRequested(_logger, await stop.Requested.ConfigureAwait(false));

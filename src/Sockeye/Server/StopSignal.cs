@@ -40,7 +40,8 @@ internal sealed class StopSignal : IDisposable
     public void Watch(CancellationToken stopRequested) =>
         _stopped = stopRequested.Register(() => _requested.TrySetResult("StopAsync"));
 
-    private void OnSignal(PosixSignalContext context)
+    /// <summary>A SIGINT or SIGTERM arrived (called by the runtime; by tests with a context of their own).</summary>
+    internal void OnSignal(PosixSignalContext context)
     {
         context.Cancel = true;
         if (Interlocked.Increment(ref _signalCount) == 1)

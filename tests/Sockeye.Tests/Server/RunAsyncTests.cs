@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Sockeye.Framing;
+using Sockeye.Server;
 using Sockeye.Tests.Support;
 using Sockeye.Udp;
 
@@ -62,6 +64,51 @@ public class RunAsyncTests
 
         Assert.Equal(1, summary.Aborted);
         Assert.False(summary.IsClean);
+    }
+
+    [Fact]
+    public async Task TheFirstSignalDrainsGracefully()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        using var signals = new StopSignal(CancellationToken.None);
+        var run = server.RunAsync(LineEcho, TimeSpan.FromSeconds(30), signals);
+        await Loopback.EventuallyAsync(() => server.State == ServerState.Listening || run.IsCompleted, "the server listens");
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await client.SendAllAsync("one\n"u8.ToArray());
+        Assert.Equal("one\n"u8.ToArray(), await client.ReceiveExactlyAsync(4));
+
+        var sigterm = new PosixSignalContext(PosixSignal.SIGTERM);
+        signals.OnSignal(sigterm);
+        var summary = await run.WaitAsync(Loopback.Patience);
+
+        Assert.True(sigterm.Cancel, "the runtime's default action (exit) is cancelled");
+        Assert.Equal(new ShutdownSummary(1, 1, 0, summary.Elapsed), summary);
+        Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
+    }
+
+    [Fact]
+    public async Task ASecondSignalCutsTheDrainShort()
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        using var signals = new StopSignal(CancellationToken.None);
+        var handlerStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var run = server.RunAsync(async connection =>
+        {
+            handlerStarted.TrySetResult();
+            await Task.Delay(Timeout.Infinite, connection.ConnectionClosed); // ignores ShutdownRequested
+        }, TimeSpan.FromMinutes(10), signals);
+        await Loopback.EventuallyAsync(() => server.State == ServerState.Listening || run.IsCompleted, "the server listens");
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await handlerStarted.Task.WaitAsync(Loopback.Patience);
+
+        signals.OnSignal(new PosixSignalContext(PosixSignal.SIGINT));
+        await Loopback.EventuallyAsync(() => server.State == ServerState.Draining, "the first Ctrl-C starts the drain");
+        Assert.False(run.IsCompleted, "the drain waits for the handler");
+        signals.OnSignal(new PosixSignalContext(PosixSignal.SIGINT));
+        var summary = await run.WaitAsync(Loopback.Patience); // well before the 10-minute drain timeout
+
+        Assert.Equal(1, summary.Aborted);
+        Assert.Equal(SocketError.ConnectionReset, await client.ReceiveEndAsync());
     }
 
     [Fact]
