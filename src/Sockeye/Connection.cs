@@ -106,8 +106,9 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>Ends the connection gracefully: sends what <see cref="Output"/> still holds, then
     /// closes the sending side (FIN), and completes when that is done. Reading <see cref="Input"/> after
-    /// it is not allowed. The server does the same when the handler returns, so calling it is needed
-    /// only to close before the handler ends.</summary>
+    /// it is allowed only to drop what the peer still sends, as
+    /// <see cref="Framing.ConnectionFramingExtensions.RejectAsync"/> does. The server does the same when
+    /// the handler returns, so calling it is needed only to close before the handler ends.</summary>
     public abstract ValueTask CloseAsync();
 
     /// <summary>Ends the connection and releases its socket and buffers: sends what
