@@ -9,6 +9,11 @@ public sealed class SockeyeListeners
 {
     private volatile SockeyeListener[] _listeners = [];
 
+    // Only AddSockeye creates it: one made elsewhere would never be filled.
+    internal SockeyeListeners()
+    {
+    }
+
     /// <summary>How many listeners are running.</summary>
     public int Count => _listeners.Length;
 

@@ -30,7 +30,7 @@ public static class SockeyeServiceCollectionExtensions
         {
             builder = new SockeyeBuilder(services);
             services.AddSingleton(builder);
-            services.AddSingleton<SockeyeListeners>();
+            services.AddSingleton(_ => new SockeyeListeners());
             services.AddHostedService<SockeyeHostedService>();
         }
 

@@ -31,6 +31,10 @@ public abstract class Connection : IAsyncDisposable
     {
     }
 
+    /// <summary>The connection that owns the socket: this one, or the transport under a TLS layer. The
+    /// server keeps its per-connection facts (such as a rejected protocol) there.</summary>
+    internal virtual Connection Root => this;
+
     /// <summary>The framing helpers' reader for this connection (see <c>Sockeye.Framing</c>), created on
     /// first use; it keeps handed-out frames valid until the next read.</summary>
     internal Framing.Internal.FrameReader? FrameReader
@@ -95,15 +99,16 @@ public abstract class Connection : IAsyncDisposable
     public IDictionary<object, object?> Items => Extras.Items ??= [];
 
     /// <summary>Ends the connection at once: the socket is reset (RST), unsent output is dropped, and
-    /// pending reads and flushes fail with <see cref="ConnectionAbortedException"/> carrying
+    /// pending reads and flushes fail with <see cref="ConnectionClosedException"/> carrying
     /// <paramref name="reason"/>. Calling it again does nothing.</summary>
     /// <param name="reason">Why the connection was aborted; it appears in logs and exceptions.</param>
     public abstract void Abort(string reason);
 
     /// <summary>Ends the connection gracefully: sends what <see cref="Output"/> still holds, then
     /// closes the sending side (FIN), and completes when that is done. Reading <see cref="Input"/> after
-    /// it is not allowed. The server does the same when the handler returns, so calling it is needed
-    /// only to close before the handler ends.</summary>
+    /// it is allowed only to drop what the peer still sends, as
+    /// <see cref="Framing.ConnectionFramingExtensions.RejectAsync"/> does. The server does the same when
+    /// the handler returns, so calling it is needed only to close before the handler ends.</summary>
     public abstract ValueTask CloseAsync();
 
     /// <summary>Ends the connection and releases its socket and buffers: sends what

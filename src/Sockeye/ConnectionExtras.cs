@@ -43,6 +43,11 @@ internal sealed class ConnectionExtras
     /// the transport's close makes it leave its groups too.</summary>
     public Connection? Upper;
 
+    /// <summary>Why the handler rejected the peer's input with
+    /// <see cref="Framing.ConnectionFramingExtensions.RejectAsync"/>: the server counts the connection's
+    /// end as one protocol error, however the handler then ends (set on the transport).</summary>
+    public string? ProtocolError;
+
     /// <summary>The connection closed and left its groups: it joins no more (under the Groups lock).</summary>
     public bool GroupsClosed;
 }

@@ -1,15 +1,15 @@
 namespace Sockeye;
 
 /// <summary>
-/// Thrown from a read or flush on a <see cref="Connection"/> that was aborted because one of its
+/// Thrown from a read or flush on a <see cref="Connection"/> that was closed because one of its
 /// timeouts or deadlines expired; the message names the timeout and its value, <see cref="Kind"/>
 /// says which one it was.
 /// </summary>
-/// <remarks>It derives from <see cref="ConnectionAbortedException"/>: a handler that lets it escape
+/// <remarks>It derives from <see cref="ConnectionClosedException"/>: a handler that lets it escape
 /// ends its connection normally (the server does not count it as a handler fault). Unlike Go, where a
 /// deadline error leaves the connection usable, the connection is already closed (RST) when this is
 /// thrown.</remarks>
-public class ConnectionTimeoutException : ConnectionAbortedException
+public class ConnectionTimeoutException : ConnectionClosedException
 {
     /// <summary>Creates the exception with a default message.</summary>
     public ConnectionTimeoutException()

@@ -24,9 +24,10 @@ public sealed partial class TcpServerOptions
     /// <summary>The longest one send may wait for the kernel to take its bytes, which is how long a peer
     /// may stop reading while the server has output for it; <see cref="TimeSpan.Zero"/> turns it off.</summary>
     /// <remarks>Default: off. With it off, a peer that never reads leaves its handler paused in
-    /// <c>FlushAsync</c> forever (memory stays bounded by <see cref="MaxWriteBufferSize"/>, but the
-    /// connection and its task live on). Too short cuts slow but honest readers: a send of up to
-    /// <see cref="MaxWriteBufferSize"/> bytes must complete within it.</remarks>
+    /// <c>FlushAsync</c> forever (holding what it wrote since its last flush, see
+    /// <see cref="MaxWriteBufferSize"/>; the connection and its task live on). Too short cuts slow but
+    /// honest readers: one flush (a piece of up to <see cref="MaxWriteBufferSize"/> bytes, for
+    /// <c>WriteAsync</c>) must be taken by the kernel within it.</remarks>
     public TimeSpan WriteTimeout { get; set; }
 
     /// <summary>The least average rate a peer must send at while a handler waits for a read, once the
@@ -47,14 +48,22 @@ public sealed partial class TcpServerOptions
     /// see whole.</remarks>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
 
-    /// <summary>The most output bytes buffered in user space for one send: a <c>WriteAsync</c> larger
-    /// than this is sent in pieces of this size; <see langword="null"/> for no limit.</summary>
-    /// <remarks>Default: 64 KiB, as Kestrel. A flush hands every buffered byte to the kernel before it
+    /// <summary>The largest piece <c>Output.WriteAsync</c> buffers in user space before it flushes: a
+    /// larger write is sent in pieces of this size; <see langword="null"/> for no limit.</summary>
+    /// <remarks>
+    /// <para>Default: 64 KiB, as Kestrel. A flush hands every buffered byte to the kernel before it
     /// completes, so a handler writing to a peer that does not read waits in <c>FlushAsync</c>
-    /// (back-pressure) and holds at most this much plus the kernel's send buffer; with
-    /// <see cref="WriteTimeout"/> such a peer is disconnected. Bytes written with <c>GetSpan</c> and
-    /// <c>Advance</c> stay buffered until the handler flushes. Larger means fewer sends for big
-    /// responses; smaller bounds memory per slow peer more tightly.</remarks>
+    /// (back-pressure); with <see cref="WriteTimeout"/> such a peer is disconnected.</para>
+    /// <para><b>What it bounds.</b> Only <c>WriteAsync</c> (and the framing helpers' one-frame
+    /// writes, which flush each frame): a handler using them holds at most this much per connection
+    /// while the peer is slow, plus the kernel's send buffer. Bytes written with <c>Output.Write</c>,
+    /// <c>GetSpan</c>/<c>GetMemory</c> and <c>Advance</c> (and <c>WriteFrame</c>, <c>WriteFramesAsync</c>)
+    /// are not limited: they stay buffered until the handler flushes, so memory is what the handler
+    /// wrote since its last flush. That is the handler's choice to batch; to bound it, flush when
+    /// <c>Output.UnflushedBytes</c> passes a size of your own (Kestrel's response buffer limit works
+    /// the same way: it pauses the flush, not the writes). Larger means fewer sends for big
+    /// responses; smaller bounds memory per slow peer more tightly.</para>
+    /// </remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
     /// <summary>How often the one shared timer checks every connection's timeouts and deadlines.</summary>

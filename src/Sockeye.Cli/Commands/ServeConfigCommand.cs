@@ -58,6 +58,13 @@ internal static class ServeConfigCommand
     {
         if (configPath is null)
         {
+            // `serve chat` when chat did not exist, a typo: name the word, not a missing command.
+            if (overrides.FirstOrDefault(t => !t.StartsWith('-')) is { } unknown)
+            {
+                var verbs = string.Join(", ", parse.CommandResult.Command.Subcommands.Select(c => c.Name));
+                return await FailAsync($"Unrecognized command '{unknown}' for 'sockeye serve' (commands: {verbs}; or --config FILE)", Program.UsageError);
+            }
+
             return await FailAsync("Required command was not provided: use 'serve echo ...' or 'serve --config FILE' (see 'sockeye serve --help')", Program.UsageError);
         }
 

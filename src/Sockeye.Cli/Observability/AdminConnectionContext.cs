@@ -58,7 +58,7 @@ internal sealed class AdminConnectionContext : ConnectionContext, IDuplexPipe
     }
 
     // Kestrel passes null when its side of an ordinary close aborts the output.
-    public override void Abort(Microsoft.AspNetCore.Connections.ConnectionAbortedException abortReason) =>
+    public override void Abort(ConnectionAbortedException abortReason) =>
         _connection.Abort(abortReason?.Message ?? "closed by the admin endpoint");
 
     /// <summary>Lets go of a connection Kestrel never accepted (the endpoint is stopping): it is aborted.</summary>

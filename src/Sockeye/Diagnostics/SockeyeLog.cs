@@ -17,6 +17,9 @@ internal static partial class SockeyeLog
     [LoggerMessage(105, LogLevel.Warning, "MaxConnections is {Requested}, but only about {Fit} connections fit: the process may open {FileLimit} descriptors (ulimit -n) and keeps {Reserve} in reserve; connections past that are refused")]
     public static partial void DescriptorsLimitConnections(ILogger logger, int requested, int fit, long fileLimit, int reserve);
 
+    [LoggerMessage(106, LogLevel.Information, "Stop requested by {Source}; draining (a second SIGINT or SIGTERM aborts what is still open)")]
+    public static partial void StopRequested(ILogger logger, string source);
+
     [LoggerMessage(101, LogLevel.Information, "Stopping: no longer accepting; asking {Open} connections to finish within {DrainTimeout}")]
     public static partial void Draining(ILogger logger, int open, TimeSpan drainTimeout);
 

@@ -24,7 +24,9 @@ namespace Sockeye.Framing;
 /// <see cref="Connection.Input"/> directly and through these helpers on the same connection.</para>
 /// <para>Decoder errors propagate: a <see cref="FrameTooLargeException"/> or an
 /// <see cref="InvalidDataException"/> that ends the handler is counted by the server as a protocol
-/// error and closes that connection only.</para>
+/// error and closes that connection only, with a reset. To answer first (an error line the peer must
+/// read), catch it and call <see cref="RejectAsync"/>: it replies, drops the rest of the input and
+/// closes gracefully, and the server still counts one protocol error.</para>
 /// </remarks>
 public static class ConnectionFramingExtensions
 {
@@ -166,6 +168,92 @@ public static class ConnectionFramingExtensions
         }
 
         return connection.Output.FlushAsync(cancellationToken);
+    }
+
+    /// <summary>How long <see cref="RejectAsync"/> reads and drops the peer's bytes, by default, waiting
+    /// for it to close: 5 seconds.</summary>
+    public static TimeSpan DefaultRejectLinger { get; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Answers input the handler will not accept — an oversize frame (<see cref="FrameTooLargeException"/>),
+    /// a malformed one — and ends the connection so that the peer reads the answer:
+    /// <list type="number">
+    /// <item>the connection is marked as a protocol error (<see cref="TcpServer.ProtocolErrors"/> counts
+    /// it once, when the handler ends, whether the handler then returns or rethrows);</item>
+    /// <item><paramref name="reply"/> is sent, then the sending side is closed (FIN; with TLS,
+    /// close_notify first);</item>
+    /// <item>whatever the peer still sends (the rest of the oversize frame) is read and dropped until
+    /// it closes its side, for at most <paramref name="linger"/>.</item>
+    /// </list>
+    /// Return from the handler afterwards; the server then closes the socket. Without the third step
+    /// the unread rest of the frame would make the kernel answer the close with a reset (RST), which
+    /// can destroy the reply before the peer reads it.
+    /// </summary>
+    /// <param name="connection">The connection to reject.</param>
+    /// <param name="reply">The bytes to send first (an error line, an error frame already encoded);
+    /// may be empty.</param>
+    /// <param name="reason">Why, for the server's log and close reason, such as the exception's message.</param>
+    /// <param name="linger">The longest to wait for the peer to close after the reply;
+    /// <see langword="null"/> means <see cref="DefaultRejectLinger"/>. A peer still sending when it
+    /// passes is reset.</param>
+    /// <returns>A task that completes when the peer has closed, the linger has passed, the connection
+    /// failed, or the server asked handlers to finish; it does not throw for a peer that is gone.</returns>
+    /// <example>
+    /// <code>
+    /// try
+    /// {
+    ///     await foreach (var line in connection.ReadFramesAsync(lines)) { ... }
+    /// }
+    /// catch (FrameTooLargeException ex)
+    /// {
+    ///     await connection.RejectAsync("-ERR line too long\n"u8.ToArray(), ex.Message);
+    /// }
+    /// </code>
+    /// </example>
+    public static async Task RejectAsync(this Connection connection, ReadOnlyMemory<byte> reply, string reason, TimeSpan? linger = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        var wait = linger ?? DefaultRejectLinger;
+        ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
+        var facts = connection.Root.Extras;
+        facts.ProtocolError ??= reason;
+        try
+        {
+            if (!reply.IsEmpty)
+            {
+                connection.Output.Write(reply.Span);
+            }
+
+            await connection.CloseAsync().ConfigureAwait(false);
+            using var lingering = new CancellationTokenSource(wait);
+            using var shutdown = connection.ShutdownRequested.UnsafeRegister(static s => ((PipeReader)s!).CancelPendingRead(), connection.Input);
+            if (connection.FrameReader is { } reader)
+            {
+                await reader.DiscardAsync(lingering.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await DiscardAsync(connection.Input, lingering.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The peer reset or vanished, or the linger passed: the reply went as far as it could.
+        }
+    }
+
+    private static async Task DiscardAsync(PipeReader input, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                return;
+            }
+        }
     }
 
     private static FrameReader ReaderFor(Connection connection)

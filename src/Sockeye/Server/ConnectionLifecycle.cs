@@ -93,6 +93,14 @@ internal sealed class ConnectionLifecycle
             try
             {
                 await handler.ConfigureAwait(false); // completed already: this only rethrows its fault
+                if (connection.ExtrasIfCreated?.ProtocolError is { } rejected)
+                {
+                    // The handler answered a protocol error itself (RejectAsync) and returned.
+                    _counters.OnProtocolError();
+                    fault = ConnectionCloseReason.ProtocolError;
+                    SockeyeLog.ProtocolViolation(_logger, connection.Id, rejected);
+                    reason = rejected;
+                }
             }
             catch (Exception ex) when (IsEndOfConnection(ex, connection))
             {
@@ -103,7 +111,8 @@ internal sealed class ConnectionLifecycle
             catch (Exception ex) when (ex is InvalidDataException or Framing.FrameTooLargeException)
             {
                 // The peer broke the protocol (an oversize or malformed frame): its fault, not the
-                // handler's. Counted, logged at Debug, and only this connection is closed.
+                // handler's. Counted, logged at Debug, and only this connection is closed. Counted
+                // once even when the handler rejected it with RejectAsync and then rethrew.
                 _counters.OnProtocolError();
                 fault = ConnectionCloseReason.ProtocolError;
                 SockeyeLog.ProtocolViolation(_logger, connection.Id, ex.Message);
@@ -170,7 +179,7 @@ internal sealed class ConnectionLifecycle
     }
 
     private static bool IsEndOfConnection(Exception ex, SocketConnection connection) =>
-        ex is ConnectionAbortedException
+        ex is ConnectionClosedException
         || (ex is OperationCanceledException oce
             && (oce.CancellationToken == connection.ShutdownRequested || connection.IsAborted));
 }

@@ -239,7 +239,7 @@ internal sealed class EdgeGate : IDisposable
         {
             return (RefusalReason.ProxyHeaderTimeout, ex.Message);
         }
-        catch (ConnectionAbortedException ex)
+        catch (ConnectionClosedException ex)
         {
             return (RefusalReason.ProxyHeaderInvalid, ex.Message);
         }

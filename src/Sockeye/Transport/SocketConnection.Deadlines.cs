@@ -162,8 +162,8 @@ internal sealed partial class SocketConnection : IDeadlineOwner
 
     /// <summary>The exception a read or flush fails with after an abort: the timeout that caused it,
     /// if one did.</summary>
-    private ConnectionAbortedException CreateAbortException(Exception? inner) =>
-        (ConnectionAbortedException?)Volatile.Read(ref _deadlines)?.TimeoutException(inner) ?? new ConnectionAbortedException(AbortMessage, inner);
+    private ConnectionClosedException CreateAbortException(Exception? inner) =>
+        (ConnectionClosedException?)Volatile.Read(ref _deadlines)?.TimeoutException(inner) ?? new ConnectionClosedException(AbortMessage, inner);
 
     /// <summary>The deadline state for a setter given <paramref name="value"/>: created when the value
     /// turns something on, <see langword="null"/> when it turns off what was never on.</summary>

@@ -262,16 +262,16 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         if (IsAborted)
         {
-            return ex is ConnectionAbortedException aborted ? aborted : CreateAbortException(ex);
+            return ex is ConnectionClosedException aborted ? aborted : CreateAbortException(ex);
         }
 
         return ex switch
         {
             SocketException se when SocketErrors.IsConnectionReset(se.SocketErrorCode) =>
-                new ConnectionResetException($"connection {Id} was reset by the peer ({se.SocketErrorCode})", se),
+                new ConnectionLostException($"connection {Id} was reset by the peer ({se.SocketErrorCode})", se),
             SocketException se when SocketErrors.IsClosedLocally(se.SocketErrorCode) =>
-                new ConnectionAbortedException($"connection {Id} was closed", se),
-            ObjectDisposedException => new ConnectionAbortedException($"connection {Id} was closed", ex),
+                new ConnectionClosedException($"connection {Id} was closed", se),
+            ObjectDisposedException => new ConnectionClosedException($"connection {Id} was closed", ex),
             _ => ex,
         };
     }

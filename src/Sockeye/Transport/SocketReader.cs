@@ -99,7 +99,7 @@ internal sealed partial class SocketReader : PipeReader, IValueTaskSource<ReadRe
     internal bool PeerClosed => (Volatile.Read(ref _flags) & PeerClosedFlag) != 0;
 
     /// <summary>Whether a receive failed because the peer reset the connection (for the close reason).</summary>
-    internal bool PeerReset => Volatile.Read(ref _error) is ConnectionResetException;
+    internal bool PeerReset => Volatile.Read(ref _error) is ConnectionLostException;
 
     private long MaxBuffered => _connection.Context.MaxReadBufferSize;
 

@@ -219,7 +219,7 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
         }
         catch (Exception ex)
         {
-            _error = ex as ConnectionAbortedException ?? _connection.TranslateError(ex);
+            _error = ex as ConnectionClosedException ?? _connection.TranslateError(ex);
             throw _error;
         }
         finally

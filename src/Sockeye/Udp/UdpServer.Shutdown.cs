@@ -1,9 +1,48 @@
 using Sockeye.Diagnostics;
+using Sockeye.Server;
 
 namespace Sockeye.Udp;
 
 public sealed partial class UdpServer
 {
+    /// <summary>
+    /// Runs the server until the process is asked to stop: starts it with <paramref name="handler"/>,
+    /// waits for SIGINT (Ctrl-C), SIGTERM, <paramref name="cancellationToken"/> or another caller's
+    /// <see cref="StopAsync"/>, then stops it as <see cref="StopAsync"/> does. A second SIGINT or SIGTERM
+    /// during the drain closes the sockets at once. The same as <see cref="TcpServer.RunAsync(Func{Connection, Task}, TimeSpan?, CancellationToken)"/>
+    /// for datagrams.
+    /// </summary>
+    /// <param name="handler">Runs once per datagram, as for <see cref="StartAsync(Func{Datagram, ValueTask}, CancellationToken)"/>.</param>
+    /// <param name="drainTimeout">How long running handlers get to finish once the stop is asked for;
+    /// null means <see cref="TcpServer.DefaultDrainTimeout"/>.</param>
+    /// <param name="cancellationToken">Asks for the same graceful stop as a signal (it does not throw).</param>
+    /// <returns>What the drain did, as <see cref="StopAsync"/> reports it.</returns>
+    public async Task<ShutdownSummary> RunAsync(Func<Datagram, ValueTask> handler, TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        var drain = drainTimeout ?? TcpServer.DefaultDrainTimeout;
+        ArgumentOutOfRangeException.ThrowIfLessThan(drain, TimeSpan.Zero);
+        cancellationToken.ThrowIfCancellationRequested();
+        using var stop = new StopSignal(cancellationToken);
+        await StartAsync(handler, CancellationToken.None).ConfigureAwait(false);
+        stop.Watch(_lifecycle.StopRequested);
+        SockeyeLog.StopRequested(_logger, await stop.Requested.ConfigureAwait(false));
+        return await StopAsync(drain, stop.CutDrain).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the server with <paramref name="handler"/> until SIGINT, SIGTERM or
+    /// <paramref name="cancellationToken"/>, then drains: the same as
+    /// <see cref="RunAsync(Func{Datagram, ValueTask}, TimeSpan?, CancellationToken)"/>.</summary>
+    /// <param name="handler">Handles each datagram.</param>
+    /// <param name="drainTimeout">How long running handlers get to finish; null means <see cref="TcpServer.DefaultDrainTimeout"/>.</param>
+    /// <param name="cancellationToken">Asks for the same graceful stop as a signal.</param>
+    /// <returns>What the drain did.</returns>
+    public Task<ShutdownSummary> RunAsync(IDatagramHandler handler, TimeSpan? drainTimeout = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        return RunAsync(handler.HandleAsync, drainTimeout, cancellationToken);
+    }
+
     /// <summary>
     /// Stops the server gracefully, in this order:
     /// <list type="number">

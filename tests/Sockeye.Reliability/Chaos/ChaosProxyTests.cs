@@ -82,7 +82,7 @@ public sealed class ChaosProxyTests
         var clientEnd = await client.ReceiveEndAsync();
 
         Assert.Equal(SocketError.ConnectionReset, clientEnd);
-        Assert.IsType<ConnectionResetException>(await serverSaw.Task.WaitAsync(Loopback.Patience));
+        Assert.IsType<ConnectionLostException>(await serverSaw.Task.WaitAsync(Loopback.Patience));
         var connection = Assert.Single(proxy.Connections);
         Assert.True(connection.WasReset && connection.ResetByPlan);
         Assert.Equal(0, server.HandlerErrors);

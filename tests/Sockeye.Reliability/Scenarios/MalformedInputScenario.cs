@@ -39,7 +39,7 @@ public sealed class MalformedInputScenario(ITestOutputHelper output)
             {
                 await echo.HandleAsync(connection);
             }
-            catch (ConnectionResetException)
+            catch (ConnectionLostException)
             {
                 Interlocked.Increment(ref resetsSeen);
                 throw;

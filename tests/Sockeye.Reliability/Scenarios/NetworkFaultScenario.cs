@@ -13,7 +13,7 @@ namespace Sockeye.Reliability.Scenarios;
 /// which splits every write into pieces of 1–64 bytes, delays some, stalls a few for 200 ms, and
 /// resets 15% of the connections part-way (seed 8). Every connection the proxy did not reset gets
 /// exactly its bytes back in order; every reset one ends in a clean ConnectionReset on the client,
-/// having received only a correct prefix, and in a <see cref="ConnectionResetException"/> in the
+/// having received only a correct prefix, and in a <see cref="ConnectionLostException"/> in the
 /// server's handler, which the server does not count as a handler fault.
 /// </summary>
 public sealed class NetworkFaultScenario(ITestOutputHelper output)
@@ -31,7 +31,7 @@ public sealed class NetworkFaultScenario(ITestOutputHelper output)
             {
                 await EchoHandler.Instance.HandleAsync(connection);
             }
-            catch (ConnectionResetException)
+            catch (ConnectionLostException)
             {
                 Interlocked.Increment(ref serverResets);
                 throw;

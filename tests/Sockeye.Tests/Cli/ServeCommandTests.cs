@@ -13,6 +13,9 @@ public class ServeCommandTests
     [InlineData("serve echo --drain-timeout soon", "--drain-timeout: 'soon' is not a duration")]
     [InlineData("serve echo --host example", "--host must be an IP address, got 'example'")]
     [InlineData("serve", "Required command was not provided")]
+    [InlineData("serve nope", "Unrecognized command 'nope' for 'sockeye serve' (commands: echo, chat, udp-echo; or --config FILE)")]
+    [InlineData("bench nope", "Unrecognized command or argument 'nope'")]
+    [InlineData("serve chat --bogus", "Unrecognized command or argument '--bogus'")]
     public async Task BadArgumentsGiveOneLineNamingTheArgumentAndANonZeroExit(string arguments, string message)
     {
         var (exitCode, stdout, stderr) = await CliProcess.RunAsync(arguments);
@@ -28,6 +31,9 @@ public class ServeCommandTests
     [InlineData("--help", "serve")]
     [InlineData("serve --help", "echo")]
     [InlineData("serve echo --help", "--drain-timeout")]
+    [InlineData("serve chat --help", "--drain-timeout")]
+    [InlineData("serve udp-echo --help", "--port")]
+    [InlineData("bench echo --help", "--connections")]
     public async Task EveryCommandHasHelp(string arguments, string mentions)
     {
         var (exitCode, stdout, _) = await CliProcess.RunAsync(arguments);

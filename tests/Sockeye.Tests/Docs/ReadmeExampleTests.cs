@@ -17,14 +17,17 @@ public class ReadmeExampleTests
             IdleTimeout = TimeSpan.FromMinutes(2),
         });
 
-        await server.StartAsync(async connection =>
+        // A token stands in for SIGTERM here (SampleTests sends the signal to samples/QuickStart).
+        using var sigterm = new CancellationTokenSource();
+        var run = server.RunAsync(async connection =>
         {
             var lines = new LineCodec(maxLineLength: 4096);
             await foreach (var line in connection.ReadFramesAsync(lines))
             {
                 await connection.WriteFrameAsync(lines, line);
             }
-        });
+        }, cancellationToken: sigterm.Token);
+        await Loopback.EventuallyAsync(() => server.State == ServerState.Listening || run.IsCompleted, "the server listens");
 
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
         await client.SendAllAsync("hello\r\nsockeye\n"u8.ToArray());
@@ -40,7 +43,8 @@ public class ReadmeExampleTests
         // The error is counted before the connection's slot is released: wait for both.
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the oversize line's connection is released");
 
-        var summary = await server.StopAsync(drainTimeout: TimeSpan.FromSeconds(10));
+        await sigterm.CancelAsync();
+        var summary = await run.WaitAsync(Loopback.Patience);
         Assert.Equal(1, summary.Open);
         Assert.Equal(0, summary.Aborted);
     }

@@ -114,7 +114,7 @@ public sealed partial class EngineSafetyTests
         {
             await victimClient.SendAllAsync("boom"u8.ToArray());
 
-            var error = Assert.IsType<ConnectionAbortedException>(await outcome.Task.WaitAsync(Loopback.Patience));
+            var error = Assert.IsType<ConnectionClosedException>(await outcome.Task.WaitAsync(Loopback.Patience));
             Assert.Contains("injected dispatch failure", error.Message, StringComparison.Ordinal);
 
             // Other connections on the same poll thread are still served, from their first edge on.
@@ -246,7 +246,7 @@ public sealed partial class EngineSafetyTests
         var group = PollerGroup.Get(inline);
         foreach (var (connection, read) in outcomes)
         {
-            Assert.IsType<ConnectionAbortedException>(await read.WaitAsync(Loopback.Patience));
+            Assert.IsType<ConnectionClosedException>(await read.WaitAsync(Loopback.Patience));
             Assert.False(group.IsRegistered(connection.PollToken), "the aborted connection holds no poller slot");
             if (connection.PollToken != 0)
             {

@@ -89,7 +89,7 @@ public sealed class IoEngineTests
 
         reader.Connection.Abort("the test aborts it");
 
-        var aborted = Assert.IsType<ConnectionAbortedException>(await reader.Outcome.WaitAsync(Loopback.Patience));
+        var aborted = Assert.IsType<ConnectionClosedException>(await reader.Outcome.WaitAsync(Loopback.Patience));
         Assert.Contains("the test aborts it", aborted.Message, StringComparison.Ordinal);
         Assert.Equal(SocketError.ConnectionReset, await reader.Client.ReceiveEndAsync());
     }
@@ -130,7 +130,7 @@ public sealed class IoEngineTests
         connection.Abort("stuck writer");
 
         var error = await outcome.Task.WaitAsync(Loopback.Patience);
-        Assert.IsType<ConnectionAbortedException>(error);
+        Assert.IsType<ConnectionClosedException>(error);
     }
 
     [Theory]
@@ -187,7 +187,7 @@ public sealed class IoEngineTests
         reader.Client.LingerState = new LingerOption(true, 0);
         reader.Client.Dispose(); // RST
 
-        Assert.IsType<ConnectionResetException>(await reader.Outcome.WaitAsync(Loopback.Patience));
+        Assert.IsType<ConnectionLostException>(await reader.Outcome.WaitAsync(Loopback.Patience));
     }
 
     [Theory]

@@ -43,6 +43,40 @@ public class SampleTests
         Assert.Equal($"{Key("hunter2")}\n{Key("correct horse")}\n", reply);
     }
 
+    [Fact]
+    public async Task QuickStartServesUntilSigtermThenDrainsItsConnectionsAndExitsZero()
+    {
+        var port = Loopback.FreePort();
+        using var app = StartSample("QuickStart", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var endPoint = new IPEndPoint(IPAddress.Loopback, port);
+        Socket? client = null;
+        await Loopback.EventuallyAsync(async () =>
+        {
+            try
+            {
+                client = await Loopback.ConnectAsync(endPoint);
+                return true;
+            }
+            catch (SocketException)
+            {
+                return app.HasExited;
+            }
+        }, "the README's server accepts connections");
+        using var echo = client ?? throw new InvalidOperationException($"the sample exited: {app.Stderr}");
+        await echo.SendAllAsync("hello\n"u8.ToArray());
+        Assert.Equal("hello\n", Encoding.ASCII.GetString(await echo.ReceiveExactlyAsync(6)));
+        using var idle = await Loopback.ConnectAsync(endPoint);
+        await Loopback.EventuallyAsync(() => !app.HasExited, "the server is still running");
+
+        app.Signal("TERM");
+
+        // The drain asks both handlers to finish: each connection ends with a FIN, not a reset.
+        Assert.Equal(SocketError.Success, await echo.ReceiveEndAsync());
+        Assert.Equal(SocketError.Success, await idle.ReceiveEndAsync());
+        Assert.Equal(0, await app.WaitForExitAsync());
+        Assert.Contains("stopped: 2 drained, 0 aborted", app.Stdout, StringComparison.Ordinal);
+    }
+
     private static string Key(string password) => Convert.ToHexStringLower(
         Rfc2898DeriveBytes.Pbkdf2(Encoding.ASCII.GetBytes(password), "sockeye-sample-salt"u8.ToArray(), 100_000, HashAlgorithmName.SHA256, 32));
 

@@ -86,7 +86,7 @@ public class HandlerFaultTests
         }
 
         var error = await ended.Task.WaitAsync(Loopback.Patience);
-        Assert.IsType<ConnectionResetException>(error);
+        Assert.IsType<ConnectionLostException>(error);
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 0, "the slot is released");
         Assert.Equal(0, server.HandlerErrors);
     }

@@ -179,6 +179,34 @@ internal sealed class FrameReader : IDisposable
         }
     }
 
+    /// <summary>Drops every byte held and reads and drops what arrives until the peer closes its side
+    /// (or <paramref name="cancellationToken"/> fires): the rest of a rejected frame, read so that the
+    /// close is not a reset. Frames handed out before are invalid afterwards.</summary>
+    public async Task DiscardAsync(CancellationToken cancellationToken)
+    {
+        _copy?.Dispose();
+        _copy = null;
+        if (_holding)
+        {
+            _input.AdvanceTo(_held.End);
+            _holding = false;
+        }
+
+        _held = default;
+        Frame = default;
+        while (!_inputCompleted)
+        {
+            var result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _input.AdvanceTo(result.Buffer.End);
+            _inputCompleted = result.IsCompleted;
+            if (result.IsCanceled)
+            {
+                // CancelPendingRead from the shutdown: stop lingering, the drain is under way.
+                return;
+            }
+        }
+    }
+
     /// <summary>Gives copy-mode memory back to the pool; called when the connection ends.</summary>
     public void Dispose()
     {

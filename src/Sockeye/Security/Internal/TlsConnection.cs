@@ -49,6 +49,8 @@ internal sealed class TlsConnection : Connection
     /// <summary>The connection underneath, which carries the bytes, the timers and the abort.</summary>
     public SocketConnection Transport { get; }
 
+    internal override Connection Root => Transport;
+
     /// <summary>Whether OpenSSL frees this connection's record buffers between records
     /// (<see cref="TlsOptions.ReleaseIdleBuffers"/> on, and the runtime allows it).</summary>
     public bool ReleasesIdleBuffers { get; }

@@ -231,5 +231,5 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
     private void ThrowIfUnusable() => ReaderContract.ThrowIfUnusable(_completed, _resultOut);
 
     private static bool IsTlsFailure(Exception ex) =>
-        ex is AuthenticationException || (ex is IOException && ex is not ConnectionAbortedException && ex.InnerException is not ConnectionAbortedException);
+        ex is AuthenticationException || (ex is IOException && ex is not ConnectionClosedException && ex.InnerException is not ConnectionClosedException);
 }
