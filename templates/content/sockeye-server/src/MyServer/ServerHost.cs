@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Metrics;
@@ -10,7 +11,7 @@ namespace MyServer;
 public static class ServerHost
 {
     /// <summary>A host with the "echo" listener (configured under Sockeye:Listeners:echo) and the
-    /// Sockeye meter served in Prometheus format at Metrics:Url.</summary>
+    /// Sockeye meter served in Prometheus format at http://Metrics:Host:Metrics:Port/metrics.</summary>
     public static IHost Create(string[] args)
     {
         var builder = Host.CreateApplicationBuilder(args);
@@ -18,10 +19,14 @@ public static class ServerHost
         // One DI scope per connection; the handler's options come from configuration.
         builder.Services.AddSockeye(sockeye => sockeye.AddListener<LineEchoHandler>("echo"));
 
-        var metricsUrl = builder.Configuration["Metrics:Url"] ?? "http://127.0.0.1:9464/";
-        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        var metrics = builder.Configuration.GetSection("Metrics");
+        builder.Services.AddOpenTelemetry().WithMetrics(meters => meters
             .AddMeter(SockeyeMetrics.MeterName)
-            .AddPrometheusHttpListener(options => options.UriPrefixes = [metricsUrl]));
+            .AddPrometheusHttpListener(options =>
+            {
+                options.Host = metrics["Host"] ?? "127.0.0.1";
+                options.Port = metrics.GetValue("Port", 9464);
+            }));
 
         return builder.Build();
     }

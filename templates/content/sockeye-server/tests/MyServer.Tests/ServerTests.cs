@@ -15,7 +15,7 @@ public class ServerTests
     [Fact]
     public async Task EchoesEachLineBackOverLoopback()
     {
-        using var host = ServerHost.Create(["--Sockeye:Listeners:echo:Port=0", $"--Metrics:Url=http://127.0.0.1:{FreePort()}/"]);
+        using var host = ServerHost.Create(["--Sockeye:Listeners:echo:Port=0", $"--Metrics:Port={FreePort()}"]);
         await host.StartAsync().WaitAsync(Timeout);
         try
         {
@@ -39,7 +39,7 @@ public class ServerTests
     public async Task ServesTheSockeyeMeterInPrometheusFormat()
     {
         var metricsPort = FreePort();
-        using var host = ServerHost.Create(["--Sockeye:Listeners:echo:Port=0", $"--Metrics:Url=http://127.0.0.1:{metricsPort}/"]);
+        using var host = ServerHost.Create(["--Sockeye:Listeners:echo:Port=0", $"--Metrics:Port={metricsPort}"]);
         await host.StartAsync().WaitAsync(Timeout);
         try
         {
