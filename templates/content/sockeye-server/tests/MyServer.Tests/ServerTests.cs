@@ -21,13 +21,13 @@ public class ServerTests
         {
             using var client = new TcpClient();
             await client.ConnectAsync(EchoEndPoint(host)).WaitAsync(Timeout);
-            using var reader = new StreamReader(client.GetStream(), Encoding.UTF8);
             var stream = client.GetStream();
+            using var reader = new StreamReader(stream, Encoding.UTF8);
 
             await stream.WriteAsync("hello\nworld\n"u8.ToArray()).AsTask().WaitAsync(Timeout);
 
-            Assert.Equal("hello", await reader.ReadLineAsync().AsTask().WaitAsync(Timeout));
-            Assert.Equal("world", await reader.ReadLineAsync().AsTask().WaitAsync(Timeout));
+            Assert.Equal("hello", await reader.ReadLineAsync().WaitAsync(Timeout));
+            Assert.Equal("world", await reader.ReadLineAsync().WaitAsync(Timeout));
         }
         finally
         {
