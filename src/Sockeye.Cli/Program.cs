@@ -17,7 +17,7 @@ public static class Program
         var root = new Command("sockeye", "Sockeye: high-concurrency TCP servers for .NET, and the tools to load-test and watch them.")
         {
             new HelpOption(),
-            new VersionOption(),
+            new VersionOption { Action = new VersionText.PrintAction() },
         };
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
