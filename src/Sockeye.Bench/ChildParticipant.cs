@@ -37,8 +37,11 @@ internal sealed class ChildParticipant : IParticipant
         {
             // `dotnet Sockeye.Cli.dll bench ...`: the child runs the same program, which is the entry
             // assembly (the executable's), not this library.
-            start.ArgumentList.Add(Assembly.GetEntryAssembly()?.Location
-                ?? throw new InvalidOperationException("no entry assembly to start a child bench process from"));
+            // Its path from the base directory, not Assembly.Location: that is empty in a single-file
+            // app, and the single-file and Native AOT binaries never take this branch anyway.
+            var entry = Assembly.GetEntryAssembly()?.GetName().Name
+                ?? throw new InvalidOperationException("no entry assembly to start a child bench process from");
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, entry + ".dll"));
         }
 
         foreach (var argument in Arguments(settings, index, count))

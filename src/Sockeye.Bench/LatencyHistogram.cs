@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using HdrHistogram;
 using HdrHistogram.Encoding;
 using HdrHistogram.Utilities;
@@ -47,8 +48,118 @@ internal static class LatencyHistogram
     }
 
     /// <summary>Reads what <see cref="Encode"/> wrote.</summary>
-    public static HistogramBase Decode(string base64) =>
-        HistogramEncoding.DecodeFromByteBuffer(ByteBuffer.Allocate(Convert.FromBase64String(base64)), HighestNanoseconds);
+    /// <remarks>Decoded here, not by <c>HistogramEncoding.DecodeFromByteBuffer</c>: HdrHistogram.NET 2.5.0
+    /// creates the histogram through a constructor it looks up by reflection on a type chosen at run
+    /// time, which trimming cannot see (its IL2104 warning in a Native AOT publish: the binary could
+    /// throw where the JIT build works). The format is HdrHistogram's V2: a 40-byte big-endian header
+    /// (cookie, payload length, normalizing offset, significant digits, lowest and highest trackable
+    /// values, a double ratio), then the counts by bucket index as ZigZag LEB128 numbers, where a
+    /// negative number −n skips n empty buckets.</remarks>
+    /// <exception cref="FormatException">The text is not a V2 histogram of this layout (1 ns, 3 digits).</exception>
+    public static LongHistogram Decode(string base64)
+    {
+        var bytes = Convert.FromBase64String(base64);
+        if (bytes.Length < HeaderLength)
+        {
+            throw new FormatException($"histogram of {bytes.Length} bytes is shorter than the {HeaderLength}-byte V2 header");
+        }
+
+        var header = bytes.AsSpan();
+        var cookie = BinaryPrimitives.ReadInt32BigEndian(header);
+        var payloadLength = BinaryPrimitives.ReadInt32BigEndian(header[4..]);
+        var normalizingOffset = BinaryPrimitives.ReadInt32BigEndian(header[8..]);
+        var digits = BinaryPrimitives.ReadInt32BigEndian(header[12..]);
+        var lowest = BinaryPrimitives.ReadInt64BigEndian(header[16..]);
+        if ((cookie & ~0xf0) != V2CookieBase)
+        {
+            throw new FormatException($"histogram cookie 0x{cookie:x8} is not HdrHistogram's V2 (0x{V2CookieBase:x8})");
+        }
+
+        if (lowest != 1 || digits != SignificantDigits || normalizingOffset != 0)
+        {
+            throw new FormatException($"histogram of lowest value {lowest}, {digits} significant digits, offset {normalizingOffset} is not this tool's (1, {SignificantDigits}, 0)");
+        }
+
+        if (payloadLength < 0 || payloadLength > bytes.Length - HeaderLength)
+        {
+            throw new FormatException($"histogram payload of {payloadLength} bytes exceeds the {bytes.Length - HeaderLength} bytes after the header");
+        }
+
+        var histogram = Create();
+        ReadOnlySpan<byte> payload = bytes.AsSpan(HeaderLength, payloadLength);
+        var index = 0;
+        while (!payload.IsEmpty)
+        {
+            var count = ReadZigZag(ref payload);
+            if (count < 0)
+            {
+                index += checked((int)-count);
+            }
+            else
+            {
+                if (count > 0)
+                {
+                    histogram.RecordValueWithCount(Math.Min(ValueAtIndex(index), HighestNanoseconds), count);
+                }
+
+                index++;
+            }
+        }
+
+        return histogram;
+    }
+
+    private const int HeaderLength = 40;
+    private const int V2CookieBase = 0x1c849303;
+
+    // Bucket layout of a histogram from 1 with 3 significant digits: 2,048 sub-buckets (the power of two
+    // at or above 2 × 10^3), the first bucket's two halves linear, then each bucket twice as wide.
+    private const int SubBucketHalfCountMagnitude = 10;
+    private const int SubBucketHalfCount = 1 << SubBucketHalfCountMagnitude;
+
+    /// <summary>The lowest value that falls into bucket index <paramref name="index"/> (what recording it
+    /// counts in the same bucket).</summary>
+    internal static long ValueAtIndex(int index)
+    {
+        var bucket = (index >> SubBucketHalfCountMagnitude) - 1;
+        var subBucket = (index & (SubBucketHalfCount - 1)) + SubBucketHalfCount;
+        if (bucket < 0)
+        {
+            subBucket -= SubBucketHalfCount;
+            bucket = 0;
+        }
+
+        return (long)subBucket << bucket;
+    }
+
+    // LEB128 of up to 9 bytes (8 of 7 bits, a last one of 8), then ZigZag: 0, −1, 1, −2 … as 0, 1, 2, 3 …
+    private static long ReadZigZag(ref ReadOnlySpan<byte> payload)
+    {
+        ulong value = 0;
+        for (var i = 0; ; i++)
+        {
+            if (payload.IsEmpty)
+            {
+                throw new FormatException("histogram payload ends inside a number");
+            }
+
+            var b = payload[0];
+            payload = payload[1..];
+            if (i == 8)
+            {
+                value |= (ulong)b << 56;
+                break;
+            }
+
+            value |= (ulong)(b & 0x7f) << (7 * i);
+            if ((b & 0x80) == 0)
+            {
+                break;
+            }
+        }
+
+        return (long)(value >> 1) ^ -(long)(value & 1);
+    }
 
     /// <summary>Adds every encoded histogram into one, for a report over all processes.</summary>
     public static LongHistogram Merge(IEnumerable<string> encoded)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Sockeye.Handlers;
 using Sockeye.Hosting.Internal;
@@ -83,7 +84,7 @@ public sealed class SockeyeBuilder
     /// <param name="name">The listener's name; its configuration is <c>Sockeye:Listeners:NAME</c>.</param>
     /// <param name="configure">Sets the listener's options in code; configuration values override them.</param>
     /// <returns>This builder.</returns>
-    public SockeyeBuilder AddListener<THandler>(string name, Action<SockeyeListenerOptions>? configure = null)
+    public SockeyeBuilder AddListener<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(string name, Action<SockeyeListenerOptions>? configure = null)
         where THandler : class, IConnectionHandler =>
         Add(name, typeof(THandler).Name, ScopedHandler.Create<THandler>, null, configure);
 
@@ -120,7 +121,7 @@ public sealed class SockeyeBuilder
     /// <param name="name">The listener's name; its configuration is <c>Sockeye:Listeners:NAME</c>.</param>
     /// <param name="configure">Sets the listener's options in code; configuration values override them.</param>
     /// <returns>This builder.</returns>
-    public SockeyeBuilder AddUdpListener<THandler>(string name, Action<SockeyeListenerOptions>? configure = null)
+    public SockeyeBuilder AddUdpListener<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(string name, Action<SockeyeListenerOptions>? configure = null)
         where THandler : class, IDatagramHandler =>
         Add(name, typeof(THandler).Name, null, SharedHandler.Create<THandler>, configure);
 

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Reflection;
 using Microsoft.Extensions.Configuration;
@@ -13,7 +14,10 @@ namespace Sockeye.Hosting.Internal;
 /// Not ConfigurationBinder: its errors name the key but not the value, it reads <c>"30"</c> as thirty
 /// days, it cannot read <c>"30s"</c>, and it ignores misspelt keys. Server options are found by
 /// reflection over the server options' public settable properties, so an option added there is
-/// bindable without a change here.
+/// bindable without a change here. The reflection is trim-safe (a Native AOT <c>sockeye</c> binds the
+/// same keys): the two options types are named with <c>typeof</c>, so trimming keeps their properties,
+/// and the records an option may hold are named in <see cref="ConstructorOf"/>, so it keeps their
+/// constructors (ListenerConfigurationTests checks that none is missing there).
 /// </remarks>
 internal static class OptionsBinder
 {
@@ -26,6 +30,7 @@ internal static class OptionsBinder
     public static void Bind(IConfigurationSection section, SockeyeListenerOptions options, bool udp)
     {
         object server = udp ? options.Udp : options.Server;
+        var serverType = ServerOptionsType(udp);
         foreach (var child in section.GetChildren())
         {
             if (Is(child.Key, nameof(SockeyeListenerOptions.Host)))
@@ -42,9 +47,9 @@ internal static class OptionsBinder
             }
             else
             {
-                var property = FindProperty(server.GetType(), child.Key)
+                var property = FindProperty(serverType, child.Key)
                     ?? throw new SockeyeConfigurationException(child.Path, child.Value,
-                        $"{child.Path} is not a {(udp ? "UDP " : "")}listener option (the options are {string.Join(", ", ListenerKeys.Concat(BindableProperties(server.GetType()).Select(p => p.Name)))})");
+                        $"{child.Path} is not a {(udp ? "UDP " : "")}listener option (the options are {string.Join(", ", ListenerKeys.Concat(BindableProperties(serverType).Select(p => p.Name)))})");
                 property.SetValue(server, Convert(child, property.PropertyType));
             }
         }
@@ -64,10 +69,24 @@ internal static class OptionsBinder
         return Timing.DurationText.Violation(value) is { } rule ? throw Bad(section, rule) : value;
     }
 
-    private static PropertyInfo? FindProperty(Type type, string key) =>
+    // Branches rather than `server.GetType()`: trimming keeps the properties only of a type it can see here.
+    [return: DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)]
+    private static Type ServerOptionsType(bool udp)
+    {
+        if (udp)
+        {
+            return typeof(Udp.UdpServerOptions);
+        }
+
+        return typeof(TcpServerOptions);
+    }
+
+    private static PropertyInfo? FindProperty([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type type, string key) =>
         BindableProperties(type).FirstOrDefault(p => Is(p.Name, key));
 
-    private static IEnumerable<PropertyInfo> BindableProperties(Type type) =>
+    /// <summary>The options of <paramref name="type"/> that configuration can set: public, settable, and of a
+    /// scalar type or a record named in <see cref="ConstructorOf"/>.</summary>
+    internal static IEnumerable<PropertyInfo> BindableProperties([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicProperties)] Type type) =>
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
             .Where(p => p.SetMethod is { IsPublic: true } && IsBindable(p.PropertyType));
 
@@ -77,9 +96,15 @@ internal static class OptionsBinder
         return type.IsPrimitive || type.IsEnum || type == typeof(string) || type == typeof(TimeSpan) || ConstructorOf(type) is not null;
     }
 
-    // A record such as MinDataRate: bound through its one constructor, from one key per parameter.
-    private static ConstructorInfo? ConstructorOf(Type type) =>
-        type.IsClass && type != typeof(string) && type.GetConstructors() is [var only] && only.GetParameters().Length > 0
+    /// <summary>The one constructor of a record option such as <see cref="MinDataRate"/>, bound from one key
+    /// per parameter; <see langword="null"/> for any other type.</summary>
+    /// <remarks>The records are named, not found from the property's type, because trimming keeps a
+    /// type's constructors only where it sees the type: an option of a new record type is added here.</remarks>
+    internal static ConstructorInfo? ConstructorOf(Type type) =>
+        type == typeof(MinDataRate) ? OnlyConstructor(typeof(MinDataRate)) : null;
+
+    private static ConstructorInfo? OnlyConstructor([DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] Type type) =>
+        type.GetConstructors() is [var only] && only.GetParameters().Length > 0
         && only.GetParameters().All(p => IsBindable(p.ParameterType))
             ? only
             : null;

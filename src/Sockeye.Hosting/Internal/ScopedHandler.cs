@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Sockeye.Hosting.Internal;
@@ -5,7 +6,7 @@ namespace Sockeye.Hosting.Internal;
 /// <summary>Runs each connection's handler inside its own service scope.</summary>
 internal static class ScopedHandler
 {
-    public static Func<Connection, Task> Create<THandler>(IServiceProvider services)
+    public static Func<Connection, Task> Create<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(IServiceProvider services)
         where THandler : class, IConnectionHandler
     {
         var scopes = services.GetRequiredService<IServiceScopeFactory>();

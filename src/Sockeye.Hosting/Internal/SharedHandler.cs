@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Sockeye.Udp;
 
@@ -8,7 +9,7 @@ internal static class SharedHandler
 {
     /// <summary>The registered <typeparamref name="THandler"/>, or a new one (returned as owned, so the
     /// listener disposes it when it stops; the container disposes what it registered).</summary>
-    public static (Func<Datagram, ValueTask> Handle, object? Owned) Create<THandler>(IServiceProvider services)
+    public static (Func<Datagram, ValueTask> Handle, object? Owned) Create<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] THandler>(IServiceProvider services)
         where THandler : class, IDatagramHandler
     {
         if (services.GetService<THandler>() is { } registered)

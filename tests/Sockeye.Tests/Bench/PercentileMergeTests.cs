@@ -77,4 +77,54 @@ public class PercentileMergeTests
         var merged = BenchResult.Merge([Part(0), Part(0)]);
         Assert.Equal(0, merged.P99Microseconds);
     }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public void OurDecoderReadsEveryBucketAsHdrHistogramsOwnDoes(int seed)
+    {
+        // LatencyHistogram.Decode replaces the library's reflection-based decoder (not trim-safe): on
+        // histograms from 1 ns to an hour, with runs of empty buckets and counts past 2^32, both must
+        // give the same count in every bucket.
+        var histogram = LatencyHistogram.Create();
+        var random = new Random(seed);
+        for (var i = 0; i < 20_000; i++)
+        {
+            var value = (long)Math.Exp(random.NextDouble() * Math.Log(LatencyHistogram.HighestNanoseconds - 1)) + 1;
+            histogram.RecordValueWithCount(value, i % 1000 == 0 ? 5_000_000_000L : random.Next(1, 1000));
+        }
+
+        histogram.RecordValue(1);
+        histogram.RecordValue(LatencyHistogram.HighestNanoseconds);
+        var encoded = LatencyHistogram.Encode(histogram);
+
+        var ours = LatencyHistogram.Decode(encoded);
+        var theirs = HdrHistogram.HistogramEncoding.DecodeFromByteBuffer(
+            HdrHistogram.Utilities.ByteBuffer.Allocate(Convert.FromBase64String(encoded)), LatencyHistogram.HighestNanoseconds);
+
+        var expected = theirs.RecordedValues().Select(v => (v.ValueIteratedTo, v.CountAtValueIteratedTo)).ToList();
+        var actual = ours.RecordedValues().Select(v => (v.ValueIteratedTo, v.CountAtValueIteratedTo)).ToList();
+        Assert.True(expected.Count > 1000, $"only {expected.Count} buckets were filled");
+        Assert.Equal(expected, actual);
+        Assert.Equal(theirs.TotalCount, ours.TotalCount);
+    }
+
+    [Fact]
+    public void AHistogramOfAnotherLayoutIsRefusedNamingItsDigits()
+    {
+        var other = new LongHistogram(1, LatencyHistogram.HighestNanoseconds, 2);
+        other.RecordValue(1000);
+        var buffer = HdrHistogram.Utilities.ByteBuffer.Allocate(other.GetNeededByteBufferCapacity());
+        var length = other.Encode(buffer, HdrHistogram.Encoding.HistogramEncoderV2.Instance);
+        var bytes = new byte[length];
+        buffer.Position = 0;
+        for (var i = 0; i < length; i++)
+        {
+            bytes[i] = buffer.Get();
+        }
+
+        var error = Assert.Throws<FormatException>(() => LatencyHistogram.Decode(Convert.ToBase64String(bytes)));
+        Assert.Contains("2 significant digits", error.Message, StringComparison.Ordinal);
+    }
 }

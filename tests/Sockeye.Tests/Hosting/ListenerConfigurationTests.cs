@@ -160,4 +160,27 @@ public class ListenerConfigurationTests
     [InlineData("")]
     public void AmbiguousOrUnknownDurationsAreRefused(string text) =>
         Assert.False(OptionsBinder.TryParseDuration(text, out _));
+
+    // The binder names its record types (trimming keeps only the constructors of types it sees), so a new
+    // option of a record type would silently be unbindable: this finds such a type by reflection, as the
+    // binder once did, and fails until the binder names it too.
+    [Theory]
+    [InlineData(typeof(TcpServerOptions))]
+    [InlineData(typeof(Sockeye.Udp.UdpServerOptions))]
+    public void EveryRecordTypedOptionIsBindable(Type optionsType)
+    {
+        var records = optionsType.GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+            .Where(p => p.SetMethod is { IsPublic: true })
+            .Select(p => (p.Name, Type: Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType))
+            .Where(p => p.Type.IsClass && p.Type != typeof(string) && p.Type.GetConstructors() is [var only] && only.GetParameters().Length > 0)
+            .ToList();
+        var bindable = OptionsBinder.BindableProperties(optionsType).Select(p => p.Name).ToHashSet();
+
+        if (optionsType == typeof(TcpServerOptions))
+        {
+            Assert.Contains(records, r => r.Type == typeof(MinDataRate));   // the search finds what it looks for
+        }
+
+        Assert.All(records, r => Assert.True(bindable.Contains(r.Name), $"{optionsType.Name}.{r.Name} ({r.Type.Name}) is not named in OptionsBinder.ConstructorOf"));
+    }
 }

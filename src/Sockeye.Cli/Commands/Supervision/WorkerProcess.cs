@@ -63,7 +63,9 @@ internal sealed class WorkerProcess : IDisposable
         };
         if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
         {
-            start.ArgumentList.Add(typeof(WorkerProcess).Assembly.Location);
+            // `dotnet Sockeye.Cli.dll`: the path from the base directory, not Assembly.Location (empty in
+            // a single-file app; the single-file and Native AOT binaries never take this branch anyway).
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, typeof(WorkerProcess).Assembly.GetName().Name + ".dll"));
         }
 
         foreach (var argument in arguments)
