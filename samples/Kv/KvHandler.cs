@@ -214,7 +214,7 @@ internal sealed class KvHandler(KvServer server) : IConnectionHandler
         for (var j = 1; j < args.Count && text.Length < 128; j++)
         {
             var arg = args[j];
-            text.Append('\'').Append(Encoding.UTF8.GetString(arg[..Math.Min(arg.Length, 128 - text.Length)])).Append("' ");
+            text.Append('\'').Append(Encoding.Latin1.GetString(arg[..Math.Min(arg.Length, 128 - text.Length)])).Append("' ");
         }
 
         return $"ERR unknown command '{ServerCommands.Truncate(args[0])}', with args beginning with: {text}";

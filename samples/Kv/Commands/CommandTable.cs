@@ -69,9 +69,12 @@ internal static class CommandTable
         Add("client", -2, ServerCommands.Client);
         Add("command", -1, ServerCommands.Command);
 
-        // Strings.
+        // Strings (SETEX, PSETEX, SETNX and HMSET below are what StackExchange.Redis sends for some calls).
         Add("get", 2, StringCommands.Get);
         Add("set", -3, StringCommands.Set);
+        Add("setex", 4, c => StringCommands.SetEx(c, 1000));
+        Add("psetex", 4, c => StringCommands.SetEx(c, 1));
+        Add("setnx", 3, StringCommands.SetNx);
         Add("getdel", 2, StringCommands.GetDel);
         Add("mget", -2, StringCommands.MGet);
         Add("mset", -3, StringCommands.MSet);
@@ -104,6 +107,7 @@ internal static class CommandTable
 
         // Hashes.
         Add("hset", -4, HashCommands.Set);
+        Add("hmset", -4, HashCommands.MSet);
         Add("hget", 3, HashCommands.Get);
         Add("hdel", -3, HashCommands.Delete);
         Add("hgetall", 2, HashCommands.GetAll);

@@ -3,9 +3,24 @@ using Sockeye.Samples.Kv.Store;
 
 namespace Sockeye.Samples.Kv.Commands;
 
-/// <summary>HSET HGET HDEL HGETALL HLEN.</summary>
+/// <summary>HSET HMSET HGET HDEL HGETALL HLEN.</summary>
 internal static class HashCommands
 {
+    /// <summary>HMSET: HSET's work with OK as the reply (deprecated in Redis, still sent by clients).</summary>
+    public static void MSet(CommandContext c)
+    {
+        if (c.Args.Count % 2 == 1)
+        {
+            c.WrongArity();
+            return;
+        }
+
+        if (Store(c) is not null)
+        {
+            RespWriter.Ok(c.Output);
+        }
+    }
+
     public static void Set(CommandContext c)
     {
         if (c.Args.Count % 2 == 1)
@@ -14,11 +29,20 @@ internal static class HashCommands
             return;
         }
 
+        if (Store(c) is { } added)
+        {
+            RespWriter.Integer(c.Output, added);
+        }
+    }
+
+    /// <summary>Stores the field/value pairs; the count of new fields, or null after a WRONGTYPE reply.</summary>
+    private static int? Store(CommandContext c)
+    {
         var entry = c.Find(1);
         if (entry is not null && entry.Value is not KvHash)
         {
             c.WrongType();
-            return;
+            return null;
         }
 
         var hash = (KvHash?)entry?.Value ?? (KvHash)c.Keys.Set(c.Args[1], new KvHash()).Value;
@@ -34,7 +58,7 @@ internal static class HashCommands
             lookup[c.Args[i]] = c.Args.ToArray(i + 1);
         }
 
-        RespWriter.Integer(c.Output, added);
+        return added;
     }
 
     public static void Get(CommandContext c)

@@ -58,7 +58,7 @@ internal static class KeyCommands
             }
             else
             {
-                c.Error($"ERR Unsupported option {System.Text.Encoding.UTF8.GetString(c.Args[j])}");
+                c.Error($"ERR Unsupported option {ServerCommands.Truncate(c.Args[j])}");
                 return;
             }
         }

@@ -208,5 +208,5 @@ internal static class ServerCommands
         c.Error($"ERR unknown subcommand '{Truncate(c.Args[1])}'. Try {command} HELP.");
 
     /// <summary>An argument as Redis quotes it in errors: at most 128 bytes.</summary>
-    internal static string Truncate(ReadOnlySpan<byte> bytes) => Encoding.UTF8.GetString(bytes[..Math.Min(bytes.Length, 128)]);
+    internal static string Truncate(ReadOnlySpan<byte> bytes) => Encoding.Latin1.GetString(bytes[..Math.Min(bytes.Length, 128)]);
 }

@@ -3,7 +3,7 @@ using Sockeye.Samples.Kv.Resp;
 
 namespace Sockeye.Samples.Kv.Commands;
 
-/// <summary>GET SET GETDEL MGET MSET INCR DECR INCRBY DECRBY APPEND STRLEN, with Redis's replies.</summary>
+/// <summary>GET SET SETEX PSETEX SETNX GETDEL MGET MSET INCR DECR INCRBY DECRBY APPEND STRLEN, with Redis's replies.</summary>
 internal static class StringCommands
 {
     public static void Get(CommandContext c)
@@ -115,6 +115,37 @@ internal static class StringCommands
         {
             RespWriter.Ok(c.Output);
         }
+    }
+
+    /// <summary>SETEX/PSETEX key time value; <paramref name="unit"/> is 1000 for seconds, 1 for milliseconds.</summary>
+    public static void SetEx(CommandContext c, long unit)
+    {
+        if (!c.TryInteger(2, out var amount))
+        {
+            return;
+        }
+
+        if (amount <= 0 || amount > long.MaxValue / unit || amount * unit > long.MaxValue - c.Now)
+        {
+            c.Error($"ERR invalid expire time in '{c.Name}' command");
+            return;
+        }
+
+        var entry = c.Keys.Set(c.Args[1], c.Args.ToArray(3));
+        c.Keys.SetExpiry(c.Args[1], entry, c.Now + (amount * unit));
+        RespWriter.Ok(c.Output);
+    }
+
+    public static void SetNx(CommandContext c)
+    {
+        if (c.Find(1) is not null)
+        {
+            RespWriter.Integer(c.Output, 0);
+            return;
+        }
+
+        c.Keys.Set(c.Args[1], c.Args.ToArray(2));
+        RespWriter.Integer(c.Output, 1);
     }
 
     public static void GetDel(CommandContext c)

@@ -18,7 +18,7 @@ internal static class RespWriter
     /// <summary>A null array (<c>*-1</c>).</summary>
     public static void NullArray(IBufferWriter<byte> output) => output.Write("*-1\r\n"u8);
 
-    /// <summary>A simple string: <c>+text</c> (ASCII, no line breaks).</summary>
+    /// <summary>A simple string: <c>+text</c> (Latin-1, no line breaks).</summary>
     public static void Simple(IBufferWriter<byte> output, string text) => Line(output, (byte)'+', text);
 
     /// <summary>An error: <c>-text</c>; line breaks in it become spaces, as Redis makes them.</summary>
@@ -76,10 +76,11 @@ internal static class RespWriter
 
     private static void Line(IBufferWriter<byte> output, byte kind, string text)
     {
-        var length = Encoding.UTF8.GetByteCount(text);
+        // Latin-1: one byte per char, so the bytes of a client's argument quoted in an error go back as they came.
+        var length = text.Length;
         var span = output.GetSpan(length + 3);
         span[0] = kind;
-        Encoding.UTF8.GetBytes(text, span[1..]);
+        Encoding.Latin1.GetBytes(text, span[1..]);
         span[length + 1] = (byte)'\r';
         span[length + 2] = (byte)'\n';
         output.Advance(length + 3);
