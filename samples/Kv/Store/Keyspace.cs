@@ -1,0 +1,147 @@
+using System.Diagnostics;
+
+namespace Sockeye.Samples.Kv.Store;
+
+/// <summary>
+/// The one database (db 0): a dictionary of keys behind one lock, with expiry that is lazy (a key read
+/// after its time is deleted then) and active (<see cref="SweepExpired"/> deletes keys whose time has
+/// come, in time order, at a cost of O(expired)).
+/// </summary>
+/// <remarks>
+/// <para>Why one lock and not a lock-free map or a shard per core: Redis's commands are atomic
+/// (INCR, MSET, SPOP, LPUSH of many values, SET ... GET), and one lock gives exactly that with plain
+/// collections. The handler takes it once per read, for every command that read holds, so a pipelined
+/// batch pays one acquisition; on this 2-core machine the lock is rarely contended (see
+/// samples/Kv/README.md). A lock-free dictionary would still need a lock per list, hash or set
+/// value for the compound commands.</para>
+/// <para>Every member is to be used with <see cref="Lock"/> held.</para>
+/// </remarks>
+internal sealed class Keyspace
+{
+    private static readonly long StartTimestamp = Stopwatch.GetTimestamp();
+    private readonly Dictionary<byte[], Entry> _entries = new(ByteKeyComparer.Instance);
+    private readonly Dictionary<byte[], Entry>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
+
+    // Keys by expiry time. An entry whose key was deleted, persisted or given another time stays until
+    // its time comes and is then skipped: each EXPIRE adds one, each sweep step removes one.
+    private readonly PriorityQueue<(byte[] Key, Entry Entry), long> _expiries = new();
+
+    public Keyspace() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+
+    /// <summary>Held by whoever reads or changes the keyspace.</summary>
+    public Lock Lock { get; } = new();
+
+    /// <summary>Milliseconds on a monotonic clock (TTLs are relative, so wall-clock jumps do not matter).</summary>
+    public static long Now => (long)Stopwatch.GetElapsedTime(StartTimestamp).TotalMilliseconds;
+
+    /// <summary>Keys now (some may have expired and not been swept yet, as in Redis's DBSIZE).</summary>
+    public int Count => _entries.Count;
+
+    /// <summary>Keys with an expiry time.</summary>
+    public int ExpiresCount { get; private set; }
+
+    /// <summary>Every key (for KEYS and SCAN), expired ones included; the caller checks <see cref="IsLive"/>.</summary>
+    public Dictionary<byte[], Entry> Entries => _entries;
+
+    /// <summary>The live entry of <paramref name="key"/>, deleting it first if it has expired.</summary>
+    public Entry? Find(ReadOnlySpan<byte> key, long now)
+    {
+        if (!_lookup.TryGetValue(key, out var entry))
+        {
+            return null;
+        }
+
+        if (IsLive(entry, now))
+        {
+            return entry;
+        }
+
+        Remove(key);
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="entry"/> has not expired at <paramref name="now"/>.</summary>
+    public static bool IsLive(Entry entry, long now) => entry.ExpiresAt == 0 || entry.ExpiresAt > now;
+
+    /// <summary>Stores <paramref name="value"/> under <paramref name="key"/>, replacing any value and dropping its expiry.</summary>
+    public Entry Set(ReadOnlySpan<byte> key, object value)
+    {
+        if (_lookup.TryGetValue(key, out var entry))
+        {
+            entry.Value = value;
+            ClearExpiry(entry);
+            return entry;
+        }
+
+        entry = new Entry(value);
+        _lookup[key] = entry;
+        return entry;
+    }
+
+    /// <summary>Deletes <paramref name="key"/>; true when it existed.</summary>
+    public bool Remove(ReadOnlySpan<byte> key)
+    {
+        if (!_lookup.Remove(key, out _, out var entry))
+        {
+            return false;
+        }
+
+        ClearExpiry(entry);
+        return true;
+    }
+
+    /// <summary>Makes <paramref name="key"/>'s entry expire at <paramref name="at"/> (<see cref="Now"/> milliseconds).</summary>
+    public void SetExpiry(ReadOnlySpan<byte> key, Entry entry, long at)
+    {
+        if (entry.ExpiresAt == 0)
+        {
+            ExpiresCount++;
+        }
+
+        entry.ExpiresAt = at;
+        _lookup.TryGetValue(key, out var actualKey, out _);
+        _expiries.Enqueue((actualKey!, entry), at);
+    }
+
+    /// <summary>Removes the expiry of <paramref name="entry"/>; true when it had one.</summary>
+    public bool ClearExpiry(Entry entry)
+    {
+        if (entry.ExpiresAt == 0)
+        {
+            return false;
+        }
+
+        entry.ExpiresAt = 0;
+        ExpiresCount--;
+        return true;
+    }
+
+    /// <summary>Deletes every key.</summary>
+    public void Clear()
+    {
+        _entries.Clear();
+        _expiries.Clear();
+        ExpiresCount = 0;
+    }
+
+    /// <summary>Deletes up to <paramref name="limit"/> keys whose time has come; returns how many it deleted.</summary>
+    /// <remarks>Only due entries are looked at, so the work is O(expired + stale entries due), never a
+    /// scan of the keyspace; the limit bounds how long one sweep holds the lock.</remarks>
+    public int SweepExpired(long now, int limit)
+    {
+        var deleted = 0;
+        while (deleted < limit && _expiries.TryPeek(out var due, out var at) && at <= now)
+        {
+            _expiries.Dequeue();
+
+            // Still this key's entry, still with this time: it really expired.
+            if (due.Entry.ExpiresAt == at && _lookup.TryGetValue(due.Key, out var current) && ReferenceEquals(current, due.Entry))
+            {
+                Remove(due.Key);
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+}
