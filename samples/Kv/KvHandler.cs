@@ -90,7 +90,7 @@ internal sealed class KvHandler(KvServer server) : IConnectionHandler
                 }
             }
         }
-        catch (Exception ex) when (ex is ConnectionResetException or ConnectionAbortedException or ConnectionTimeoutException)
+        catch (Exception ex) when (ex is ConnectionLostException or ConnectionClosedException or ConnectionTimeoutException)
         {
             // The peer went away or a deadline cut it: nothing to answer.
         }
