@@ -33,6 +33,11 @@ internal sealed class ScaleOptions
     public Option<TimeSpan> ReadyTimeout { get; } = CliOptions.Duration(ReadyTimeoutOption, TimeSpan.FromSeconds(60),
         "With --processes, how long a rolling restart (SIGHUP) waits for each new worker to listen; one that does not is killed and the old one kept");
 
+    /// <summary>The hidden option an upgrading supervisor gives its successor: the pipe to report ready on.</summary>
+    public const string UpgradeReadyFdOption = "--upgrade-ready-fd";
+
+    public Option<int?> UpgradeReadyFd { get; } = new(UpgradeReadyFdOption) { Hidden = true };
+
     /// <summary>The option naming an inherited listening socket; also what the supervisor passes its workers.</summary>
     public const string ListenFdOption = "--listen-fd";
 
@@ -51,6 +56,7 @@ internal sealed class ScaleOptions
         command.Options.Add(Supervised);
         command.Options.Add(ListenFd);
         command.Options.Add(ReadyTimeout);
+        command.Options.Add(UpgradeReadyFd);
         ListenFd.Validators.Add(r =>
         {
             if (r.GetValueOrDefault<int?>() is not { } fd)

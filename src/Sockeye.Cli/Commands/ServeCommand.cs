@@ -114,7 +114,7 @@ internal static class ServeCommand
 
             if (scale.WorkerCount(parse) is { } workers)
             {
-                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch, scale.ReadyTimeout);
+                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch, scale);
             }
 
             if (scale.IsSupervised(parse))

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -11,11 +12,14 @@ internal static class SuperviseRunner
 {
     // Options the supervisor decides for its workers rather than passing on.
     private static readonly HashSet<string> OwnOptions = ["--processes", "--port", "-p", "--share-port", "--acceptors", "--metrics-port",
-        ScaleOptions.SupervisedOption, ScaleOptions.ListenFdOption, ScaleOptions.ReadyTimeoutOption];
+        ScaleOptions.SupervisedOption, ScaleOptions.ListenFdOption, ScaleOptions.ReadyTimeoutOption, ScaleOptions.UpgradeReadyFdOption];
+
+    // Options a new supervisor (a binary upgrade) is given afresh: the rest of the command line is kept.
+    private static readonly HashSet<string> UpgradeOptions = [ScaleOptions.ListenFdOption, ScaleOptions.UpgradeReadyFdOption];
 
     /// <summary>Binds the port (or adopts the socket given), then runs <paramref name="workers"/> workers of the command in
     /// <paramref name="parse"/> under a <see cref="Supervisor"/>; returns the exit status.</summary>
-    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch, Option<TimeSpan> readyTimeout)
+    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch, ScaleOptions scale)
     {
         using var loggerFactory = watch.CreateLoggerFactory(parse);
         // SIGHUP replaces the workers one at a time (a rolling restart); registered first, so that it never
@@ -46,10 +50,19 @@ internal static class SuperviseRunner
 
             using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, listener.Fd, slot, metricsPort), listener.EndPoint, drainTimeout, logger)
             {
-                ReadyTimeout = parse.GetValue(readyTimeout),
+                ReadyTimeout = parse.GetValue(scale.ReadyTimeout),
+                ReadyFd = parse.GetValue(scale.UpgradeReadyFd),
+                UpgradeArguments = readyFd => UpgradeArguments(parse.Tokens, listener.Fd, readyFd),
                 WatchCommand = metricsPort is { } first ? TopCommandFor(parse.GetValue(watch.MetricsHost)!, first, workers) : null,
             };
             Volatile.Write(ref supervising, supervisor);
+
+            // SIGUSR2: the binary upgrade (12 on Linux; .NET takes a raw signal number cast to PosixSignal).
+            using var upgrade = PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr2, context =>
+            {
+                context.Cancel = true;
+                SupervisorLog.Sigusr2Handled(logger, Environment.ProcessId, supervisor.RequestUpgrade());
+            });
             return await supervisor.RunAsync(signal).ConfigureAwait(false);
         }
     }
@@ -75,6 +88,29 @@ internal static class SuperviseRunner
     /// (<c>sockeye top --workers N</c> adds them up).</summary>
     public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int listenFd, int slot, int? metricsPort)
     {
+        var arguments = CommandTokens(tokens, OwnOptions);
+        arguments.AddRange([ScaleOptions.ListenFdOption, listenFd.ToString(CultureInfo.InvariantCulture), ScaleOptions.SupervisedOption]);
+        if (metricsPort is { } metrics)
+        {
+            arguments.AddRange(["--metrics-port", (metrics + slot - 1).ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        return arguments;
+    }
+
+    /// <summary>A new supervisor's command line for a binary upgrade: this one's, on the inherited socket
+    /// <paramref name="listenFd"/>, reporting ready on the pipe <paramref name="readyFd"/>.</summary>
+    public static List<string> UpgradeArguments(IReadOnlyList<Token> tokens, int listenFd, int readyFd)
+    {
+        var arguments = CommandTokens(tokens, UpgradeOptions);
+        arguments.AddRange([ScaleOptions.ListenFdOption, listenFd.ToString(CultureInfo.InvariantCulture),
+            ScaleOptions.UpgradeReadyFdOption, readyFd.ToString(CultureInfo.InvariantCulture)]);
+        return arguments;
+    }
+
+    /// <summary>The command's tokens from <c>serve</c> on, without the options in <paramref name="skip"/> and their values.</summary>
+    private static List<string> CommandTokens(IReadOnlyList<Token> tokens, HashSet<string> skip)
+    {
         var arguments = new List<string>();
         var skippingValues = false;
         var started = false;
@@ -89,7 +125,7 @@ internal static class SuperviseRunner
 
             if (token.Type == TokenType.Option)
             {
-                skippingValues = OwnOptions.Contains(token.Value);
+                skippingValues = skip.Contains(token.Value);
             }
             else if (token.Type != TokenType.Argument)
             {
@@ -100,12 +136,6 @@ internal static class SuperviseRunner
             {
                 arguments.Add(token.Value);
             }
-        }
-
-        arguments.AddRange([ScaleOptions.ListenFdOption, listenFd.ToString(CultureInfo.InvariantCulture), ScaleOptions.SupervisedOption]);
-        if (metricsPort is { } metrics)
-        {
-            arguments.AddRange(["--metrics-port", (metrics + slot - 1).ToString(CultureInfo.InvariantCulture)]);
         }
 
         return arguments;

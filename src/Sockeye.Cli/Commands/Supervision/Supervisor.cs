@@ -32,7 +32,7 @@ namespace Sockeye.Cli.Commands.Supervision;
 /// <c>sockeye top --workers N</c> scrapes every worker and adds them up, and the supervisor prints
 /// that command once all listen (<see cref="WatchCommand"/>). See docs/SCALE.md.
 /// </remarks>
-internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> workerArguments, IPEndPoint endPoint, TimeSpan drainTimeout, ILogger logger) : IDisposable
+internal sealed partial class Supervisor(int workers, Func<int, IReadOnlyList<string>> workerArguments, IPEndPoint endPoint, TimeSpan drainTimeout, ILogger logger) : IDisposable
 {
     /// <summary>A worker that lived this long before dying was healthy: its back-off starts over.</summary>
     public static readonly TimeSpan StableAfter = TimeSpan.FromSeconds(30);
@@ -86,11 +86,16 @@ internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> w
             }
 
             await Console.Out.FlushAsync().ConfigureAwait(false);
-            await Task.WhenAny(_gaveUp.Task, stopSignal).ConfigureAwait(false);
+            ReportReady();
+            await Task.WhenAny(_gaveUp.Task, stopSignal, _upgraded.Task).ConfigureAwait(false);
         }
 
         var crashLoop = _gaveUp.Task.IsCompleted;
-        if (!crashLoop)
+        if (_upgraded.Task.IsCompleted && !stopSignal.IsCompleted && !crashLoop)
+        {
+            await Console.Out.WriteLineAsync($"sockeye: upgraded: supervisor pid {_upgraded.Task.Result} serves now; asking {workers} workers to drain for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
+        }
+        else if (!crashLoop)
         {
             await Console.Out.WriteLineAsync($"sockeye: {await stopSignal.ConfigureAwait(false)} received; asking {workers} workers to drain for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
         }
@@ -141,7 +146,7 @@ internal sealed class Supervisor(int workers, Func<int, IReadOnlyList<string>> w
 
         if (Interlocked.CompareExchange(ref _restarting, 1, 0) != 0)
         {
-            return "a rolling restart is already under way; this one is ignored";
+            return "a rolling restart or an upgrade is already under way; this one is ignored";
         }
 
         _ = Task.Run(async () =>

@@ -37,4 +37,16 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(1110, LogLevel.Information, "Rolling restart done: {Replaced} of {Workers} workers replaced")]
     public static partial void RollingRestartDone(ILogger logger, int replaced, int workers);
+
+    [LoggerMessage(1114, LogLevel.Information, "SIGUSR2 received (pid {Pid}): {Outcome}")]
+    public static partial void Sigusr2Handled(ILogger logger, int pid, string outcome);
+
+    [LoggerMessage(1111, LogLevel.Information, "Upgrade: new supervisor started (pid {Pid}) on the same socket")]
+    public static partial void UpgradeStarted(ILogger logger, int pid);
+
+    [LoggerMessage(1112, LogLevel.Information, "Upgrade: new supervisor (pid {Pid}) reports ready; this supervisor drains its workers and exits")]
+    public static partial void UpgradeReady(ILogger logger, int pid);
+
+    [LoggerMessage(1113, LogLevel.Error, "Upgrade failed: the new supervisor (pid {Pid}) {Why}; killed it, and this supervisor goes on serving")]
+    public static partial void UpgradeFailed(ILogger logger, int pid, string why);
 }
