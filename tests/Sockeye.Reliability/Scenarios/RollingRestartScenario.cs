@@ -11,10 +11,11 @@ namespace Sockeye.Reliability.Scenarios;
 /// <summary>
 /// Scenario 14, restarts without downtime (issue 21): while new connections arrive all the time
 /// (connect, one 16-byte echo, close; 8 clients, unpaced) and 1,000 long-lived connections sit idle,
-/// every worker of <c>sockeye serve echo --processes 2</c> is replaced by a rolling restart (SIGHUP).
-/// The workers accept on the supervisor's one listening socket, so no new connection may be refused
-/// or reset, and every long-lived connection must end by its worker's drain (FIN, not RST) and be
-/// served again by the new generation. The same load across a naive restart (two separate
+/// every worker of <c>sockeye serve echo --processes 2</c> is replaced by a rolling restart (SIGHUP),
+/// then the supervisor itself by a binary upgrade (SIGUSR2: a new supervisor on the inherited socket).
+/// The workers accept on the one listening socket, so no new connection may be refused or reset, and
+/// every long-lived connection must end by its worker's drain (FIN, not RST) and be served again by
+/// the new generation. The same load across a naive restart (two separate
 /// <c>--share-port</c> servers, each stopped and started again in turn) is measured beside it: what
 /// it loses is what the shared socket saves (docs/SCALE.md quotes both).
 /// </summary>
@@ -24,7 +25,7 @@ public sealed partial class RollingRestartScenario(ITestOutputHelper output)
     private const int ChurnClients = 8;
 
     [Fact]
-    public async Task RollingRestartUnderChurnRefusesAndResetsNothingAndDrainsEveryLongLivedConnection()
+    public async Task RollingRestartThenBinaryUpgradeUnderChurnRefuseAndResetNothingAndDrainEveryLongLivedConnection()
     {
         using var server = CliProcess.Start("serve echo --processes 2 --port 0 --drain-timeout 10s --max-connections 5000");
         var endPoint = await server.ListeningAsync();
@@ -44,33 +45,59 @@ public sealed partial class RollingRestartScenario(ITestOutputHelper output)
         await Loopback.EventuallyAsync(() => Retired().Count(server.Stderr) == 2, "both old workers exited", within: TimeSpan.FromSeconds(60));
         var okAtEnd = churn.Ok;
         await Loopback.EventuallyAsync(() => churn.Ok > okAtEnd + 500, "the new generation serves the churn");
-        var (ok, failed, rate) = await churn.StopAsync();
         foreach (var client in held)
         {
             client.Dispose();
         }
 
-        // A reconnecting long-lived client is served by the new generation.
+        // A reconnecting long-lived client is served by the new generation, and held across the upgrade.
         var again = await ConnectLongLivedAsync(endPoint);
+        var (okBeforeUpgrade, failedBeforeUpgrade) = (churn.Ok, churn.FailedCount);
+        signalled = Stopwatch.GetTimestamp();
+        server.Signal("USR2");
+        await Loopback.EventuallyAsync(() => Upgraded().IsMatch(server.Stderr), "the new supervisor reports ready", within: TimeSpan.FromSeconds(120));
+        var successor = int.Parse(Upgraded().Match(server.Stderr).Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        var upgradeEnds = await Task.WhenAll(again.Select(c => c.ReceiveEndAsync(TimeSpan.FromSeconds(90))));
+        await Loopback.EventuallyAsync(() => server.HasExited, "the old supervisor exits", within: TimeSpan.FromSeconds(60));
+        var upgradeTook = Stopwatch.GetElapsedTime(signalled);
+        okAtEnd = churn.Ok;
+        await Loopback.EventuallyAsync(() => churn.Ok > okAtEnd + 500, "the upgraded supervisor's workers serve the churn");
+        var (ok, failed, rate) = await churn.StopAsync();
         foreach (var client in again)
         {
             client.Dispose();
         }
 
-        server.Signal("TERM");
+        var last = await ConnectLongLivedAsync(endPoint);
+        foreach (var client in last)
+        {
+            client.Dispose();
+        }
+
+        using (var term = Process.Start("kill", $"-TERM {successor}"))
+        {
+            await term.WaitForExitAsync().WaitAsync(Loopback.Patience);
+        }
+
+        await Loopback.EventuallyAsync(() => !Directory.Exists($"/proc/{successor}"), "the upgraded supervisor drains and exits", within: TimeSpan.FromSeconds(60));
         var exitCode = await server.WaitForExitAsync();
 
         var graceful = ends.Count(e => e == SocketError.Success);
-        Record("churn new connections ok / failed", $"{ok} / {failed.Count}{(failed.IsEmpty ? "" : $" (first: {failed.First()})")}");
+        Record("churn new connections ok / failed, rolling restart", $"{okBeforeUpgrade} / {failedBeforeUpgrade}");
+        Record("churn new connections ok / failed, whole run (restart + upgrade)", $"{ok} / {failed.Count}{(failed.IsEmpty ? "" : $" (first: {failed.First()})")}");
         Record("churn rate, connections per second", rate.ToString("F0", System.Globalization.CultureInfo.InvariantCulture));
         Record("long-lived connections ended by FIN / RST or other", $"{graceful} / {LongLived - graceful}");
         Record("SIGHUP to rolling restart done", Support.Measure.Ms(restartTook));
         Record("old workers' exits", string.Join("; ", Retired().Matches(server.Stderr).Select(m => m.Groups[1].Value)));
-        Record("reconnected long-lived clients served", again.Length);
-        Record("exit after SIGTERM", exitCode);
+        Record("reconnected long-lived clients served, then ended by FIN at the upgrade", $"{again.Length}, {upgradeEnds.Count(e => e == SocketError.Success)}");
+        Record("SIGUSR2 to the old supervisor's exit", Support.Measure.Ms(upgradeTook));
+        Record("clients served by the upgraded supervisor", last.Length);
+        Record("old supervisor's exit (drained its workers)", exitCode);
 
         Assert.Empty(failed);
         Assert.Equal(LongLived, graceful);
+        Assert.All(upgradeEnds, e => Assert.Equal(SocketError.Success, e));
+        Assert.Contains($"upgraded: supervisor pid {successor} serves now", server.Stdout, StringComparison.Ordinal);
         Assert.All(Retired().Matches(server.Stderr), m => Assert.Equal("exited with code 0", m.Groups[1].Value));
         Assert.Equal(0, exitCode);
     }
@@ -152,6 +179,8 @@ public sealed partial class RollingRestartScenario(ITestOutputHelper output)
 
         public long Ok => Interlocked.Read(ref _ok);
 
+        public int FailedCount => _failed.Count;
+
         public void Dispose() => _stop.Dispose();
 
         public void Start()
@@ -191,6 +220,9 @@ public sealed partial class RollingRestartScenario(ITestOutputHelper output)
             }
         }
     }
+
+    [GeneratedRegex(@"Upgrade: new supervisor \(pid (\d+)\) reports ready")]
+    private static partial Regex Upgraded();
 
     [GeneratedRegex(@"Worker \d+ \(pid \d+\) retired: ([^\r\n]+)")]
     private static partial Regex Retired();

@@ -68,6 +68,30 @@ public class ListenFdTests
     }
 
     [Fact]
+    public async Task ConnectionsAcceptedAfterAnotherServerLeftTheSocketStillEndWithAFinNotAReset()
+    {
+        // .NET sets SO_LINGER {on, 0} on a listener it disposes with an accept pending; on a shared socket
+        // that reaches every other holder, and sockets they accept inherit it: their closes became resets.
+        using var owner = ListeningSocket();
+        var leaving = new TcpServer(new TcpServerOptions { ListenFd = Duplicate(owner) });
+        await using var staying = new TcpServer(new TcpServerOptions { ListenFd = Duplicate(owner) });
+        await leaving.StartAsync(EchoHandler.Instance);
+        await staying.StartAsync(async connection =>
+        {
+            await connection.Output.WriteAsync(new byte[] { 9 });
+        });
+        await leaving.StopAsync(TimeSpan.FromSeconds(5));
+
+        for (var i = 0; i < 5; i++)
+        {
+            using var client = await Loopback.ConnectAsync(owner.LocalEndPoint!);
+            var (received, end) = await client.ReceiveToEndAsync();
+            Assert.Equal(1, received);
+            Assert.Equal(SocketError.Success, end);
+        }
+    }
+
+    [Fact]
     public async Task DescriptorThatIsNotOpenIsRefusedNamingIt()
     {
         // Near the top of the 20,000 descriptors a process may hold here: not reused by a test beside this one.
