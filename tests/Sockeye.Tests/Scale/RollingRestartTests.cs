@@ -68,7 +68,7 @@ public partial class RollingRestartTests
         cli.Signal("HUP");
         await Loopback.EventuallyAsync(() => cli.Stderr.Contains("Rolling restart done: 1 of 1", StringComparison.Ordinal), "the restart finished", within: TimeSpan.FromSeconds(60));
 
-        Assert.Contains("a rolling restart is already under way; this one is ignored", cli.Stderr, StringComparison.Ordinal);
+        Assert.Contains("a rolling restart or an upgrade is already under way; this one is ignored", cli.Stderr, StringComparison.Ordinal);
         cli.Signal("TERM");
         Assert.Equal(0, await cli.WaitForExitAsync());
     }
