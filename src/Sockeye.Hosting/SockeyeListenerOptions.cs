@@ -31,6 +31,15 @@ public sealed class SockeyeListenerOptions
     /// describes.</remarks>
     public string? Protocol { get; set; }
 
+    /// <summary>The name of a socket systemd passed to this process (socket activation: the
+    /// <c>.socket</c> unit's <c>FileDescriptorName=</c>, or the unit's name without it) to accept on
+    /// instead of binding <see cref="Host"/> and <see cref="Port"/>; <see langword="null"/> binds.</summary>
+    /// <remarks>Default: <see langword="null"/>. systemd owns the socket, so a restart of the service
+    /// refuses no connection (they wait in its queue). The start fails, naming the sockets systemd did
+    /// pass, when none has this name. TCP listeners only. To accept on a descriptor by number, set the
+    /// server option <see cref="TcpServerOptions.ListenFd"/> instead (<c>Sockeye:Listeners:NAME:ListenFd</c>).</remarks>
+    public string? SystemdSocket { get; set; }
+
     /// <summary>The server's options (limits, timeouts, buffers). <see cref="TcpServerOptions.EndPoint"/>
     /// is replaced by <see cref="Host"/> and <see cref="Port"/>, and <see cref="TcpServerOptions.LoggerFactory"/>
     /// by the host's logging, when the listener starts.</summary>

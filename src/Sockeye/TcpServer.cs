@@ -146,7 +146,9 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
             bind: () =>
             {
                 _connectionLifecycle.SetHandler(handler);
-                _listeners = _unixSocket is { } file ? [ListenSocketBinder.ListenUnix(_options, file)] : ListenSocketBinder.ListenTcp(_options);
+                _listeners = _options.ListenFd is { } fd ? [ListenDescriptor.Adopt(fd)]
+                    : _unixSocket is { } file ? [ListenSocketBinder.ListenUnix(_options, file)]
+                    : ListenSocketBinder.ListenTcp(_options);
                 ListenEndPoint = _listeners[0].LocalEndPoint!;
                 LocalEndPoint = ListenEndPoint as IPEndPoint;
             },

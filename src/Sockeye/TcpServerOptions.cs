@@ -154,6 +154,7 @@ public sealed partial class TcpServerOptions
         ValidateTimeouts();
         ValidateSecurity();
         ValidateAcceptors();
+        ValidateListenFd();
     }
 
     // sockaddr_un.sun_path holds 108 bytes on Linux, the last one the terminating NUL.

@@ -106,9 +106,15 @@ internal static class ServeCommand
                 options.SendQueue = chatOptions.SendQueue(parse);
             }
 
+            if (options.UnixSocketPath is null && ScaleOptions.UseActivatedSocket(options) is { } activationError)
+            {
+                Console.Error.WriteLine($"sockeye: error: {activationError}");
+                return Task.FromResult(Program.UsageError);
+            }
+
             if (scale.WorkerCount(parse) is { } workers)
             {
-                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch);
+                return Supervision.SuperviseRunner.RunAsync(parse, workers, options, parse.GetValue(drainTimeout), watch, scale);
             }
 
             if (scale.IsSupervised(parse))
@@ -146,7 +152,8 @@ internal static class ServeCommand
             {
                 Create = () => new TcpServer(options),
                 Start = server => server.StartAsync(handler),
-                Listening = server => server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}",
+                Listening = server => (server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")
+                    + (options.ListenFd is { } fd ? $" (descriptor {fd.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : ""),
                 Reload = server => ServeRunner.ReloadCertificates(server, options),
                 Stopped = (_, summary) => $"{summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms",
                 StatsLine = StatsReporter.Line,

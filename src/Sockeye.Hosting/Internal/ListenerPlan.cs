@@ -62,6 +62,11 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
         }
 
         var endPoint = new IPEndPoint(address, options.Port);
+        if (options.SystemdSocket is { } socketName)
+        {
+            options.Server.ListenFd = ActivatedSocketFor(path, socketName, udp);
+        }
+
         try
         {
             if (udp)
@@ -89,6 +94,41 @@ internal sealed record ListenerPlan(string Name, string Protocol, SockeyeListene
         }
 
         return ChooseHandler(name, path, options, registration, builder, services);
+    }
+
+    // systemd's sockets, taken once per process (taking them clears the variables that describe them).
+    private static readonly Lazy<IReadOnlyList<ActivatedSocket>> Activated = new(() => SocketActivation.TakeListeners());
+
+    /// <summary>The descriptor of the socket systemd passed under <paramref name="name"/>.</summary>
+    private static int ActivatedSocketFor(string path, string name, bool udp)
+    {
+        var key = $"{path}:{nameof(SockeyeListenerOptions.SystemdSocket)}";
+        if (udp)
+        {
+            throw new SockeyeConfigurationException(key, name, $"{key} applies to TCP listeners only, got '{name}' on a UDP listener");
+        }
+
+        IReadOnlyList<ActivatedSocket> sockets;
+        try
+        {
+            sockets = Activated.Value;
+        }
+        catch (InvalidOperationException ex)
+        {
+            throw new SockeyeConfigurationException(key, name, $"{key} is '{name}', but systemd's variables are malformed: {ex.Message}", ex);
+        }
+
+        foreach (var socket in sockets)
+        {
+            if (string.Equals(socket.Name, name, StringComparison.Ordinal))
+            {
+                return socket.Fd;
+            }
+        }
+
+        var passed = sockets.Count == 0 ? "systemd passed no sockets to this process (LISTEN_PID is unset or names another process)"
+            : $"systemd passed {string.Join(", ", sockets.Select(s => $"'{s.Name}' (descriptor {s.Fd})"))}";
+        throw new SockeyeConfigurationException(key, name, $"{key} names the socket '{name}', but {passed}");
     }
 
     private static ListenerPlan ChooseHandler(string name, string path, SockeyeListenerOptions options,

@@ -21,7 +21,8 @@ namespace Sockeye.Hosting.Internal;
 /// </remarks>
 internal static class OptionsBinder
 {
-    private static readonly string[] ListenerKeys = [nameof(SockeyeListenerOptions.Host), nameof(SockeyeListenerOptions.Port), nameof(SockeyeListenerOptions.Protocol)];
+    private static readonly string[] ListenerKeys = [nameof(SockeyeListenerOptions.Host), nameof(SockeyeListenerOptions.Port), nameof(SockeyeListenerOptions.Protocol),
+        nameof(SockeyeListenerOptions.SystemdSocket)];
 
     /// <summary>Applies every key of <paramref name="section"/> to <paramref name="options"/>: the server
     /// options to <see cref="SockeyeListenerOptions.Udp"/> when <paramref name="udp"/> is set, otherwise
@@ -44,6 +45,10 @@ internal static class OptionsBinder
             else if (Is(child.Key, nameof(SockeyeListenerOptions.Protocol)))
             {
                 options.Protocol = Scalar(child);
+            }
+            else if (Is(child.Key, nameof(SockeyeListenerOptions.SystemdSocket)))
+            {
+                options.SystemdSocket = Scalar(child);
             }
             else
             {

@@ -177,6 +177,15 @@ internal sealed class AcceptLoop
 
     private static void Configure(Socket socket, TcpServerOptions options)
     {
+        if (options.ListenFd is not null)
+        {
+            // A listening socket shared with other processes (TcpServerOptions.ListenFd) may carry
+            // SO_LINGER {on, 0}: .NET sets it on a listener it disposes with an accept pending (a worker
+            // that stopped), and accepted sockets inherit it, so every later close would be a reset
+            // instead of a FIN. One setsockopt per accept, only on shared listeners.
+            socket.LingerState = new LingerOption(false, 0);
+        }
+
         if (socket.AddressFamily == AddressFamily.Unix)
         {
             return; // Nagle, keep-alive and TCP buffer tuning do not exist on a Unix domain socket.

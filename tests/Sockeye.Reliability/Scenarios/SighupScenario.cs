@@ -15,8 +15,12 @@ namespace Sockeye.Reliability.Scenarios;
 /// apart, while four clients keep round-tripping (TCP clients reconnect every 20 round trips, so
 /// accepts and TLS handshakes fall between and across the reloads). Before each SIGHUP over TLS the
 /// certificate files are rewritten with the other of two certificates. No round trip may fail, every
-/// SIGHUP is logged once by every process it reaches (the supervisor and each worker), no process is
-/// replaced (same PIDs, no worker restarted), and SIGTERM afterwards drains cleanly with exit 0.
+/// SIGHUP is logged once by every process it reaches, no process is replaced (same PIDs, no worker
+/// restarted), and SIGTERM afterwards drains cleanly with exit 0. Under a supervisor SIGHUP means a
+/// rolling restart (issue 21): the supervisor logs each SIGHUP (the first starts the restart, later
+/// ones during it are ignored), both workers are replaced, and a connection may end between round
+/// trips by its old worker's drain (counted apart, at most one per client per replaced worker); no
+/// other round trip may fail.
 /// </summary>
 public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposable
 {
@@ -65,10 +69,11 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
             workerPids = [.. WorkerStarted().Matches(server.Stderr).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture))];
         }
 
-        int[] processes = [server.Id, .. workerPids];
+        // Workers are replaced by the supervisor's rolling restart, not signalled: only the supervisor logs SIGHUP.
+        int[] processes = [server.Id];
         var counts = new Counts();
         using var stop = new CancellationTokenSource();
-        var clients = Enumerable.Range(0, Clients).Select(i => Task.Run(() => udp ? UdpClientAsync(endPoint, i, counts, stop.Token) : TcpClientAsync(endPoint, tls, i, counts, stop.Token))).ToArray();
+        var clients = Enumerable.Range(0, Clients).Select(i => Task.Run(() => udp ? UdpClientAsync(endPoint, i, counts, stop.Token) : TcpClientAsync(endPoint, tls, workers > 0, i, counts, stop.Token))).ToArray();
         await Loopback.EventuallyAsync(() => Volatile.Read(ref counts.Ok) >= 200, "the clients are round-tripping");
 
         var toLog = new List<TimeSpan>();
@@ -87,6 +92,12 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
             await Task.Delay(Pause);
         }
 
+        if (workers > 0)
+        {
+            await Loopback.EventuallyAsync(() => server.Stderr.Contains($"Rolling restart done: {workers} of {workers} workers replaced", StringComparison.Ordinal),
+                "the rolling restart finished", within: TimeSpan.FromSeconds(90));
+        }
+
         var okAfterSighups = Volatile.Read(ref counts.Ok);
         await Loopback.EventuallyAsync(() => Volatile.Read(ref counts.Ok) >= okAfterSighups + 200, "the clients go on round-tripping after the SIGHUPs");
         await stop.CancelAsync();
@@ -100,6 +111,7 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
         }
 
         var alive = processes.Count(pid => Directory.Exists($"/proc/{pid}"));
+        await Loopback.EventuallyAsync(() => workerPids.All(pid => !Directory.Exists($"/proc/{pid}")), "the replaced workers exited");
         var restarts = workers > 0 ? WorkerStarted().Count(server.Stderr) - workers : 0;
         var lines = processes.Select(pid => SighupLines(server, pid)).ToArray();
         server.Signal("TERM");
@@ -116,6 +128,10 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
         Record("SIGHUP to its last log line, max", Support.Measure.Ms(toLog.Max()));
         Record("what the last SIGHUP did", string.Join(" | ", lines.Select(l => l[^1][(l[^1].IndexOf("): ", StringComparison.Ordinal) + 3)..])));
         Record("processes alive after the SIGHUPs / worker restarts", $"{alive} of {processes.Length} / {restarts}");
+        if (workers > 0)
+        {
+            Record("workers replaced by the rolling restart / connections ended by a drain", $"{workerPids.Length} / {counts.DrainEnds}");
+        }
         if (servedAtEnd is not null)
         {
             Record("certificate served after the last SIGHUP", servedAtEnd);
@@ -133,6 +149,7 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
         }
 
         Assert.Equal(processes.Length, alive);
+        Assert.True(counts.DrainEnds <= Clients * workers, $"{counts.DrainEnds} connections ended by a drain, more than one per client per replaced worker");
         Assert.Equal(0, restarts);
         Assert.Equal(0, exitCode);
 
@@ -152,7 +169,7 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
 
     /// <summary>Round trips of 64 bytes, 5 ms apart, on a new connection every
     /// <see cref="RoundTripsPerConnection"/>, until <paramref name="stop"/>.</summary>
-    private static async Task TcpClientAsync(IPEndPoint endPoint, bool tls, int client, Counts counts, CancellationToken stop)
+    private static async Task TcpClientAsync(IPEndPoint endPoint, bool tls, bool drained, int client, Counts counts, CancellationToken stop)
     {
         var message = new byte[64];
         while (!stop.IsCancellationRequested)
@@ -192,6 +209,12 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
                         await Task.Delay(5, CancellationToken.None);
                     }
                 }
+            }
+            catch (Exception ex) when (drained && (ex is EndOfStreamException || ex is SocketException { SocketErrorCode: SocketError.ConnectionReset }))
+            {
+                // The old worker's drain closed the connection between round trips (a request sent after
+                // its FIN is answered by a reset): the client reconnects, to the new generation.
+                Interlocked.Increment(ref counts.DrainEnds);
             }
             catch (Exception ex) when (ex is SocketException or IOException or TimeoutException or OperationCanceledException or System.Security.Authentication.AuthenticationException)
             {
@@ -236,6 +259,7 @@ public sealed partial class SighupScenario(ITestOutputHelper output) : IDisposab
         public long Ok;
         public long Failed;
         public long Connections;
+        public long DrainEnds;
         public string? FirstFailure;
 
         public void Note(bool ok, string why)

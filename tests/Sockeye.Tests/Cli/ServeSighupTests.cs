@@ -91,36 +91,6 @@ public sealed partial class ServeSighupTests : IDisposable
     }
 
     [Fact]
-    public async Task SupervisorForwardsSighupToEveryWorkerAndRestartsNone()
-    {
-        using var server = CliProcess.Start("serve echo --processes 2 --port 0 --drain-timeout 5s");
-        var endPoint = await server.ListeningAsync();
-        await Loopback.EventuallyAsync(() => WorkerStarted().Count(server.Stderr) == 2, "both workers' start is logged");
-        var workers = WorkerStarted().Matches(server.Stderr).Select(m => int.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture)).Order().ToArray();
-
-        await SighupAsync(server, server.Id, "forwarded to 2 of 2 workers (pids ", exact: false);
-        Assert.All(workers, pid => Assert.Contains(pid.ToString(CultureInfo.InvariantCulture), SighupLines(server, server.Id)[0], StringComparison.Ordinal));
-        foreach (var worker in workers)
-        {
-            await Loopback.EventuallyAsync(() => SighupLines(server, worker).Any(l => l.EndsWith("nothing to reload (no TLS)", StringComparison.Ordinal)), $"worker {worker} logged the SIGHUP");
-        }
-
-        // Enough new connections that both workers' listeners take some.
-        await Task.WhenAll(Enumerable.Range(0, 40).Select(async _ =>
-        {
-            using var client = await Loopback.ConnectAsync(endPoint);
-            await EchoAsync(client);
-        }));
-        Assert.False(server.HasExited, "SIGHUP ended the supervisor");
-        Assert.Equal(2, WorkerStarted().Count(server.Stderr));
-        Assert.All(workers, pid => Assert.True(Directory.Exists($"/proc/{pid}"), $"worker {pid} is gone"));
-
-        server.Signal("TERM");
-        Assert.Equal(0, await server.WaitForExitAsync());
-        Assert.Contains("2 of 2 workers drained cleanly", server.Stdout, StringComparison.Ordinal);
-    }
-
-    [Fact]
     public async Task SighupDuringADrainIsLoggedAndTheDrainStillEndsCleanly()
     {
         using var server = CliProcess.Start("serve echo --port 0 --drain-timeout 30s");

@@ -159,7 +159,7 @@ public class HostedUdpListenerTests
     [InlineData("MaxDatagramSize", "70000", "Sockeye:Listeners:dgram:MaxDatagramSize must be between 1 and 65507, got 70000")]
     [InlineData("ReceiveSockets", "0", "Sockeye:Listeners:dgram:ReceiveSockets must be between 1 and 256, got 0")]
     [InlineData("ReceiveBufferSize", "-1", "Sockeye:Listeners:dgram:ReceiveBufferSize must be positive, got -1")]
-    [InlineData("MaxConnections", "10", "Sockeye:Listeners:dgram:MaxConnections is not a UDP listener option (the options are Host, Port, Protocol, ReceiveSockets, MaxDatagramSize, ")]
+    [InlineData("MaxConnections", "10", "Sockeye:Listeners:dgram:MaxConnections is not a UDP listener option (the options are Host, Port, Protocol, SystemdSocket, ReceiveSockets, MaxDatagramSize, ")]
     public async Task ABadUdpOptionStopsTheStartWithAMessageNamingTheKeyAndTheValue(string key, string value, string message)
     {
         using var host = TestHost.Build(settings: new Dictionary<string, string?>

@@ -95,34 +95,35 @@ public partial class SupervisorTests
     [Fact]
     public async Task WorkersThatKeepCrashingMakeTheSupervisorExitNonZero()
     {
-        // --share-port skips the supervisor's claim, and the port's holder does not share: every worker
+        // The supervisor binds the server's port, but the worker's own metrics port is held: every worker
         // fails its start, again and again.
         using var other = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         other.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         other.Listen();
         var port = ((IPEndPoint)other.LocalEndPoint!).Port;
 
-        var (code, stdout, stderr) = await CliProcess.RunAsync($"serve echo --processes 1 --share-port --port {port}");
+        var (code, _, stderr) = await CliProcess.RunAsync($"serve echo --processes 1 --port 0 --metrics-port {port}");
 
         Assert.Equal(Supervisor.CrashLoopExitCode, code);
         Assert.Contains($"died {Supervisor.MaxQuickFailures} times in a row", stderr, StringComparison.Ordinal);
         Assert.Contains("exited with code 1", stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("listening on", stdout, StringComparison.Ordinal);
+        Assert.Contains($"cannot serve metrics on 127.0.0.1:{port}", stderr, StringComparison.Ordinal);
     }
 
     [Theory]
     [InlineData("serve echo --processes 3 --port 7000 --max-connections 5", "serve echo --max-connections 5")]
     [InlineData("serve echo --max-connections=5 --processes=3 -p 7000 --framing line", "serve echo --max-connections 5 --framing line")]
     [InlineData("serve echo --share-port --processes 2", "serve echo")]
-    public void WorkersGetTheSameCommandOnTheClaimedPortWithoutProcesses(string commandLine, string expected)
+    [InlineData("serve echo --processes 2 --ready-timeout 5s --acceptors 2", "serve echo")]
+    public void WorkersGetTheSameCommandOnTheSupervisorsSocketWithoutProcesses(string commandLine, string expected)
     {
         var root = new RootCommand { ServeCommand.Create() };
         var parse = root.Parse(commandLine);
         Assert.Empty(parse.Errors);
 
-        var arguments = SuperviseRunner.WorkerArguments(parse.Tokens, 41000, slot: 2, metricsPort: null);
+        var arguments = SuperviseRunner.WorkerArguments(parse.Tokens, listenFd: 5, slot: 2, metricsPort: null);
 
-        Assert.Equal($"{expected} --port 41000 --share-port {ScaleOptions.SupervisedOption}", string.Join(' ', arguments));
+        Assert.Equal($"{expected} --listen-fd 5 {ScaleOptions.SupervisedOption}", string.Join(' ', arguments));
     }
 
     [Theory]

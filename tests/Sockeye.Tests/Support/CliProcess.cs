@@ -81,11 +81,13 @@ internal sealed partial class CliProcess : IDisposable
     public bool HasExited => _process.HasExited;
 
     /// <summary>Starts <c>sockeye ARGS</c>; with <paramref name="fileLimit"/>, under <c>ulimit -n</c>;
-    /// with <paramref name="environment"/>, with those variables set.</summary>
-    public static CliProcess Start(string arguments, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
+    /// with <paramref name="environment"/>, with those variables set; with <paramref name="launcher"/>,
+    /// through that shell command, which must exec the program in its own process (<c>env A=$$</c>,
+    /// <c>systemd-socket-activate -l PORT</c>), so the child's pid stays the shell's.</summary>
+    public static CliProcess Start(string arguments, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null, string? launcher = null)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Sockeye.Cli.dll");
-        var command = $"exec dotnet \"{dll}\" {arguments}";
+        var command = $"exec {launcher} dotnet \"{dll}\" {arguments}";
         if (fileLimit is { } limit)
         {
             command = $"ulimit -n {limit} && {command}";
@@ -131,9 +133,9 @@ internal sealed partial class CliProcess : IDisposable
     }
 
     /// <summary>Runs <c>sockeye ARGS</c> to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string arguments, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string arguments, IReadOnlyDictionary<string, string>? environment = null, string? launcher = null)
     {
-        using var cli = Start(arguments, environment: environment);
+        using var cli = Start(arguments, environment: environment, launcher: launcher);
         var code = await cli.WaitForExitAsync();
         return (code, cli.Stdout, cli.Stderr);
     }

@@ -8,6 +8,7 @@ internal static partial class Signals
     public const int SigHup = 1;
     public const int SigTerm = 15;
     public const int SigKill = 9;
+    public const int SigUsr2 = 12;
 
     /// <summary>Sends <paramref name="signal"/> to <paramref name="pid"/>; <see langword="false"/> when the
     /// process is gone.</summary>
@@ -25,6 +26,7 @@ internal static partial class Signals
         8 => "SIGFPE",
         9 => "SIGKILL",
         11 => "SIGSEGV",
+        12 => "SIGUSR2",
         13 => "SIGPIPE",
         14 => "SIGALRM",
         15 => "SIGTERM",

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
@@ -10,24 +11,28 @@ namespace Sockeye.Cli.Commands.Supervision;
 internal static class SuperviseRunner
 {
     // Options the supervisor decides for its workers rather than passing on.
-    private static readonly HashSet<string> OwnOptions = ["--processes", "--port", "-p", "--share-port", "--metrics-port", ScaleOptions.SupervisedOption];
+    private static readonly HashSet<string> OwnOptions = ["--processes", "--port", "-p", "--share-port", "--acceptors", "--metrics-port",
+        ScaleOptions.SupervisedOption, ScaleOptions.ListenFdOption, ScaleOptions.ReadyTimeoutOption, ScaleOptions.UpgradeReadyFdOption];
 
-    /// <summary>Claims the port, then runs <paramref name="workers"/> workers of the command in
+    // Options a new supervisor (a binary upgrade) is given afresh: the rest of the command line is kept.
+    private static readonly HashSet<string> UpgradeOptions = [ScaleOptions.ListenFdOption, ScaleOptions.UpgradeReadyFdOption];
+
+    /// <summary>Binds the port (or adopts the socket given), then runs <paramref name="workers"/> workers of the command in
     /// <paramref name="parse"/> under a <see cref="Supervisor"/>; returns the exit status.</summary>
-    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch)
+    public static async Task<int> RunAsync(ParseResult parse, int workers, TcpServerOptions options, TimeSpan drainTimeout, ObservabilityOptions watch, ScaleOptions scale)
     {
         using var loggerFactory = watch.CreateLoggerFactory(parse);
-        // SIGHUP goes on to the workers, which reload their certificates (a later issue gives it its
-        // rolling-restart meaning here); registered first, so that it never takes its default action (exit).
+        // SIGHUP replaces the workers one at a time (a rolling restart); registered first, so that it never
+        // takes its default action (exit).
         var logger = loggerFactory.CreateLogger("Sockeye.Supervisor");
         Supervisor? supervising = null;
-        var (signal, registration) = ServeRunner.WaitForSignals(logger, () => Volatile.Read(ref supervising) is { } s ? s.ForwardReload() : "no worker started yet; they read their certificates as they start");
+        var (signal, registration) = ServeRunner.WaitForSignals(logger, () => Volatile.Read(ref supervising) is { } s ? s.RequestRollingRestart() : "no worker started yet; nothing to restart");
         using (registration)
         {
-            IPEndPoint endPoint;
+            SharedListener listener;
             try
             {
-                endPoint = await ClaimPortAsync(options).ConfigureAwait(false);
+                listener = SharedListener.Open(options);
             }
             catch (IOException ex)
             {
@@ -35,6 +40,7 @@ internal static class SuperviseRunner
                 return 1;
             }
 
+            using var listening = listener;
             var metricsPort = parse.GetValue(watch.MetricsPort);
             if (metricsPort + workers - 1 > IPEndPoint.MaxPort)
             {
@@ -42,11 +48,21 @@ internal static class SuperviseRunner
                 return Program.UsageError;
             }
 
-            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, endPoint.Port, slot, metricsPort), endPoint, drainTimeout, logger)
+            using var supervisor = new Supervisor(workers, slot => WorkerArguments(parse.Tokens, listener.Fd, slot, metricsPort), listener.EndPoint, drainTimeout, logger)
             {
+                ReadyTimeout = parse.GetValue(scale.ReadyTimeout),
+                ReadyFd = parse.GetValue(scale.UpgradeReadyFd),
+                UpgradeArguments = readyFd => UpgradeArguments(parse.Tokens, listener.Fd, readyFd),
                 WatchCommand = metricsPort is { } first ? TopCommandFor(parse.GetValue(watch.MetricsHost)!, first, workers) : null,
             };
             Volatile.Write(ref supervising, supervisor);
+
+            // SIGUSR2: the binary upgrade (12 on Linux; .NET takes a raw signal number cast to PosixSignal).
+            using var upgrade = PosixSignalRegistration.Create((PosixSignal)Signals.SigUsr2, context =>
+            {
+                context.Cancel = true;
+                SupervisorLog.Sigusr2Handled(logger, Environment.ProcessId, supervisor.RequestUpgrade());
+            });
             return await supervisor.RunAsync(signal).ConfigureAwait(false);
         }
     }
@@ -66,29 +82,34 @@ internal static class SuperviseRunner
         return $"sockeye top --url http://{target}:{metricsPort.ToString(CultureInfo.InvariantCulture)}/metrics --workers {workers.ToString(CultureInfo.InvariantCulture)}";
     }
 
-    /// <summary>
-    /// Makes sure the port is free for the workers (unless sharing was asked for) and turns port 0 into
-    /// a real one, by starting and stopping a one-acceptor server that does not share: the library's own
-    /// check, with its error naming the port. Another server could still take the port in the moment
-    /// between this check and the workers' binds; a worker then fails its start and is restarted.
-    /// </summary>
-    private static async Task<IPEndPoint> ClaimPortAsync(TcpServerOptions options)
+    /// <summary>The supervisor's own command line for worker <paramref name="slot"/> (1-based): the same
+    /// command and options, accepting on the supervisor's listening socket (inherited as descriptor
+    /// <paramref name="listenFd"/>), supervised, without <c>--processes</c>. With <c>--metrics-port M</c> each worker serves its own metrics on M + slot − 1
+    /// (<c>sockeye top --workers N</c> adds them up).</summary>
+    public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int listenFd, int slot, int? metricsPort)
     {
-        if (options.SharePort && options.EndPoint.Port != 0)
+        var arguments = CommandTokens(tokens, OwnOptions);
+        arguments.AddRange([ScaleOptions.ListenFdOption, listenFd.ToString(CultureInfo.InvariantCulture), ScaleOptions.SupervisedOption]);
+        if (metricsPort is { } metrics)
         {
-            return options.EndPoint;
+            arguments.AddRange(["--metrics-port", (metrics + slot - 1).ToString(CultureInfo.InvariantCulture)]);
         }
 
-        await using var probe = new TcpServer(new TcpServerOptions { EndPoint = options.EndPoint, AcceptorCount = 1 });
-        await probe.StartAsync(_ => Task.CompletedTask).ConfigureAwait(false);
-        return probe.LocalEndPoint!;
+        return arguments;
     }
 
-    /// <summary>The supervisor's own command line for worker <paramref name="slot"/> (1-based): the same
-    /// command and options, on the claimed <paramref name="port"/>, sharing it, supervised, without
-    /// <c>--processes</c>. With <c>--metrics-port M</c> each worker serves its own metrics on M + slot − 1
-    /// (<c>sockeye top --workers N</c> adds them up).</summary>
-    public static List<string> WorkerArguments(IReadOnlyList<Token> tokens, int port, int slot, int? metricsPort)
+    /// <summary>A new supervisor's command line for a binary upgrade: this one's, on the inherited socket
+    /// <paramref name="listenFd"/>, reporting ready on the pipe <paramref name="readyFd"/>.</summary>
+    public static List<string> UpgradeArguments(IReadOnlyList<Token> tokens, int listenFd, int readyFd)
+    {
+        var arguments = CommandTokens(tokens, UpgradeOptions);
+        arguments.AddRange([ScaleOptions.ListenFdOption, listenFd.ToString(CultureInfo.InvariantCulture),
+            ScaleOptions.UpgradeReadyFdOption, readyFd.ToString(CultureInfo.InvariantCulture)]);
+        return arguments;
+    }
+
+    /// <summary>The command's tokens from <c>serve</c> on, without the options in <paramref name="skip"/> and their values.</summary>
+    private static List<string> CommandTokens(IReadOnlyList<Token> tokens, HashSet<string> skip)
     {
         var arguments = new List<string>();
         var skippingValues = false;
@@ -104,7 +125,7 @@ internal static class SuperviseRunner
 
             if (token.Type == TokenType.Option)
             {
-                skippingValues = OwnOptions.Contains(token.Value);
+                skippingValues = skip.Contains(token.Value);
             }
             else if (token.Type != TokenType.Argument)
             {
@@ -115,12 +136,6 @@ internal static class SuperviseRunner
             {
                 arguments.Add(token.Value);
             }
-        }
-
-        arguments.AddRange(["--port", port.ToString(CultureInfo.InvariantCulture), "--share-port", ScaleOptions.SupervisedOption]);
-        if (metricsPort is { } metrics)
-        {
-            arguments.AddRange(["--metrics-port", (metrics + slot - 1).ToString(CultureInfo.InvariantCulture)]);
         }
 
         return arguments;

@@ -22,4 +22,31 @@ internal static partial class SupervisorLog
 
     [LoggerMessage(1105, LogLevel.Error, "Worker {Slot} (pid {Pid}) did not exit within {Wait} of SIGTERM; killing it")]
     public static partial void WorkerKilled(ILogger logger, int slot, int pid, string wait);
+
+    [LoggerMessage(1106, LogLevel.Information, "Rolling restart: worker {Slot} successor started (pid {Pid}) beside pid {OldPid}")]
+    public static partial void SuccessorStarted(ILogger logger, int slot, int pid, int oldPid);
+
+    [LoggerMessage(1107, LogLevel.Error, "Rolling restart: worker {Slot} successor (pid {Pid}) failed: {Why}; killed it, worker pid {OldPid} goes on serving, and the restart stops here")]
+    public static partial void SuccessorFailed(ILogger logger, int slot, int pid, string why, int oldPid);
+
+    [LoggerMessage(1108, LogLevel.Information, "Rolling restart: worker {Slot} pid {Pid} replaced by pid {NewPid}; draining it within {DrainTimeout}")]
+    public static partial void Retiring(ILogger logger, int slot, int pid, int newPid, string drainTimeout);
+
+    [LoggerMessage(1109, LogLevel.Information, "Worker {Slot} (pid {Pid}) retired: {Why}")]
+    public static partial void WorkerRetired(ILogger logger, int slot, int pid, string why);
+
+    [LoggerMessage(1110, LogLevel.Information, "Rolling restart done: {Replaced} of {Workers} workers replaced")]
+    public static partial void RollingRestartDone(ILogger logger, int replaced, int workers);
+
+    [LoggerMessage(1114, LogLevel.Information, "SIGUSR2 received (pid {Pid}): {Outcome}")]
+    public static partial void Sigusr2Handled(ILogger logger, int pid, string outcome);
+
+    [LoggerMessage(1111, LogLevel.Information, "Upgrade: new supervisor started (pid {Pid}) on the same socket")]
+    public static partial void UpgradeStarted(ILogger logger, int pid);
+
+    [LoggerMessage(1112, LogLevel.Information, "Upgrade: new supervisor (pid {Pid}) reports ready; this supervisor drains its workers and exits")]
+    public static partial void UpgradeReady(ILogger logger, int pid);
+
+    [LoggerMessage(1113, LogLevel.Error, "Upgrade failed: the new supervisor (pid {Pid}) {Why}; killed it, and this supervisor goes on serving")]
+    public static partial void UpgradeFailed(ILogger logger, int pid, string why);
 }
