@@ -139,7 +139,7 @@ internal sealed partial class Supervisor
         var start = new ProcessStartInfo { FileName = Environment.ProcessPath!, UseShellExecute = false };
         if (Path.GetFileNameWithoutExtension(start.FileName) == "dotnet")
         {
-            start.ArgumentList.Add(typeof(Supervisor).Assembly.Location);
+            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, typeof(Supervisor).Assembly.GetName().Name + ".dll"));
         }
 
         foreach (var argument in arguments)
