@@ -21,8 +21,8 @@ public sealed class FanoutSlowSubscriberScenario(ITestOutputHelper output)
     private const int NonReaders = 10;
     private const int Messages = 2_000;
     private const int Size = 1024;
-    private const long HardLimit = 4 * 1024 * 1024;
-    private const long SoftLimit = 1024 * 1024;
+    private const long HardLimit = 8 * 1024 * 1024;
+    private const long SoftLimit = 4L * 1024 * 1024;
     private static readonly TimeSpan SoftLimitTime = TimeSpan.FromSeconds(1);
 
     [Fact]
