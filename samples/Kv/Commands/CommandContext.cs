@@ -62,4 +62,20 @@ internal sealed class CommandContext(KvServer server, KvSession session)
 
     /// <summary>The live entry of argument <paramref name="index"/>'s key, or null.</summary>
     public Entry? Find(int index) => Keys.Find(Args[index], Now);
+
+    /// <summary>Argument <paramref name="index"/>'s live entry and its value as a <typeparamref name="T"/>
+    /// (both null when the key is missing); false, after the WRONGTYPE reply, when the key holds another type.</summary>
+    public bool TryFind<T>(int index, out Entry? entry, out T? value)
+        where T : class
+    {
+        entry = Find(index);
+        value = entry?.Value as T;
+        if (entry is not null && value is null)
+        {
+            WrongType();
+            return false;
+        }
+
+        return true;
+    }
 }

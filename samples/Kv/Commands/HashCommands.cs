@@ -38,10 +38,8 @@ internal static class HashCommands
     /// <summary>Stores the field/value pairs; the count of new fields, or null after a WRONGTYPE reply.</summary>
     private static int? Store(CommandContext c)
     {
-        var entry = c.Find(1);
-        if (entry is not null && entry.Value is not KvHash)
+        if (!c.TryFind<KvHash>(1, out var entry, out _))
         {
-            c.WrongType();
             return null;
         }
 
@@ -82,16 +80,14 @@ internal static class HashCommands
 
     public static void Delete(CommandContext c)
     {
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvHash>(1, out _, out var hash))
         {
-            RespWriter.Integer(c.Output, 0);
             return;
         }
 
-        if (entry.Value is not KvHash hash)
+        if (hash is null)
         {
-            c.WrongType();
+            RespWriter.Integer(c.Output, 0);
             return;
         }
 

@@ -8,10 +8,8 @@ internal static class ListCommands
 {
     public static void Push(CommandContext c, bool front)
     {
-        var entry = c.Find(1);
-        if (entry is not null && entry.Value is not KvList)
+        if (!c.TryFind<KvList>(1, out var entry, out _))
         {
-            c.WrongType();
             return;
         }
 
@@ -49,8 +47,12 @@ internal static class ListCommands
             }
         }
 
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvList>(1, out _, out var list))
+        {
+            return;
+        }
+
+        if (list is null)
         {
             if (count < 0)
             {
@@ -61,12 +63,6 @@ internal static class ListCommands
                 RespWriter.NullArray(c.Output);
             }
 
-            return;
-        }
-
-        if (entry.Value is not KvList list)
-        {
-            c.WrongType();
             return;
         }
 
@@ -97,16 +93,14 @@ internal static class ListCommands
             return;
         }
 
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvList>(1, out _, out var list))
         {
-            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 
-        if (entry.Value is not KvList list)
+        if (list is null)
         {
-            c.WrongType();
+            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 

@@ -8,10 +8,8 @@ internal static class SetCommands
 {
     public static void Add(CommandContext c)
     {
-        var entry = c.Find(1);
-        if (entry is not null && entry.Value is not KvSet)
+        if (!c.TryFind<KvSet>(1, out var entry, out _))
         {
-            c.WrongType();
             return;
         }
 
@@ -31,16 +29,14 @@ internal static class SetCommands
 
     public static void Remove(CommandContext c)
     {
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvSet>(1, out _, out var set))
         {
-            RespWriter.Integer(c.Output, 0);
             return;
         }
 
-        if (entry.Value is not KvSet set)
+        if (set is null)
         {
-            c.WrongType();
+            RespWriter.Integer(c.Output, 0);
             return;
         }
 
@@ -78,8 +74,12 @@ internal static class SetCommands
             return;
         }
 
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvSet>(1, out _, out var set))
+        {
+            return;
+        }
+
+        if (set is null)
         {
             if (count < 0)
             {
@@ -90,12 +90,6 @@ internal static class SetCommands
                 RespWriter.ArrayHeader(c.Output, 0);
             }
 
-            return;
-        }
-
-        if (entry.Value is not KvSet set)
-        {
-            c.WrongType();
             return;
         }
 

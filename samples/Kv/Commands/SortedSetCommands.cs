@@ -80,10 +80,8 @@ internal static class SortedSetCommands
             }
         }
 
-        var entry = c.Find(1);
-        if (entry is not null && entry.Value is not KvSortedSet)
+        if (!c.TryFind<KvSortedSet>(1, out var entry, out _))
         {
-            c.WrongType();
             return;
         }
 
@@ -182,16 +180,14 @@ internal static class SortedSetCommands
             return;
         }
 
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvSortedSet>(1, out _, out var set))
         {
-            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 
-        if (entry.Value is not KvSortedSet set)
+        if (set is null)
         {
-            c.WrongType();
+            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 
@@ -232,16 +228,14 @@ internal static class SortedSetCommands
             return;
         }
 
-        var entry = c.Find(1);
-        if (entry is null)
+        if (!c.TryFind<KvSortedSet>(1, out _, out var set))
         {
-            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 
-        if (entry.Value is not KvSortedSet set)
+        if (set is null)
         {
-            c.WrongType();
+            RespWriter.ArrayHeader(c.Output, 0);
             return;
         }
 
