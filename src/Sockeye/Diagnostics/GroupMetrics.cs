@@ -19,8 +19,8 @@ internal static class GroupMetrics
     private static long _active;
     private static long _memberships;
 
-    // Created on first use (the first group's first member), so a process without groups has no meter
-    // for them; a meter made after a listener started is still seen by it (MeterListener.InstrumentPublished).
+    // Created with the type's statics, on the first join (the first touch of a count), so a process
+    // without groups has no meter for them; a meter made after a listener started is still seen by it.
     private static readonly Meter Meter = CreateMeter();
 
     /// <summary>Groups with at least one member now.</summary>
@@ -32,7 +32,6 @@ internal static class GroupMetrics
     /// <summary>A member joined <paramref name="group"/>, which now has <paramref name="count"/>.</summary>
     public static void Joined(ConnectionGroup group, int count)
     {
-        _ = Meter;
         Interlocked.Increment(ref _memberships);
         if (count == 1)
         {
