@@ -26,7 +26,7 @@ public partial class BinaryUpgradeTests
             using var stop = new CancellationTokenSource();
             var served = 0L;
             var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
-            var churn = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => ChurnAsync(endPoint, () => Interlocked.Increment(ref served), failures, stop.Token)));
+            var churn = Task.WhenAll(Enumerable.Range(0, 4).Select(_ => RestartChurn.RunAsync(endPoint, () => Interlocked.Increment(ref served), failures, stop.Token)));
             await Loopback.EventuallyAsync(() => Interlocked.Read(ref served) > 100, "the churn is running");
 
             cli.Signal("USR2");
@@ -81,27 +81,6 @@ public partial class BinaryUpgradeTests
 
         cli.Signal("TERM");
         Assert.Equal(0, await cli.WaitForExitAsync());
-    }
-
-    private static async Task ChurnAsync(IPEndPoint endPoint, Action served, System.Collections.Concurrent.ConcurrentQueue<string> failures, CancellationToken stop)
-    {
-        var message = new byte[] { 1, 2, 3, 4 };
-        while (!stop.IsCancellationRequested)
-        {
-            try
-            {
-                using var client = await Loopback.ConnectAsync(endPoint);
-                await client.SendAllAsync(message);
-                await client.ReceiveExactlyAsync(message.Length, TimeSpan.FromSeconds(10));
-                served();
-            }
-            catch (Exception ex) when (ex is SocketException or EndOfStreamException or TimeoutException)
-            {
-                failures.Enqueue(ex.Message);
-            }
-
-            await Task.Delay(2, CancellationToken.None);
-        }
     }
 
     [GeneratedRegex(@"Upgrade: new supervisor \(pid (\d+)\) reports ready")]
