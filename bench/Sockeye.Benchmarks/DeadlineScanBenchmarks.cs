@@ -24,7 +24,7 @@ public class DeadlineScanBenchmarks
     private long _now;
 
     /// <summary>Registered connections.</summary>
-    [Params(100_000)]
+    [Params(100_000, 1_000_000)]
     public int Connections { get; set; }
 
     [GlobalSetup]

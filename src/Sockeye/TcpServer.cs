@@ -176,7 +176,24 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
             SockeyeLog.DescriptorsLimitConnections(_logger, _options.MaxConnections, Math.Max(0, fit), DescriptorLimits.SoftLimit() ?? 0, _options.DescriptorReserve);
         }
 
+        WarnAboutSystemLimits();
+
         return Task.CompletedTask;
+    }
+
+    // The limits outside this process that a large MaxConnections or backlog runs into, said once at the
+    // start rather than discovered as refused connects under load (docs/TUNING.md).
+    private void WarnAboutSystemLimits()
+    {
+        if (DescriptorLimits.SystemFiles() is var (fileMax, allocated) && fileMax - allocated < _options.MaxConnections)
+        {
+            SockeyeLog.SystemFilesLimitConnections(_logger, _options.MaxConnections, Math.Max(0, fileMax - allocated), fileMax, allocated);
+        }
+
+        if (_options.ListenFd is null && DescriptorLimits.SoMaxConn() is { } soMaxConn && _options.ListenBacklog > soMaxConn)
+        {
+            SockeyeLog.BacklogAboveSoMaxConn(_logger, _options.ListenBacklog, soMaxConn);
+        }
     }
 
     /// <summary>Starts the server with a handler object; see

@@ -17,6 +17,12 @@ internal static partial class SockeyeLog
     [LoggerMessage(105, LogLevel.Warning, "MaxConnections is {Requested}, but only about {Fit} connections fit: the process may open {FileLimit} descriptors (ulimit -n) and keeps {Reserve} in reserve; connections past that are refused")]
     public static partial void DescriptorsLimitConnections(ILogger logger, int requested, int fit, long fileLimit, int reserve);
 
+    [LoggerMessage(107, LogLevel.Warning, "MaxConnections is {Requested}, but the whole system has only {Free} descriptors left (fs.file-max {FileMax}, {Allocated} open): connections past that fail to accept (docs/TUNING.md)")]
+    public static partial void SystemFilesLimitConnections(ILogger logger, int requested, long free, long fileMax, long allocated);
+
+    [LoggerMessage(108, LogLevel.Warning, "ListenBacklog is {Backlog}, but net.core.somaxconn is {SoMaxConn}: the kernel caps the accept queue at {SoMaxConn}, so a burst of connects beyond it is dropped or retried (docs/TUNING.md)")]
+    public static partial void BacklogAboveSoMaxConn(ILogger logger, int backlog, int soMaxConn);
+
     [LoggerMessage(106, LogLevel.Information, "Stop requested by {Source}; draining (a second SIGINT or SIGTERM aborts what is still open)")]
     public static partial void StopRequested(ILogger logger, string source);
 

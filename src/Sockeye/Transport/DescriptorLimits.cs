@@ -62,4 +62,44 @@ internal static class DescriptorLimits
     /// </summary>
     public static int Ceiling(int reserve) =>
         SoftLimit() is { } limit ? (int)Math.Clamp(limit - reserve, 1, int.MaxValue) : int.MaxValue;
+
+    /// <summary>System-wide descriptors: the limit (<c>fs.file-max</c>) and how many are allocated now
+    /// (<c>/proc/sys/fs/file-nr</c>), or <see langword="null"/> where unknown.</summary>
+    public static (long FileMax, long Allocated)? SystemFiles()
+    {
+        var max = ReadNumbers("/proc/sys/fs/file-max");
+        var nr = ReadNumbers("/proc/sys/fs/file-nr");
+        return max is [var fileMax, ..] && nr is [var allocated, ..] ? (fileMax, allocated) : null;
+    }
+
+    /// <summary>The kernel's cap on a listening socket's accept queue (<c>net.core.somaxconn</c>), or
+    /// <see langword="null"/> where unknown.</summary>
+    public static int? SoMaxConn() =>
+        ReadNumbers("/proc/sys/net/core/somaxconn") is [var value, ..] ? (int)Math.Min(value, int.MaxValue) : null;
+
+    private static long[]? ReadNumbers(string path)
+    {
+        try
+        {
+            var fields = File.ReadAllText(path).Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            var values = new long[fields.Length];
+            for (var i = 0; i < fields.Length; i++)
+            {
+                if (!long.TryParse(fields[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]))
+                {
+                    return null;
+                }
+            }
+
+            return values;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
 }
