@@ -54,9 +54,16 @@ public sealed partial class TcpServerOptions
 
     /// <summary>The length of the kernel's queue of connections that completed the handshake but
     /// were not yet accepted.</summary>
-    /// <remarks>Default: 512, as Kestrel. Larger absorbs bigger connect bursts; the kernel caps it at
-    /// <c>net.core.somaxconn</c>.</remarks>
-    public int ListenBacklog { get; set; } = 512;
+    /// <remarks>Default: the kernel's cap, <c>net.core.somaxconn</c> (4,096 on current Linux), as Go's
+    /// <c>net.Listen</c>; 512 (Kestrel's default) where it cannot be read. A larger queue absorbs bigger
+    /// connect bursts: when it overflows the kernel drops the handshake's last ACK, and the client, which
+    /// already believes it is connected, waits for a SYN-ACK retransmission (1 s, then 2 s, 4 s...) before
+    /// its first byte is read. 512 was measured to overflow at 11 worker processes and 1,400 connects in
+    /// flight (docs/TUNING.md). A value above <c>somaxconn</c> is capped by the kernel and logged.</remarks>
+    public int ListenBacklog { get; set; } = DefaultListenBacklog;
+
+    // Read once: the sysctl rarely changes under a running process, and options are built often in tests.
+    private static readonly int DefaultListenBacklog = Math.Clamp(Transport.DescriptorLimits.SoMaxConn() ?? 512, 1, 65_535);
 
     /// <summary>Whether small writes are sent at once (<c>TCP_NODELAY</c>, Nagle's algorithm off).</summary>
     /// <remarks>Default: <see langword="true"/>, as Go's <c>net</c> package. Request/response protocols
