@@ -56,6 +56,7 @@ static peer_t *peers;
 static uint32_t *histogram;
 static long long measuring_from_ns, measuring_until_ns;
 static long operations, errors, mismatches, connect_failures;
+static long all_operations; /* completed ever, warm-up included: for counting system calls per operation */
 
 static long long now_ns(void) {
     struct timespec t;
@@ -105,6 +106,7 @@ static double own_cpu_seconds(void) {
 static int measuring(long long t) { return t >= measuring_from_ns && t < measuring_until_ns; }
 
 static void record(long long started_ns, long long t) {
+    all_operations++;
     if (!measuring(t)) return;
     long long us = (t - started_ns) / 1000;
     histogram[us < 0 ? 0 : us >= HISTOGRAM_US ? HISTOGRAM_US - 1 : us]++;
@@ -349,6 +351,7 @@ int main(int argc, char **argv) {
            "\"seconds\": %.4f, \"operations\": %ld, \"errors\": %ld, \"mismatches\": %ld, \"clientCpuSeconds\": %.4f",
            argv[1], connections, size, mode == CHURN ? (long)connections : held, connect_failures, window, operations, errors, mismatches, client_cpu);
     if (pid > 0) printf(", \"serverCpuSeconds\": %.4f, \"serverRssBefore\": %ld, \"serverRssHolding\": %ld", server_cpu, rss_before, rss_holding);
+    printf(", \"allOperations\": %ld", all_operations);
     printf(", \"p50Microseconds\": %lld, \"p99Microseconds\": %lld, \"p999Microseconds\": %lld, \"maxMicroseconds\": %lld}\n",
            percentile(0.5), percentile(0.99), percentile(0.999), percentile(1.0));
     return 0;
