@@ -17,6 +17,10 @@
  * Idle connections are spread over source addresses 127.0.0.1-127.0.0.SOURCES (default 8) so that one
  * address's ephemeral ports do not run out near 28,000.
  *
+ * With C_CLIENT_PERF_CONTROL=CTL_FIFO,ACK_FIFO in the environment it writes "enable" and "disable" to a
+ * `perf stat --control fifo:CTL_FIFO,ACK_FIFO --delay=-1` at the window's edges (waiting for each ack),
+ * so that perf counts exactly the measured window (bench/syscalls).
+ *
  * Build: gcc -O2 -o c-client client.c
  * Use:   c-client MODE HOST PORT CONNECTIONS SECONDS WARMUP SIZE [SERVER_PID [SOURCES]] */
 #define _GNU_SOURCE
@@ -101,6 +105,28 @@ static double own_cpu_seconds(void) {
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+
+/* Tells a perf stat started with --control and --delay=-1 to start or stop counting, and waits until it
+ * has (perf acks each command); does nothing without C_CLIENT_PERF_CONTROL. */
+static void perf_control(const char *command) {
+    static FILE *control, *ack;
+    const char *setting = getenv("C_CLIENT_PERF_CONTROL");
+    if (!setting) return;
+    if (!control) {
+        char paths[512];
+        snprintf(paths, sizeof paths, "%s", setting);
+        char *comma = strchr(paths, ',');
+        if (!comma) { fprintf(stderr, "c-client: C_CLIENT_PERF_CONTROL '%s' is not CTL_FIFO,ACK_FIFO\n", setting); exit(2); }
+        *comma = 0;
+        control = fopen(paths, "w");
+        ack = fopen(comma + 1, "r");
+        if (!control || !ack) die("open C_CLIENT_PERF_CONTROL fifos");
+    }
+    char reply[64];
+    fprintf(control, "%s\n", command);
+    fflush(control);
+    if (!fgets(reply, sizeof reply, ack)) die("read perf's ack");
 }
 
 static int measuring(long long t) { return t >= measuring_from_ns && t < measuring_until_ns; }
@@ -324,6 +350,7 @@ int main(int argc, char **argv) {
             run_until(measuring_from_ns, 0, connections);
         }
     }
+    if (mode != IDLE) perf_control("enable");
     double cpu0 = server_cpu_seconds(pid), own0 = own_cpu_seconds();
     long long t0 = now_ns();
     if (mode == IDLE) {
@@ -342,6 +369,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < connections; i++) operations += peers[i].state == HELD;
     } else {
         run_until(measuring_until_ns, 0, connections);
+        perf_control("disable");
         server_cpu = server_cpu_seconds(pid) - cpu0;
         client_cpu = own_cpu_seconds() - own0;
         window = (now_ns() - t0) / 1e9;
