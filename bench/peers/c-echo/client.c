@@ -60,7 +60,7 @@ static peer_t *peers;
 static uint32_t *histogram;
 static long long measuring_from_ns, measuring_until_ns;
 static long operations, errors, mismatches, connect_failures;
-static long all_operations; /* completed ever, warm-up included: for counting system calls per operation */
+static long all_operations; /* completed ever, warm-up included: for a count taken over a whole run */
 
 static long long now_ns(void) {
     struct timespec t;
