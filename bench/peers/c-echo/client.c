@@ -11,7 +11,7 @@
  *         for the server's FIN, close (as `sockeye bench churn` does). Latency is connect to close.
  *
  * After WARMUP seconds it measures for SECONDS (echo, churn): operations completed, a latency histogram
- * (1 µs buckets up to 1 s), and with SERVER_PID the server's CPU time (/proc/PID/stat) and RSS over the
+ * (1 µs buckets up to 1 s, 1 ms up to 100 s), and with SERVER_PID the server's CPU time (/proc/PID/stat) and RSS over the
  * same window. Prints one JSON object with the field names of `sockeye bench --json`. Loopback only;
  * bounded in time (connecting is given 60 s, the window WARMUP + SECONDS, the idle check 30 s).
  * Idle connections are spread over source addresses 127.0.0.1-127.0.0.SOURCES (default 8) so that one
@@ -39,7 +39,11 @@
 #include <unistd.h>
 
 #define MAX_SIZE 65536
-#define HISTOGRAM_US 1000000 /* 1 µs buckets up to 1 s; slower ones land in the last bucket */
+/* Latency buckets: 1 µs up to 1 s, then 1 ms up to 100 s (10,000 connections on a loaded machine
+ * waited over a second); slower ones land in the last bucket. */
+#define FINE_BUCKETS 1000000
+#define COARSE_BUCKETS 99000
+#define HISTOGRAM_BUCKETS (FINE_BUCKETS + COARSE_BUCKETS)
 #define EVENTS 512
 
 enum mode { ECHO, IDLE, CHURN };
@@ -135,18 +139,20 @@ static void record(long long started_ns, long long t) {
     all_operations++;
     if (!measuring(t)) return;
     long long us = (t - started_ns) / 1000;
-    histogram[us < 0 ? 0 : us >= HISTOGRAM_US ? HISTOGRAM_US - 1 : us]++;
+    long long bucket = us < FINE_BUCKETS ? us : FINE_BUCKETS + (us - FINE_BUCKETS) / 1000;
+    histogram[bucket < 0 ? 0 : bucket >= HISTOGRAM_BUCKETS ? HISTOGRAM_BUCKETS - 1 : bucket]++;
     operations++;
 }
 
+/* The latency in µs at fraction p of the recorded ones (a coarse bucket reports its lower edge). */
 static long long percentile(double p) {
     long long total = 0, seen = 0;
-    for (int i = 0; i < HISTOGRAM_US; i++) total += histogram[i];
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++) total += histogram[i];
     if (total == 0) return 0;
     long long rank = (long long)(p * total + 0.999999);
-    for (int i = 0; i < HISTOGRAM_US; i++)
-        if ((seen += histogram[i]) >= rank) return i;
-    return HISTOGRAM_US - 1;
+    for (int i = 0; i < HISTOGRAM_BUCKETS; i++)
+        if ((seen += histogram[i]) >= rank) return i < FINE_BUCKETS ? i : FINE_BUCKETS + (long long)(i - FINE_BUCKETS) * 1000;
+    return FINE_BUCKETS + (long long)COARSE_BUCKETS * 1000;
 }
 
 /* Starts a non-blocking connect from source address 127.0.0.(1 + index % sources); the port is chosen
@@ -325,7 +331,7 @@ int main(int argc, char **argv) {
     reply = malloc((size_t)size);
     for (int i = 0; i < size; i++) message[i] = (char)('a' + i % 26);
     peers = calloc((size_t)connections, sizeof *peers);
-    histogram = calloc(HISTOGRAM_US, sizeof *histogram);
+    histogram = calloc(HISTOGRAM_BUCKETS, sizeof *histogram);
     epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (!message || !reply || !peers || !histogram || epoll_fd < 0) die("setup");
 
