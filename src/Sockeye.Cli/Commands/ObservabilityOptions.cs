@@ -47,12 +47,23 @@ internal sealed class ObservabilityOptions
         Description = "Publish no metrics and count no bytes (to measure what metrics cost; --metrics-port then shows nothing)",
     };
 
+    /// <summary>
+    /// On SIGTERM or SIGINT, how long <c>/readyz</c> answers 503 while the server still accepts and serves,
+    /// before the drain begins: the time a load balancer's health checks need to take the instance out
+    /// (HAProxy: about <c>fall</c> x <c>inter</c>), so that new connections stop arriving before the
+    /// listener closes. 0 (the default) drains at once. Kubernetes users get the same from a
+    /// <c>preStop</c> sleep; see docs/DEPLOY.md.
+    /// </summary>
+    public Option<TimeSpan> ShutdownDelay { get; } = CliOptions.Duration("--shutdown-delay", TimeSpan.Zero,
+        "On SIGTERM, answer /readyz with 503 but keep accepting and serving this long before draining, so a load balancer's health checks take the instance out first");
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command) => AddTo(command, withNoMetrics: true);
 
     /// <summary>Adds the admin-port and logging options to <paramref name="command"/>, and
-    /// <c>--no-metrics</c> when <paramref name="withNoMetrics"/> (a command whose servers are not
-    /// built from <see cref="TcpServerOptions"/> here, such as <c>serve --config</c>, leaves it out).</summary>
+    /// <c>--no-metrics</c> and <c>--shutdown-delay</c> when <paramref name="withNoMetrics"/> (a command
+    /// whose servers are not built from <see cref="TcpServerOptions"/> and run by
+    /// <see cref="ServeRunner"/> here, such as <c>serve --config</c>, leaves them out).</summary>
     public void AddTo(Command command, bool withNoMetrics)
     {
         command.Options.Add(MetricsPort);
@@ -63,6 +74,7 @@ internal sealed class ObservabilityOptions
         if (withNoMetrics)
         {
             command.Options.Add(NoMetrics);
+            command.Options.Add(ShutdownDelay);
         }
 
         MetricsHost.Validators.Add(r =>

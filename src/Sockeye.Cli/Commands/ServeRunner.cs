@@ -14,7 +14,8 @@ internal static class ServeRunner
     /// <summary>
     /// Runs one server in this process: builds it with the run's logger factory, starts it, prints
     /// <c>sockeye: listening on ...</c>, starts the admin port if asked, waits for SIGTERM or SIGINT
-    /// (SIGHUP reloads meanwhile), drains for up to <paramref name="drainTimeout"/>, prints what the
+    /// (SIGHUP reloads meanwhile), answers <c>/readyz</c> with 503 for <c>--shutdown-delay</c> while it
+    /// still serves, drains for up to <paramref name="drainTimeout"/>, prints what the
     /// drain did, and returns 0 after a clean drain, 1 when work had to be abandoned or a port could
     /// not be bound (one line on stderr).
     /// </summary>
@@ -37,11 +38,15 @@ internal static class ServeRunner
         await using var server = run.Create();
         Volatile.Write(ref built, server);
         Observability.AdminEndpoint? admin;
+
+        // Cancelled when a stop signal starts the shutdown delay: /readyz turns 503 before the server
+        // stops accepting, so a load balancer takes this instance out while it still serves.
+        using var leaving = new CancellationTokenSource();
         try
         {
             await run.Start(server).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"sockeye: listening on {run.Listening(server)}").ConfigureAwait(false);
-            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
+            admin = await watch.StartAdminAsync(parse, () => !leaving.IsCancellationRequested && server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
@@ -57,6 +62,13 @@ internal static class ServeRunner
         if (stats is not null)
         {
             await stats.DisposeAsync().ConfigureAwait(false);
+        }
+
+        if (parse.GetValue(watch.ShutdownDelay) is var delay && delay > TimeSpan.Zero)
+        {
+            await leaving.CancelAsync().ConfigureAwait(false);
+            await Console.Out.WriteLineAsync($"sockeye: {signal} received; not ready (/readyz 503), still serving for {Sockeye.Timing.DurationText.Format(delay)} (--shutdown-delay) before the drain").ConfigureAwait(false);
+            await Task.Delay(delay).ConfigureAwait(false);
         }
 
         await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
