@@ -44,6 +44,7 @@ var (
 	backplane   = flag.Bool("backplane", false, "expect messages to reach members on other instances too")
 	parallel    = flag.Int("parallel", 200, "connections opened at once")
 	opTimeout   = flag.Duration("timeout", 20*time.Second, "longest wait for one connection's handshake")
+	jitter      = flag.Duration("reconnect-jitter", time.Second, "a dropped connection waits a random time up to this before it reconnects")
 )
 
 var base = time.Now()
@@ -247,6 +248,9 @@ func (c *client) read(conn net.Conn, r *bufio.Reader) {
 	if quitting.Load() {
 		return
 	}
+	// Spread the reconnections of an instance's clients over the jitter, as well-behaved clients do,
+	// instead of all of them in the same millisecond.
+	time.Sleep(time.Duration(rand.Int63n(int64(*jitter) + 1)))
 	delay := 50 * time.Millisecond
 	for !quitting.Load() {
 		if err := c.open(); err == nil {
