@@ -7,7 +7,7 @@ namespace Sockeye.Cli.Chat;
 
 /// <summary>
 /// <c>sockeye serve chat</c>'s connections: the line protocol of docs/CHAT.md (<c>NICK JOIN PART MSG
-/// QUIT WHOAMI</c>). A <c>MSG</c> is encoded once and broadcast to the room's other members through their send
+/// QUIT</c>). A <c>MSG</c> is encoded once and broadcast to the room's other members through their send
 /// queues (<see cref="ConnectionGroup.Broadcast(OutgoingMessage, Connection?)"/>); replies go through
 /// the same queue, so a client sees its replies and the room's lines in the order the server made them.
 /// </summary>

@@ -57,6 +57,9 @@ internal sealed class ObservabilityOptions
     public Option<TimeSpan> ShutdownDelay { get; } = CliOptions.Duration("--shutdown-delay", TimeSpan.Zero,
         "On SIGTERM, answer /readyz with 503 but keep accepting and serving this long before draining, so a load balancer's health checks take the instance out first");
 
+    // Set when a stop signal starts the shutdown delay: /readyz answers 503 from then on.
+    private volatile bool _leaving;
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command) => AddTo(command, withNoMetrics: true);
 
@@ -102,6 +105,10 @@ internal sealed class ObservabilityOptions
     /// <exception cref="IOException">The port cannot be bound.</exception>
     public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady, ILoggerFactory loggerFactory, int descriptorReserve)
     {
+        // Not ready from the moment the shutdown delay begins, whatever the server says.
+        var serving = isReady;
+        isReady = () => !_leaving && serving();
+
         if (parse.GetValue(MetricsPort) is not { } port)
         {
             return null;
@@ -119,6 +126,26 @@ internal sealed class ObservabilityOptions
             loggerFactory);
         await Console.Out.WriteLineAsync($"sockeye: metrics on {admin.MetricsUrl} (also /healthz, /readyz)");
         return admin;
+    }
+
+    /// <summary>
+    /// After a stop signal and before the drain: when <c>--shutdown-delay</c> is above 0, turns
+    /// <c>/readyz</c> to 503, says so on stdout and waits that long while the server still accepts and
+    /// serves; otherwise returns at once.
+    /// </summary>
+    /// <param name="parse">The command line.</param>
+    /// <param name="signal">The signal that asked to stop, for the line on stdout.</param>
+    public async Task WaitShutdownDelayAsync(ParseResult parse, System.Runtime.InteropServices.PosixSignal signal)
+    {
+        var delay = parse.GetValue(ShutdownDelay);
+        if (delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _leaving = true;
+        await Console.Out.WriteLineAsync($"sockeye: {signal} received; not ready (/readyz 503), still serving for {Sockeye.Timing.DurationText.Format(delay)} (--shutdown-delay) before the drain").ConfigureAwait(false);
+        await Task.Delay(delay).ConfigureAwait(false);
     }
 
     /// <summary>Logs to stderr (stdout carries only the command's own lines), Microsoft.* at Warning and up.</summary>

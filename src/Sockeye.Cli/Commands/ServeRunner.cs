@@ -38,15 +38,11 @@ internal static class ServeRunner
         await using var server = run.Create();
         Volatile.Write(ref built, server);
         Observability.AdminEndpoint? admin;
-
-        // Cancelled when a stop signal starts the shutdown delay: /readyz turns 503 before the server
-        // stops accepting, so a load balancer takes this instance out while it still serves.
-        using var leaving = new CancellationTokenSource();
         try
         {
             await run.Start(server).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"sockeye: listening on {run.Listening(server)}").ConfigureAwait(false);
-            admin = await watch.StartAdminAsync(parse, () => !leaving.IsCancellationRequested && server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
+            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
         }
         catch (IOException ex)
         {
@@ -64,13 +60,7 @@ internal static class ServeRunner
             await stats.DisposeAsync().ConfigureAwait(false);
         }
 
-        if (parse.GetValue(watch.ShutdownDelay) is var delay && delay > TimeSpan.Zero)
-        {
-            await leaving.CancelAsync().ConfigureAwait(false);
-            await Console.Out.WriteLineAsync($"sockeye: {signal} received; not ready (/readyz 503), still serving for {Sockeye.Timing.DurationText.Format(delay)} (--shutdown-delay) before the drain").ConfigureAwait(false);
-            await Task.Delay(delay).ConfigureAwait(false);
-        }
-
+        await watch.WaitShutdownDelayAsync(parse, signal).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
         var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {run.Stopped(server, summary)}").ConfigureAwait(false);
