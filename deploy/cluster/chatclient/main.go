@@ -438,7 +438,7 @@ func complete(ru *run) bool {
 func report(ru *run, start int64, sentFor time.Duration, sendFailed int) map[string]any {
 	ru.mu.Lock()
 	defer ru.mu.Unlock()
-	var expected, delivered, expCross, delCross, lost, lostCross, dup int64
+	var expected, delivered, expCross, delCross, lost, lostCross, lostCrossMessages, dup int64
 	const bucket = int64(100 * time.Millisecond)
 	var buckets [][3]int64 // [ms since start, cross expected, cross delivered]
 	for _, m := range ru.messages {
@@ -454,6 +454,7 @@ func report(ru *run, start int64, sentFor time.Duration, sendFailed int) map[str
 		}
 		if dc < ec {
 			lostCross += ec - dc
+			lostCrossMessages++
 		}
 		b := int((m.sentAt - start) / bucket)
 		for len(buckets) <= b {
@@ -466,10 +467,11 @@ func report(ru *run, start int64, sentFor time.Duration, sendFailed int) map[str
 		"op": "steady", "published": len(ru.messages), "send_failed": sendFailed, "seconds": sentFor.Seconds(),
 		"expected": expected, "delivered": delivered, "lost": lost, "duplicates": dup,
 		"expected_cross": expCross, "delivered_cross": delCross, "lost_cross": lostCross,
-		"unexpected": ru.unexpected.Load(),
-		"same_us":    percentiles(ru.sameLat),
-		"cross_us":   percentiles(ru.crossLat),
-		"buckets":    buckets,
+		"lost_cross_messages": lostCrossMessages,
+		"unexpected":          ru.unexpected.Load(),
+		"same_us":             percentiles(ru.sameLat),
+		"cross_us":            percentiles(ru.crossLat),
+		"buckets":             buckets,
 	}
 }
 
