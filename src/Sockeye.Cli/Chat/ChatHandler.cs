@@ -89,6 +89,12 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
             case "QUIT" when argument.Length == 0:
                 session.Connection.TrySend(Quit);
                 return false;
+            case "WHOAMI" when argument.Length == 0:
+                // Behind a load balancer the first address is the client the PROXY header named and
+                // the second is this instance's own socket address, so a client learns both who the
+                // server thinks it is and which instance it reached (deploy/cluster checks both).
+                Reply(session, $"OK WHOAMI {session.Connection.RemoteEndPoint} {session.Connection.LocalEndPoint}");
+                return true;
             case "NICK":
                 Reply(session, "ERR bad argument nick");
                 return true;
@@ -97,6 +103,9 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
                 return true;
             case "QUIT":
                 Reply(session, "ERR bad argument quit");
+                return true;
+            case "WHOAMI":
+                Reply(session, "ERR bad argument whoami");
                 return true;
             default:
                 Reply(session, $"ERR unknown command {command}");

@@ -47,12 +47,26 @@ internal sealed class ObservabilityOptions
         Description = "Publish no metrics and count no bytes (to measure what metrics cost; --metrics-port then shows nothing)",
     };
 
+    /// <summary>
+    /// On SIGTERM or SIGINT, how long <c>/readyz</c> answers 503 while the server still accepts and serves,
+    /// before the drain begins: the time a load balancer's health checks need to take the instance out
+    /// (HAProxy: about <c>fall</c> x <c>inter</c>), so that new connections stop arriving before the
+    /// listener closes. 0 (the default) drains at once. Kubernetes users get the same from a
+    /// <c>preStop</c> sleep; see docs/DEPLOY.md.
+    /// </summary>
+    public Option<TimeSpan> ShutdownDelay { get; } = CliOptions.Duration("--shutdown-delay", TimeSpan.Zero,
+        "On SIGTERM, answer /readyz with 503 but keep accepting and serving this long before draining, so a load balancer's health checks take the instance out first");
+
+    // Set when a stop signal starts the shutdown delay: /readyz answers 503 from then on.
+    private volatile bool _leaving;
+
     /// <summary>Adds every option to <paramref name="command"/>.</summary>
     public void AddTo(Command command) => AddTo(command, withNoMetrics: true);
 
     /// <summary>Adds the admin-port and logging options to <paramref name="command"/>, and
-    /// <c>--no-metrics</c> when <paramref name="withNoMetrics"/> (a command whose servers are not
-    /// built from <see cref="TcpServerOptions"/> here, such as <c>serve --config</c>, leaves it out).</summary>
+    /// <c>--no-metrics</c> and <c>--shutdown-delay</c> when <paramref name="withNoMetrics"/> (a command
+    /// whose servers are not built from <see cref="TcpServerOptions"/> and run by
+    /// <see cref="ServeRunner"/> here, such as <c>serve --config</c>, leaves them out).</summary>
     public void AddTo(Command command, bool withNoMetrics)
     {
         command.Options.Add(MetricsPort);
@@ -63,6 +77,7 @@ internal sealed class ObservabilityOptions
         if (withNoMetrics)
         {
             command.Options.Add(NoMetrics);
+            command.Options.Add(ShutdownDelay);
         }
 
         MetricsHost.Validators.Add(r =>
@@ -90,6 +105,10 @@ internal sealed class ObservabilityOptions
     /// <exception cref="IOException">The port cannot be bound.</exception>
     public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady, ILoggerFactory loggerFactory, int descriptorReserve)
     {
+        // Not ready from the moment the shutdown delay begins, whatever the server says.
+        var serving = isReady;
+        isReady = () => !_leaving && serving();
+
         if (parse.GetValue(MetricsPort) is not { } port)
         {
             return null;
@@ -107,6 +126,26 @@ internal sealed class ObservabilityOptions
             loggerFactory);
         await Console.Out.WriteLineAsync($"sockeye: metrics on {admin.MetricsUrl} (also /healthz, /readyz)");
         return admin;
+    }
+
+    /// <summary>
+    /// After a stop signal and before the drain: when <c>--shutdown-delay</c> is above 0, turns
+    /// <c>/readyz</c> to 503, says so on stdout and waits that long while the server still accepts and
+    /// serves; otherwise returns at once.
+    /// </summary>
+    /// <param name="parse">The command line.</param>
+    /// <param name="signal">The signal that asked to stop, for the line on stdout.</param>
+    public async Task WaitShutdownDelayAsync(ParseResult parse, System.Runtime.InteropServices.PosixSignal signal)
+    {
+        var delay = parse.GetValue(ShutdownDelay);
+        if (delay <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _leaving = true;
+        await Console.Out.WriteLineAsync($"sockeye: {signal} received; not ready (/readyz 503), still serving for {Sockeye.Timing.DurationText.Format(delay)} (--shutdown-delay) before the drain").ConfigureAwait(false);
+        await Task.Delay(delay).ConfigureAwait(false);
     }
 
     /// <summary>Logs to stderr (stdout carries only the command's own lines), Microsoft.* at Warning and up.</summary>

@@ -14,7 +14,8 @@ internal static class ServeRunner
     /// <summary>
     /// Runs one server in this process: builds it with the run's logger factory, starts it, prints
     /// <c>sockeye: listening on ...</c>, starts the admin port if asked, waits for SIGTERM or SIGINT
-    /// (SIGHUP reloads meanwhile), drains for up to <paramref name="drainTimeout"/>, prints what the
+    /// (SIGHUP reloads meanwhile), answers <c>/readyz</c> with 503 for <c>--shutdown-delay</c> while it
+    /// still serves, drains for up to <paramref name="drainTimeout"/>, prints what the
     /// drain did, and returns 0 after a clean drain, 1 when work had to be abandoned or a port could
     /// not be bound (one line on stderr).
     /// </summary>
@@ -59,6 +60,7 @@ internal static class ServeRunner
             await stats.DisposeAsync().ConfigureAwait(false);
         }
 
+        await watch.WaitShutdownDelayAsync(parse, signal).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: {signal} received; draining for up to {Sockeye.Timing.DurationText.Format(drainTimeout)}").ConfigureAwait(false);
         var summary = await server.StopAsync(drainTimeout).ConfigureAwait(false);
         await Console.Out.WriteLineAsync($"sockeye: stopped: {run.Stopped(server, summary)}").ConfigureAwait(false);

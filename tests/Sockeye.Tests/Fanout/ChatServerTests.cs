@@ -87,6 +87,24 @@ public sealed class ChatServerTests
         Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
     }
 
+    [Fact]
+    public async Task WhoamiNamesTheClientFromTheProxyHeaderAndTheInstancesOwnAddress()
+    {
+        var options = Security.ProxyProtocolTests.Options();
+        await using var server = new TcpServer(options);
+        await server.StartAsync(new ChatHandler(new ChatRooms(), 4096));
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        var original = new System.Net.IPEndPoint(System.Net.IPAddress.Parse("203.0.113.7"), 51234);
+        var proxied = new System.Net.IPEndPoint(System.Net.IPAddress.Parse("198.51.100.1"), 7000);
+
+        await client.SendAllAsync(Security.ProxyHeaders.V2(original, proxied).Concat("WHOAMI\nWHOAMI x\n"u8.ToArray()).ToArray());
+
+        // The PROXY header's client, then the socket's real local address (not the header's destination).
+        Assert.Equal(
+            [$"OK WHOAMI 203.0.113.7:51234 {server.LocalEndPoint}", "ERR bad argument whoami"],
+            await FanoutServer.ReadLinesAsync(client, 2));
+    }
+
     [Theory]
     [InlineData("a", true)]
     [InlineData("room-1.test_2", true)]

@@ -48,4 +48,31 @@ public class ServeObservabilityCliTests
         serve.Signal("TERM");
         Assert.Equal(0, await serve.WaitForExitAsync());
     }
+
+    [Fact]
+    public async Task ShutdownDelayAnswersReadyzUnavailableWhileStillAcceptingThenDrains()
+    {
+        var metricsPort = Loopback.FreePort();
+        using var serve = CliProcess.Start($"serve chat --port 0 --metrics-port {metricsPort} --shutdown-delay 8s");
+        var endPoint = await serve.ListeningAsync();
+        await Loopback.EventuallyAsync(() => serve.Stdout.Contains("metrics on", StringComparison.Ordinal), "the metrics line");
+        Assert.Equal(HttpStatusCode.OK, await AdminPort.GetStatusAsync(metricsPort, "/readyz"));
+
+        serve.Signal("TERM");
+        await Loopback.EventuallyAsync(() => serve.Stdout.Contains("(--shutdown-delay)", StringComparison.Ordinal), "the shutdown delay to begin");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, await AdminPort.GetStatusAsync(metricsPort, "/readyz"));
+        Assert.Equal(HttpStatusCode.OK, await AdminPort.GetStatusAsync(metricsPort, "/healthz"));
+
+        // Not ready, yet a new connection is still accepted and served: the load balancer has not
+        // noticed yet, and what it still sends must not be refused.
+        using (var client = await Loopback.ConnectAsync(endPoint))
+        {
+            await client.SendAllAsync("NICK late\n"u8.ToArray());
+            Assert.Equal(["OK NICK late"], await Fanout.FanoutServer.ReadLinesAsync(client, 1));
+            Assert.DoesNotContain("draining for up to", serve.Stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(0, await serve.WaitForExitAsync());
+        Assert.Contains("draining for up to", serve.Stdout, StringComparison.Ordinal);
+    }
 }

@@ -1,0 +1,3 @@
+module sockeye.dev/deploy/cluster/chatclient
+
+go 1.19
