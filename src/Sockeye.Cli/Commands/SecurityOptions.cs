@@ -27,6 +27,14 @@ internal sealed class SecurityOptions
     public Option<TimeSpan> TlsTrimInterval { get; } = CliOptions.Duration("--tls-trim-interval", new TlsOptions().NativeMemoryTrimInterval,
         "After failed TLS handshakes, give freed native memory back to the OS (malloc_trim) at most this often");
 
+    public Option<TlsCipherPolicy> TlsCiphers { get; } = new("--tls-ciphers")
+    {
+        Description = "Which TLS cipher suites the server prefers: Default (OpenSSL's order, AES-256-GCM first) or Aes128First (AES-128-GCM first, as Go's crypto/tls)",
+        DefaultValueFactory = _ => TlsCipherPolicy.Default,
+    };
+
+    public Option<bool> TlsNoResumption { get; } = new("--tls-no-resumption") { Description = "Refuse TLS session resumption (tickets, session IDs): every client does a full handshake" };
+
     public Option<bool> ProxyProtocol { get; } = new("--proxy-protocol") { Description = "Expect a PROXY protocol v1 or v2 header on every connection (behind HAProxy or a cloud load balancer); needs --trusted-proxies" };
 
     public Option<IPNetwork[]> TrustedProxies { get; } = Networks("--trusted-proxies", "Address ranges allowed to send PROXY headers, e.g. 127.0.0.0/8 10.0.0.0/8");
@@ -44,7 +52,7 @@ internal sealed class SecurityOptions
     /// <summary>Adds every option to <paramref name="command"/>, with the checks that span options.</summary>
     public void AddTo(Command command)
     {
-        foreach (var option in new Option[] { TlsCertificate, TlsKey, TlsPassword, TlsHandshakeTimeout, TlsMaxHandshakes, TlsTrimInterval, ProxyProtocol, TrustedProxies, MaxConnectionsPerIp, AcceptRate, AcceptRatePerIp, Allow, Deny })
+        foreach (var option in new Option[] { TlsCertificate, TlsKey, TlsPassword, TlsHandshakeTimeout, TlsMaxHandshakes, TlsTrimInterval, TlsCiphers, TlsNoResumption, ProxyProtocol, TrustedProxies, MaxConnectionsPerIp, AcceptRate, AcceptRatePerIp, Allow, Deny })
         {
             command.Options.Add(option);
         }
@@ -76,6 +84,8 @@ internal sealed class SecurityOptions
                 HandshakeTimeout = parse.GetValue(TlsHandshakeTimeout),
                 MaxPendingHandshakes = parse.GetValue(TlsMaxHandshakes),
                 NativeMemoryTrimInterval = parse.GetValue(TlsTrimInterval),
+                CipherPolicy = parse.GetValue(TlsCiphers),
+                AllowSessionResumption = !parse.GetValue(TlsNoResumption),
             };
         }
 

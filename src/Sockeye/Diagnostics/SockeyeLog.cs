@@ -79,4 +79,7 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(1301, LogLevel.Debug, "Freed native memory returned to the OS after aborted TLS handshakes (malloc_trim) in {Elapsed}")]
     public static partial void NativeMemoryTrimmed(ILogger logger, TimeSpan elapsed);
+
+    [LoggerMessage(1302, LogLevel.Information, "TLS cipher policy {Policy} is applied per handshake through .NET's CipherSuitesPolicy ({Reason}); TLS sessions will not resume and each handshake builds its own OpenSSL context")]
+    public static partial void TlsCipherOrderFallback(ILogger logger, Sockeye.Security.TlsCipherPolicy policy, string reason);
 }

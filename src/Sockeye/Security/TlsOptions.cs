@@ -93,8 +93,32 @@ public sealed class TlsOptions
     /// percent of the CPU per round trip); turn it off for few connections that are busy all the time.</remarks>
     public bool ReleaseIdleBuffers { get; set; } = true;
 
+    /// <summary>Which cipher suites the server prefers; see <see cref="TlsCipherPolicy"/> for the
+    /// strength and cost of each.</summary>
+    /// <remarks>Default: <see cref="TlsCipherPolicy.Default"/> (OpenSSL's order, AES-256-GCM first).
+    /// <see cref="TlsCipherPolicy.Aes128First"/> negotiates what Go's crypto/tls does. On Linux the order is
+    /// set once on the OpenSSL context that .NET shares between a certificate's handshakes, so session
+    /// resumption and the shared context stay; where that is not possible (event 1302) .NET's
+    /// <see cref="CipherSuitesPolicy"/> is used instead, which gives every handshake a context of its own
+    /// and so no resumption (measured in docs/SECURITY.md).</remarks>
+    public TlsCipherPolicy CipherPolicy { get; set; }
+
+    /// <summary>Whether a returning client may resume its earlier TLS session (TLS 1.3 session tickets,
+    /// TLS 1.2 tickets and session IDs) instead of a full handshake with a signature.</summary>
+    /// <remarks>Default: <see langword="true"/>, as .NET and Go have it. A resumed handshake skips the
+    /// certificate signature and its verification: measured at well under half the server CPU of a full one
+    /// (docs/SECURITY.md). Tickets are encrypted with a key that lives in the process and is new on every
+    /// start and on every certificate reload, so a ticket never outlives the certificate it was issued
+    /// under. Turn it off only if every connection must prove its key again; on Linux that also costs a new
+    /// OpenSSL context per handshake, because .NET shares one per certificate only while resumption is
+    /// allowed.</remarks>
+    public bool AllowSessionResumption { get; set; } = true;
+
     /// <summary>How <see cref="ReleaseIdleBuffers"/> reaches OpenSSL; tests replace it to see the fallback.</summary>
     internal Internal.OpenSslBufferRelease BufferRelease { get; set; } = Internal.OpenSslBufferRelease.Shared;
+
+    /// <summary>How <see cref="CipherPolicy"/> reaches OpenSSL; tests replace it to see the fallback.</summary>
+    internal Internal.OpenSslCipherOrder CipherOrder { get; set; } = Internal.OpenSslCipherOrder.Shared;
 
     internal void Validate()
     {
@@ -106,6 +130,11 @@ public sealed class TlsOptions
         if (HandshakeTimeout <= TimeSpan.Zero || HandshakeTimeout > Timing.DurationText.Maximum)
         {
             throw new ArgumentException($"Tls.HandshakeTimeout must be positive and at most {Timing.DurationText.Format(Timing.DurationText.Maximum)}, got {HandshakeTimeout}", nameof(TcpServerOptions.Tls));
+        }
+
+        if (!Enum.IsDefined(CipherPolicy))
+        {
+            throw new ArgumentException($"Tls.CipherPolicy must be one of {string.Join(", ", Enum.GetNames<TlsCipherPolicy>())}, got {(int)CipherPolicy}", nameof(TcpServerOptions.Tls));
         }
 
         if (MaxPendingHandshakes < 0)

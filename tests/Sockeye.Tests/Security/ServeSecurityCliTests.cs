@@ -21,6 +21,7 @@ public sealed class ServeSecurityCliTests : IDisposable
     [InlineData("serve echo --accept-rate -3", "--accept-rate must be at least 0, got -3")]
     [InlineData("serve echo --tls-max-handshakes -1", "--tls-max-handshakes must be at least 0, got -1")]
     [InlineData("serve echo --tls-trim-interval soon", "--tls-trim-interval")]
+    [InlineData("serve echo --tls-ciphers Fastest", "--tls-ciphers")]
     public async Task BadSecurityArgumentsGiveOneLineNamingTheArgument(string arguments, string message)
     {
         var (exitCode, _, stderr) = await CliProcess.RunAsync(arguments);
@@ -58,6 +59,20 @@ public sealed class ServeSecurityCliTests : IDisposable
 
         Assert.False(server.HasExited, "SIGHUP must reload, not stop the server");
         await Loopback.EventuallyAsync(() => server.Stderr.Contains($"[1400] SIGHUP received (pid {server.Id}): TLS certificates reloaded", StringComparison.Ordinal), "the SIGHUP is logged");
+        server.Signal("TERM");
+        Assert.Equal(0, await server.WaitForExitAsync());
+    }
+
+    [Fact]
+    public async Task EchoWithTlsCiphersAes128FirstNegotiatesAes128Gcm()
+    {
+        var (certificate, key) = WritePem(Create("ciphers.test"), _directory, "ciphers");
+        using var server = CliProcess.Start($"serve echo --port 0 --tls-cert {certificate} --tls-key {key} --tls-ciphers Aes128First");
+        var endPoint = await server.ListeningAsync();
+        await using var client = await ConnectAsync(endPoint);
+        await client.SendAsync("aes"u8.ToArray());
+        Assert.Equal("aes", Encoding.ASCII.GetString(await client.ReceiveExactlyAsync(3)));
+        Assert.Equal(System.Net.Security.TlsCipherSuite.TLS_AES_128_GCM_SHA256, client.Stream.NegotiatedCipherSuite);
         server.Signal("TERM");
         Assert.Equal(0, await server.WaitForExitAsync());
     }

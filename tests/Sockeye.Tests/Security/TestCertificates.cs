@@ -40,7 +40,8 @@ internal static class TestCertificates
     /// <summary>Connects over TLS, trusting any server certificate; the chosen one is in
     /// <see cref="TlsClient.ServerCertificate"/>.</summary>
     public static async Task<TlsClient> ConnectAsync(EndPoint server, string targetHost = "localhost",
-        X509Certificate2? clientCertificate = null, List<SslApplicationProtocol>? alpn = null, IPAddress? source = null)
+        X509Certificate2? clientCertificate = null, List<SslApplicationProtocol>? alpn = null, IPAddress? source = null,
+        System.Security.Authentication.SslProtocols protocols = System.Security.Authentication.SslProtocols.None)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         if (source is not null)
@@ -62,6 +63,7 @@ internal static class TestCertificates
             },
             ClientCertificates = clientCertificate is null ? null : [clientCertificate],
             ApplicationProtocols = alpn,
+            EnabledSslProtocols = protocols,
         };
 #pragma warning restore CA5359
         try

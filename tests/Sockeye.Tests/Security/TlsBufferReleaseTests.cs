@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Testing;
 using Sockeye.Handlers;
 using Sockeye.Security;
 using Sockeye.Security.Internal;
+using Sockeye.Tests.Support;
 using static Sockeye.Tests.Security.TestCertificates;
 
 namespace Sockeye.Tests.Security;
@@ -126,5 +127,63 @@ public class TlsBufferReleaseTests
         Assert.Equal(0, release.GetMode(client.Stream)!.Value & ReleaseBuffersMode);
         await client.SendAsync(new byte[] { 42 });
         Assert.Equal([42], await client.ReceiveExactlyAsync(1));
+    }
+
+    /// <summary>Starts an echo server that hands each TLS connection to the test.</summary>
+    private static async Task<(TcpServer Server, ConcurrentQueue<TlsConnection> Connections)> StartCapturingAsync(TcpServerOptions options)
+    {
+        var connections = new ConcurrentQueue<TlsConnection>();
+        var server = new TcpServer(options);
+        await server.StartAsync(async connection =>
+        {
+            connections.Enqueue((TlsConnection)connection);
+            await EchoHandler.Instance.HandleAsync(connection);
+        });
+        return (server, connections);
+    }
+
+    [Fact]
+    public async Task AnIdleConnectionGivesBackTheBioBuffersALargeMessageGrew()
+    {
+        var (server, connections) = await StartCapturingAsync(Options());
+        await using var _ = server;
+        await using var client = await ConnectAsync(server.LocalEndPoint!);
+        var message = new byte[20_000];
+        Random.Shared.NextBytes(message);
+        await client.SendAsync(message);
+        Assert.Equal(message, await client.ReceiveExactlyAsync(message.Length));
+
+        // The echo's next read waits with nothing buffered: that is when the buffers go back.
+        var ssl = Assert.Single(connections).Ssl;
+        await Loopback.EventuallyAsync(
+            () => OpenSslBioTrim.Shared.Capacity(ssl, input: true) is >= 0 and <= OpenSslBioTrim.KeepBytes
+                && OpenSslBioTrim.Shared.Capacity(ssl, input: false) is >= 0 and <= OpenSslBioTrim.KeepBytes,
+            $"both BIO buffers of the idle connection are at most {OpenSslBioTrim.KeepBytes} bytes (input {OpenSslBioTrim.Shared.Capacity(ssl, input: true)}, output {OpenSslBioTrim.Shared.Capacity(ssl, input: false)})");
+
+        // Trimmed buffers grow again for the next large message, and every byte still arrives.
+        foreach (var size in new[] { 1, 70_000, 20_000, 16_385, 3 })
+        {
+            var data = new byte[size];
+            Random.Shared.NextBytes(data);
+            await client.SendAsync(data);
+            Assert.Equal(data, await client.ReceiveExactlyAsync(size));
+        }
+    }
+
+    [Fact]
+    public async Task WithReleaseIdleBuffersOffTheBioBuffersKeepRoomForTheLargestRecordTheyHeld()
+    {
+        var (server, connections) = await StartCapturingAsync(Options(t => t.ReleaseIdleBuffers = false));
+        await using var _ = server;
+        await using var client = await ConnectAsync(server.LocalEndPoint!);
+        var message = new byte[20_000];
+        await client.SendAsync(message);
+        Assert.Equal(message, await client.ReceiveExactlyAsync(message.Length));
+
+        // What the trim saves: each BIO still holds room for the largest record it carried (measured 4,852
+        // bytes each: the pipe hands the SslStream 4 KiB blocks, so records are at most 4 KiB of plaintext).
+        var ssl = Assert.Single(connections).Ssl;
+        Assert.True(OpenSslBioTrim.Shared.Capacity(ssl, input: true) > OpenSslBioTrim.KeepBytes, $"input BIO {OpenSslBioTrim.Shared.Capacity(ssl, input: true)} bytes");
+        Assert.True(OpenSslBioTrim.Shared.Capacity(ssl, input: false) > OpenSslBioTrim.KeepBytes, $"output BIO {OpenSslBioTrim.Shared.Capacity(ssl, input: false)} bytes");
     }
 }

@@ -28,13 +28,15 @@ internal sealed class CertificateStore : IDisposable
     private Snapshot _current;
     private long _reloads;
     private int _releaseUnavailableLogged;
+    private int _cipherFallbackLogged;
 
     public CertificateStore(TlsOptions options, ILogger logger)
     {
         _options = options;
         _logger = logger;
         _alpn = options.ApplicationProtocols.Count > 0 ? [.. options.ApplicationProtocols] : null;
-        _current = Load(options);
+        _current = Load(options, _alpn);
+        LogCipherFallback(_current);
         if (options.ReloadOnFileChange)
         {
             _reloadTimer = TimeProvider.System.CreateTimer(static s => ((CertificateStore)s!).Reload(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
@@ -53,7 +55,8 @@ internal sealed class CertificateStore : IDisposable
         {
             try
             {
-                var next = Load(_options);
+                var next = Load(_options, _alpn);
+                LogCipherFallback(next);
                 Volatile.Write(ref _current, next);
                 Interlocked.Increment(ref _reloads);
                 SockeyeLog.TlsCertificatesReloaded(_logger, next.Count);
@@ -71,22 +74,46 @@ internal sealed class CertificateStore : IDisposable
     /// <see langword="null"/> when no certificate serves it.</summary>
     public SslServerAuthenticationOptions? CreateOptions(string? serverName, RemoteCertificateValidationCallback? validation)
     {
-        var context = Volatile.Read(ref _current).Select(serverName);
+        var snapshot = Volatile.Read(ref _current);
+        var context = snapshot.Select(serverName);
         if (context is null)
         {
             return null;
         }
 
-        return new SslServerAuthenticationOptions
+        var chosen = BaseOptions(_options, _alpn, context);
+        chosen.ClientCertificateRequired = _options.ClientCertificateMode != ClientCertificateMode.None;
+        chosen.RemoteCertificateValidationCallback = validation;
+        if (snapshot.CipherFallback is { } fallback)
         {
-            ServerCertificateContext = context,
-            EnabledSslProtocols = _options.EnabledProtocols,
-            ApplicationProtocols = _alpn,
-            ClientCertificateRequired = _options.ClientCertificateMode != ClientCertificateMode.None,
-            RemoteCertificateValidationCallback = validation,
-            CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
-            AllowRenegotiation = false,
-        };
+            chosen.CipherSuitesPolicy = fallback;
+        }
+
+        return chosen;
+    }
+
+    /// <summary>Why the cipher policy is applied through .NET's <see cref="CipherSuitesPolicy"/> (without
+    /// resumption) rather than on the shared OpenSSL context; <see langword="null"/> when it is not.</summary>
+    public string? CipherFallbackReason => Volatile.Read(ref _current).CipherFallbackReason;
+
+    /// <summary>What every handshake of this listener shares: the certificate, protocols, ALPN and
+    /// resumption. The OpenSSL context .NET shares between handshakes depends on these only.</summary>
+    private static SslServerAuthenticationOptions BaseOptions(TlsOptions options, List<SslApplicationProtocol>? alpn, SslStreamCertificateContext context) => new()
+    {
+        ServerCertificateContext = context,
+        EnabledSslProtocols = options.EnabledProtocols,
+        ApplicationProtocols = alpn,
+        CertificateRevocationCheckMode = X509RevocationMode.NoCheck,
+        AllowRenegotiation = false,
+        AllowTlsResume = options.AllowSessionResumption,
+    };
+
+    private void LogCipherFallback(Snapshot snapshot)
+    {
+        if (snapshot.CipherFallbackReason is { } reason && Interlocked.Exchange(ref _cipherFallbackLogged, 1) == 0)
+        {
+            SockeyeLog.TlsCipherOrderFallback(_logger, _options.CipherPolicy, reason);
+        }
     }
 
     /// <summary>Lets OpenSSL free <paramref name="stream"/>'s record buffers between records when
@@ -151,7 +178,7 @@ internal sealed class CertificateStore : IDisposable
         }
     }
 
-    private static Snapshot Load(TlsOptions options)
+    private static Snapshot Load(TlsOptions options, List<SslApplicationProtocol>? alpn)
     {
         var byName = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
         var byWildcard = new Dictionary<string, SslStreamCertificateContext>(StringComparer.OrdinalIgnoreCase);
@@ -169,7 +196,22 @@ internal sealed class CertificateStore : IDisposable
         }
 
         var fallback = options.Certificate is null ? null : LoadContext(options.Certificate);
-        return new Snapshot(fallback, byName, byWildcard);
+        var snapshot = new Snapshot(fallback, byName, byWildcard);
+        if (options.CipherPolicy != TlsCipherPolicy.Default)
+        {
+            // Before the snapshot is published: no handshake can be using these contexts yet.
+            foreach (var context in snapshot.Contexts)
+            {
+                if (options.CipherOrder.TryApply(BaseOptions(options, alpn, context), options.CipherPolicy) is { } reason)
+                {
+                    snapshot.CipherFallbackReason = reason;
+                    snapshot.CipherFallback = OperatingSystem.IsWindows() ? null : OpenSslCipherOrder.Fallback(options.CipherPolicy);
+                    break;
+                }
+            }
+        }
+
+        return snapshot;
     }
 
     private static SslStreamCertificateContext LoadContext(TlsCertificate source)
@@ -216,6 +258,17 @@ internal sealed class CertificateStore : IDisposable
         Dictionary<string, SslStreamCertificateContext> byWildcard)
     {
         public int Count => byName.Count + byWildcard.Count + (fallback is null ? 0 : 1);
+
+        /// <summary>Every certificate context in the set, once each.</summary>
+        public IEnumerable<SslStreamCertificateContext> Contexts =>
+            byName.Values.Concat(byWildcard.Values).Append(fallback).OfType<SslStreamCertificateContext>().Distinct();
+
+        /// <summary>Set when the cipher policy could not be put on the shared OpenSSL contexts: .NET's
+        /// policy object that every handshake then carries instead.</summary>
+        public CipherSuitesPolicy? CipherFallback { get; set; }
+
+        /// <summary>Why <see cref="CipherFallback"/> is needed.</summary>
+        public string? CipherFallbackReason { get; set; }
 
         public SslStreamCertificateContext? Select(string? serverName)
         {

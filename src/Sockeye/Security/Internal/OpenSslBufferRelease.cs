@@ -210,7 +210,7 @@ internal sealed unsafe class OpenSslBufferRelease
     }
 
     /// <summary>The distinct paths of mapped files named <paramref name="prefix"/>*.</summary>
-    private static List<string> LoadedLibraries(string prefix)
+    internal static List<string> LoadedLibraries(string prefix)
     {
         var found = new List<string>();
         try

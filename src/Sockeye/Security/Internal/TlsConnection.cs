@@ -23,6 +23,10 @@ namespace Sockeye.Security.Internal;
 /// </remarks>
 internal sealed class TlsConnection : Connection
 {
+    // Traffic (plaintext, both ways) after which an idle read checks the BIO buffers: the largest a
+    // buffer can have grown to below it is OpenSSL's 4/3 of one such record plus its overhead.
+    private const int TrimCheckBytes = 1024;
+
     private readonly SslStream _ssl;
     private readonly TlsInputReader _input;
     private readonly TlsOutput _output;
@@ -36,11 +40,11 @@ internal sealed class TlsConnection : Connection
         ReleasesIdleBuffers = releasesIdleBuffers;
         _ssl = ssl;
         Info = info;
-        _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize);
         _output = new TlsOutput(
             PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true)),
             ssl,
             () => Volatile.Read(ref _outbox));
+        _input = new TlsInputReader(ssl, transport, pool, maxReadBufferSize, releasesIdleBuffers ? TrimIdleBuffers : null);
 
         // The transport's close makes this connection leave its groups (it is the one handlers add).
         transport.Extras.Upper = this;
@@ -172,6 +176,36 @@ internal sealed class TlsConnection : Connection
         return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName), releases);
     }
 
+    /// <summary>
+    /// Called by the reader when the handler waits for input and nothing is buffered: if more than a
+    /// few small records went through since the last call, gives back the memory BIO buffers they grew
+    /// (<see cref="OpenSslBioTrim"/>), so an idle connection returns to its small size.
+    /// </summary>
+    /// <param name="readSinceTrim">Decrypted bytes the reader took since its last call that checked.</param>
+    /// <returns>Whether it checked (the reader then restarts its count).</returns>
+    /// <remarks>The reader is not inside the SslStream here, so no <c>SSL_read</c> runs; the output's
+    /// trim flag keeps <c>SSL_write</c> out. If a write is under way the check waits for the next idle
+    /// read. Small messages (64 B echoes) skip it: below <see cref="TrimCheckBytes"/> of traffic no
+    /// buffer can have outgrown <see cref="OpenSslBioTrim.KeepBytes"/> by much, and no native call is made.</remarks>
+    private bool TrimIdleBuffers(long readSinceTrim)
+    {
+        if (readSinceTrim + _output.WrittenSinceTrim < TrimCheckBytes || !_output.TryEnterTrim())
+        {
+            return false;
+        }
+
+        try
+        {
+            OpenSslBioTrim.Shared.Trim(_ssl);
+            _output.TakeWrittenSinceTrim();
+            return true;
+        }
+        finally
+        {
+            _output.ExitTrim();
+        }
+    }
+
     /// <summary>Sends what the handler wrote, a TLS close_notify, then the FIN. Idempotent.</summary>
     public override async ValueTask CloseAsync()
     {
@@ -205,7 +239,15 @@ internal sealed class TlsConnection : Connection
                     }
                 }
 
-                await _ssl.ShutdownAsync().ConfigureAwait(false);
+                _output.EnterSsl();
+                try
+                {
+                    await _ssl.ShutdownAsync().ConfigureAwait(false);
+                }
+                finally
+                {
+                    _output.ExitSsl();
+                }
             }
         }
         catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)

@@ -26,7 +26,7 @@ namespace Sockeye.Security.Internal;
 /// an <see cref="InvalidDataException"/>: the peer broke the protocol, which the server counts as a
 /// protocol error, not a handler fault.</para>
 /// </remarks>
-internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, PinnedBlockMemoryPool pool, long? maxBuffered) : PipeReader
+internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, PinnedBlockMemoryPool pool, long? maxBuffered, Func<long, bool>? trimIdle = null) : PipeReader
 {
     // The least free space handed to one read; a new block is rented when less remains.
     private const int MinReadSize = 1024;
@@ -45,6 +45,9 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
     private volatile bool _cancelRequested;
     private CancellationTokenSource? _cancel;
     private bool _reading;
+
+    // Decrypted bytes read since trimIdle last trimmed.
+    private long _readSinceTrim;
 
     // The read in progress for the timeouts (see the remarks).
     private bool _inRead;
@@ -176,6 +179,13 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
 
             if (_chain.Length == 0)
             {
+                // About to wait with nothing buffered and outside the SslStream: the moment to give back
+                // what a large message grew (TlsConnection.TrimIdleBuffers).
+                if (trimIdle is not null && trimIdle(_readSinceTrim))
+                {
+                    _readSinceTrim = 0;
+                }
+
                 // Wait for bytes without a buffer: the SslStream passes the zero-byte read down to the socket.
                 await ssl.ReadAsync(Memory<byte>.Empty, token).ConfigureAwait(false);
             }
@@ -195,6 +205,7 @@ internal sealed class TlsInputReader(SslStream ssl, SocketConnection transport, 
             else
             {
                 _chain.Append(rented, read);
+                _readSinceTrim += read;
                 rented = null;
                 _examinedAll = false;
             }

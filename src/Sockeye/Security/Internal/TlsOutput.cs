@@ -16,6 +16,14 @@ internal sealed class TlsOutput(PipeWriter inner, SslStream ssl, Func<Outbox?> o
     private int _sending;
     private bool _closed;
 
+    // 1 while a flush, a queued send, the close_notify or the final flush is inside the SslStream, 2 while
+    // the reader trims the BIO buffers (TryEnterTrim): the two never overlap, because a trim frees a buffer
+    // an SSL_write could be filling. A writer waits out a trim (a few native calls); a trim never waits.
+    private int _inSsl;
+
+    // Bytes given to the SslStream since the last trim (see TlsConnection.TrimIdleBuffers).
+    private long _writtenSinceTrim;
+
     public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
 
     public override long UnflushedBytes => inner.UnflushedBytes;
@@ -30,9 +38,31 @@ internal sealed class TlsOutput(PipeWriter inner, SslStream ssl, Func<Outbox?> o
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
-    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    public override void Complete(Exception? exception = null)
+    {
+        EnterSsl();
+        try
+        {
+            inner.Complete(exception);
+        }
+        finally
+        {
+            ExitSsl();
+        }
+    }
 
-    public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    public override async ValueTask CompleteAsync(Exception? exception = null)
+    {
+        EnterSsl();
+        try
+        {
+            await inner.CompleteAsync(exception).ConfigureAwait(false);
+        }
+        finally
+        {
+            ExitSsl();
+        }
+    }
 
     public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -43,7 +73,16 @@ internal sealed class TlsOutput(PipeWriter inner, SslStream ssl, Func<Outbox?> o
 
         try
         {
-            return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            Interlocked.Add(ref _writtenSinceTrim, inner.UnflushedBytes);
+            EnterSsl();
+            try
+            {
+                return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                ExitSsl();
+            }
         }
         finally
         {
@@ -52,6 +91,31 @@ internal sealed class TlsOutput(PipeWriter inner, SslStream ssl, Func<Outbox?> o
         }
     }
 
+    /// <summary>Bytes written since the last <see cref="TakeWrittenSinceTrim"/>.</summary>
+    public long WrittenSinceTrim => Volatile.Read(ref _writtenSinceTrim);
+
+    /// <summary>Resets <see cref="WrittenSinceTrim"/> after a trim.</summary>
+    public void TakeWrittenSinceTrim() => Interlocked.Exchange(ref _writtenSinceTrim, 0);
+
+    /// <summary>Marks the start of a call that may run <c>SSL_write</c>; waits while a trim runs.</summary>
+    public void EnterSsl()
+    {
+        var spin = default(SpinWait);
+        while (Interlocked.CompareExchange(ref _inSsl, 1, 0) != 0)
+        {
+            spin.SpinOnce();
+        }
+    }
+
+    /// <summary>Ends what <see cref="EnterSsl"/> began.</summary>
+    public void ExitSsl() => Volatile.Write(ref _inSsl, 0);
+
+    /// <summary>Takes the SSL object for a trim when no write is inside it; false means try later.</summary>
+    public bool TryEnterTrim() => Interlocked.CompareExchange(ref _inSsl, 2, 0) == 0;
+
+    /// <summary>Ends a trim that <see cref="TryEnterTrim"/> began.</summary>
+    public void ExitTrim() => Volatile.Write(ref _inSsl, 0);
+
     public bool TryEnterGate() => Interlocked.CompareExchange(ref _sending, 1, 0) == 0;
 
     public void FreeGate() => Interlocked.Exchange(ref _sending, 0);
@@ -59,16 +123,25 @@ internal sealed class TlsOutput(PipeWriter inner, SslStream ssl, Func<Outbox?> o
     /// <summary>Encrypts and sends the queued messages (one TLS write each, then one flush).</summary>
     public async ValueTask SendChainAsync(BufferSegment head, BufferSegment tail)
     {
-        for (var segment = head; segment is not null; segment = segment.NextSegment)
+        EnterSsl();
+        try
         {
-            await ssl.WriteAsync(segment.Memory).ConfigureAwait(false);
-            if (ReferenceEquals(segment, tail))
+            for (var segment = head; segment is not null; segment = segment.NextSegment)
             {
-                break;
+                Interlocked.Add(ref _writtenSinceTrim, segment.Memory.Length);
+                await ssl.WriteAsync(segment.Memory).ConfigureAwait(false);
+                if (ReferenceEquals(segment, tail))
+                {
+                    break;
+                }
             }
-        }
 
-        await ssl.FlushAsync().ConfigureAwait(false);
+            await ssl.FlushAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            ExitSsl();
+        }
     }
 
     /// <summary>The connection is closing gracefully: queued messages may still go out, nothing after.</summary>
