@@ -24,6 +24,10 @@ internal static unsafe partial class EpollNative
     public const uint EPOLLERR = 0x008;
     public const uint EPOLLHUP = 0x010;
     public const uint EPOLLRDHUP = 0x2000;
+
+    /// <summary>Wake one of the epoll instances waiting on the descriptor, not all (a listener shared
+    /// by several poll threads: one accept per connection instead of a thundering herd).</summary>
+    public const uint EPOLLEXCLUSIVE = 1u << 28;
     public const uint EPOLLET = 1u << 31;
 
     public const int EPOLL_CTL_ADD = 1;
@@ -36,6 +40,16 @@ internal static unsafe partial class EpollNative
 
     public const int EINTR = 4;
     public const int EAGAIN = 11;
+    public const int EBADF = 9;
+    public const int EINVAL = 22;
+    public const int ENFILE = 23;
+    public const int EMFILE = 24;
+
+    private const int SOCK_NONBLOCK = 0x800;
+    private const int SOCK_CLOEXEC = 0x80000;
+    private const int SHUT_WR = 1;
+    private const int SolSocket = 1;
+    private const int SoLinger = 13;
 
     /// <summary>Gathered buffers per <c>sendmsg</c> (a flush of more blocks takes several calls).</summary>
     public const int MaxIovecs = 64;
@@ -63,6 +77,96 @@ internal static unsafe partial class EpollNative
 
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
     private static partial nint SendMsg(SafeSocketHandle fd, MessageHeader* message, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "accept4", SetLastError = true)]
+    private static partial int Accept4(SafeSocketHandle listener, byte* address, uint* addressLength, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(SafeSocketHandle socket, int level, int name, void* value, uint length);
+
+    [LibraryImport(Libc, EntryPoint = "getsockname", SetLastError = true)]
+    private static partial int GetSockName(SafeSocketHandle socket, byte* address, uint* addressLength);
+
+    [LibraryImport(Libc, EntryPoint = "shutdown", SetLastError = true)]
+    private static partial int ShutdownCall(SafeSocketHandle socket, int how);
+
+    /// <summary>The largest socket address <see cref="Accept"/> and <see cref="LocalAddress"/> read
+    /// (<c>sizeof(struct sockaddr_storage)</c>).</summary>
+    public const int MaxAddressLength = 128;
+
+    /// <summary>One <c>accept4(SOCK_NONBLOCK | SOCK_CLOEXEC)</c> on a listening socket, retried on
+    /// <c>EINTR</c>: the new socket is non-blocking from birth (no <c>fcntl</c>) and not inherited by
+    /// processes this one starts.</summary>
+    /// <param name="listener">The listening socket.</param>
+    /// <param name="address">Receives the peer's address (at least <see cref="MaxAddressLength"/> bytes).</param>
+    /// <param name="addressLength">The length of the address written.</param>
+    /// <param name="errno">The failure's <c>errno</c> (<see cref="EAGAIN"/>: nothing queued).</param>
+    /// <returns>The new descriptor, or −1.</returns>
+    /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
+    public static int Accept(SafeSocketHandle listener, Span<byte> address, out int addressLength, out int errno)
+    {
+        fixed (byte* p = address)
+        {
+            while (true)
+            {
+                var length = (uint)address.Length;
+                var fd = Accept4(listener, p, &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd >= 0)
+                {
+                    addressLength = (int)length;
+                    errno = 0;
+                    return fd;
+                }
+
+                errno = Marshal.GetLastPInvokeError();
+                if (errno != EINTR)
+                {
+                    addressLength = 0;
+                    return -1;
+                }
+            }
+        }
+    }
+
+    /// <summary>Sets an integer socket option.</summary>
+    /// <returns>0, or the <c>errno</c> of the failure.</returns>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static int SetOption(SafeSocketHandle socket, int level, int name, int value) =>
+        SetSockOpt(socket, level, name, &value, sizeof(int)) == 0 ? 0 : Marshal.GetLastPInvokeError();
+
+    /// <summary>Sets <c>SO_LINGER</c>: <c>{on, 0}</c> makes <c>close</c> send RST at once.</summary>
+    /// <returns>0, or the <c>errno</c> of the failure.</returns>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static int SetLinger(SafeSocketHandle socket, bool on, int seconds)
+    {
+        var linger = stackalloc int[2];
+        linger[0] = on ? 1 : 0;
+        linger[1] = seconds;
+        return SetSockOpt(socket, SolSocket, SoLinger, linger, 2 * sizeof(int)) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>The socket's own address (<c>getsockname</c>) into <paramref name="address"/>.</summary>
+    /// <returns>The length written, or −1.</returns>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static int LocalAddress(SafeSocketHandle socket, Span<byte> address)
+    {
+        fixed (byte* p = address)
+        {
+            var length = (uint)address.Length;
+            return GetSockName(socket, p, &length) == 0 ? (int)length : -1;
+        }
+    }
+
+    /// <summary>Sends the FIN (<c>shutdown(SHUT_WR)</c>).</summary>
+    /// <exception cref="SocketException">The socket is not connected (the peer reset).</exception>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static void ShutdownSend(SafeSocketHandle socket)
+    {
+        if (ShutdownCall(socket, SHUT_WR) != 0)
+        {
+            throw Failure(Marshal.GetLastPInvokeError());
+        }
+    }
 
     /// <summary>Adds <paramref name="socket"/> to <paramref name="epfd"/> (<see cref="EPOLL_CTL_ADD"/>)
     /// or changes its events (<see cref="EPOLL_CTL_MOD"/>), with <paramref name="data"/> handed back by
@@ -180,8 +284,11 @@ internal static unsafe partial class EpollNative
     {
         EAGAIN => SocketError.WouldBlock,
         9 => SocketError.OperationAborted, // EBADF: closed
+        22 => SocketError.InvalidArgument, // EINVAL: a listener no longer listening
+        23 or 24 => SocketError.TooManyOpenSockets, // ENFILE, EMFILE
         12 or 105 => SocketError.NoBufferSpaceAvailable, // ENOMEM, ENOBUFS
         32 => SocketError.Shutdown, // EPIPE
+        71 => SocketError.ProtocolOption, // EPROTO: a handshake that failed in the accept queue
         100 => SocketError.NetworkDown,
         101 => SocketError.NetworkUnreachable,
         102 => SocketError.NetworkReset,
