@@ -51,7 +51,7 @@ internal sealed class AcceptLoop
         _counters.SetAcceptors(listeners.Length);
         if (_context.Poller is { } group)
         {
-            _acceptors = EpollAcceptor.StartAll(this, listeners, group, _counters, _options.TimeProvider, _logger, _server.StopRequested);
+            _acceptors = EpollAcceptor.StartAll(this, listeners, group, _counters, _options.TimeProvider, _logger, _options.AcceptFault, _server.StopRequested);
             return Task.WhenAll(_acceptors.Select(a => a.Completion));
         }
 
@@ -76,6 +76,10 @@ internal sealed class AcceptLoop
 
     // The pollers' accept paths, one per listener; empty with .NET's engine.
     private EpollAcceptor[] _acceptors = [];
+
+    /// <summary>The most connections one readiness event accepted, over the pollers' accept paths
+    /// (0 with .NET's engine): a test probe.</summary>
+    internal int LargestBatch => _acceptors.Length == 0 ? 0 : _acceptors.Max(a => a.LargestBatch);
 
     private async Task AcceptAsync(Socket listener, int acceptor)
     {

@@ -42,6 +42,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     private readonly bool _unix;
     private readonly AcceptBackoff _backoff;
     private readonly ILogger _logger;
+    private readonly Func<int>? _fault;
     private readonly Lock _lock = new();
     private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -55,8 +56,9 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     // The largest batch one readiness event accepted (a test probe; written without a lock).
     private int _largestBatch;
 
-    private EpollAcceptor(AcceptLoop loop, Socket listener, int index, Poller[] pollers, bool exclusive, AcceptBackoff backoff, ILogger logger)
+    private EpollAcceptor(AcceptLoop loop, Socket listener, int index, Poller[] pollers, bool exclusive, AcceptBackoff backoff, ILogger logger, Func<int>? fault)
     {
+        _fault = fault;
         _loop = loop;
         _listener = listener;
         _index = index;
@@ -76,7 +78,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     /// <summary>Adds every listener to its pollers (see the remarks for which).</summary>
     /// <exception cref="SocketException"><c>epoll_ctl</c> failed; no listener is left registered.</exception>
     public static EpollAcceptor[] StartAll(AcceptLoop loop, Socket[] listeners, PollerGroup group, TcpServerCounters counters,
-        TimeProvider time, ILogger logger, CancellationToken stopping)
+        TimeProvider time, ILogger logger, Func<int>? fault, CancellationToken stopping)
     {
         var pollers = group.Pollers;
         var oneEach = listeners.Length >= pollers.Count;
@@ -87,7 +89,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
             {
                 Poller[] mine = oneEach ? [pollers[i % pollers.Count]] : [.. pollers];
                 acceptors[i] = new EpollAcceptor(loop, listeners[i], i, mine, exclusive: mine.Length > 1,
-                    new AcceptBackoff(counters, time, logger, stopping), logger);
+                    new AcceptBackoff(counters, time, logger, stopping), logger, fault);
                 acceptors[i].AddToPollers();
             }
         }
@@ -142,10 +144,11 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
             Span<byte> address = stackalloc byte[EpollNative.MaxAddressLength];
             while (accepted < MaxBatch && !_stopped)
             {
-                int fd, length, errno;
+                int fd, length = 0, errno;
                 try
                 {
-                    fd = EpollNative.Accept(_listener.SafeHandle, address, out length, out errno);
+                    errno = _fault?.Invoke() ?? 0;
+                    fd = errno != 0 ? -1 : EpollNative.Accept(_listener.SafeHandle, address, out length, out errno);
                 }
                 catch (ObjectDisposedException)
                 {
