@@ -303,6 +303,15 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     /// <exception cref="SocketException"><c>epoll_ctl</c> failed; the pollers already added are removed again.</exception>
     private void AddToPollers()
     {
+        // O_NONBLOCK belongs to the open file, so a listener shared with other processes (ListenFd,
+        // a supervisor) becomes non-blocking for them too; .NET's engine, the only other user we
+        // hand them to, copes (it makes its sockets non-blocking itself).
+        var nonBlocking = EpollNative.SetNonBlocking(_listener.SafeHandle);
+        if (nonBlocking != 0)
+        {
+            throw EpollNative.Failure(nonBlocking);
+        }
+
         for (var i = 0; i < _pollers.Length; i++)
         {
             var error = _pollers[i].AddListener(_listener.SafeHandle, this, _exclusive);

@@ -87,6 +87,26 @@ internal static unsafe partial class EpollNative
     [LibraryImport(Libc, EntryPoint = "getsockname", SetLastError = true)]
     private static partial int GetSockName(SafeSocketHandle socket, byte* address, uint* addressLength);
 
+    [LibraryImport(Libc, EntryPoint = "fcntl", SetLastError = true)]
+    private static partial int Fcntl(SafeSocketHandle socket, int command, int argument);
+
+    /// <summary>Sets <c>O_NONBLOCK</c> on a listening socket, so <c>accept4</c> answers
+    /// <c>EAGAIN</c> when the queue is empty instead of blocking the poll thread (.NET leaves a
+    /// listener it has not accepted on asynchronously in blocking mode).</summary>
+    /// <returns>0, or the <c>errno</c> of the failure.</returns>
+    /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
+    public static int SetNonBlocking(SafeSocketHandle socket)
+    {
+        const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
+        var flags = Fcntl(socket, F_GETFL, 0);
+        if (flags < 0)
+        {
+            return Marshal.GetLastPInvokeError();
+        }
+
+        return (flags & O_NONBLOCK) != 0 || Fcntl(socket, F_SETFL, flags | O_NONBLOCK) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
     [LibraryImport(Libc, EntryPoint = "shutdown", SetLastError = true)]
     private static partial int ShutdownCall(SafeSocketHandle socket, int how);
 
