@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Sockeye.Diagnostics;
 using Sockeye.Transport;
@@ -139,7 +140,7 @@ internal sealed class AcceptLoop
     /// with .NET's engine.</param>
     /// <returns><see langword="false"/> when the descriptor cushion could not be retaken (the
     /// socket was refused): the caller backs off as for <c>EMFILE</c>.</returns>
-    internal bool Admit(SafeSocketHandle handle, Socket? socket, EndPoint? remote, AcceptBackoff backoff, int acceptor, Poller? poller)
+    internal bool Admit(SafeHandle handle, Socket? socket, EndPoint? remote, AcceptBackoff backoff, int acceptor, Poller? poller)
     {
         if (!backoff.CushionInPlace())
         {
@@ -194,7 +195,7 @@ internal sealed class AcceptLoop
 
     /// <summary>Configures the socket and wraps it; <see langword="null"/> (the socket closed) when the
     /// peer reset before the options could be set.</summary>
-    private SocketConnection? TryCreateConnection(SafeSocketHandle handle, Socket? socket, EndPoint? remote)
+    private SocketConnection? TryCreateConnection(SafeHandle handle, Socket? socket, EndPoint? remote)
     {
         try
         {
@@ -215,7 +216,7 @@ internal sealed class AcceptLoop
         || (ex is SocketException se && SocketErrors.IsClosedLocally(se.SocketErrorCode))
         || !_server.IsListening;
 
-    private void Refuse(SafeSocketHandle handle, Socket? socket, EndPoint? remote, bool forLimit)
+    private void Refuse(SafeHandle handle, Socket? socket, EndPoint? remote, bool forLimit)
     {
         _counters.OnRejected(forLimit);
         if (_logger.IsEnabled(LogLevel.Debug))
@@ -228,7 +229,7 @@ internal sealed class AcceptLoop
         Close(handle, socket);
     }
 
-    private static void Close(SafeSocketHandle handle, Socket? socket)
+    private static void Close(SafeHandle handle, Socket? socket)
     {
         if (socket is not null)
         {
@@ -240,7 +241,7 @@ internal sealed class AcceptLoop
         }
     }
 
-    private static void Configure(SafeSocketHandle handle, Socket? socket, EndPoint? remote, TcpServerOptions options)
+    private static void Configure(SafeHandle handle, Socket? socket, EndPoint? remote, TcpServerOptions options)
     {
         if (options.ListenFd is not null)
         {
@@ -280,7 +281,7 @@ internal sealed class AcceptLoop
     /// <c>setsockopt</c> on the descriptor (the epoll engine, Linux). <see cref="SocketOptionName.Linger"/>
     /// and <see cref="SocketOptionName.DontLinger"/> set <c>SO_LINGER</c> {on, value} and {off, 0}.</summary>
     /// <exception cref="SocketException">The option could not be set (unless <paramref name="mayFail"/>).</exception>
-    private static void SetOption(SafeSocketHandle handle, Socket? socket, SocketOptionLevel level, SocketOptionName name, int value, bool mayFail = false)
+    private static void SetOption(SafeHandle handle, Socket? socket, SocketOptionLevel level, SocketOptionName name, int value, bool mayFail = false)
     {
         if (socket is not null)
         {

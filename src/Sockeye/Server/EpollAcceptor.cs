@@ -195,16 +195,18 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
 
     private bool Admit(int fd, ReadOnlySpan<byte> address, Poller poller)
     {
-        var handle = new SafeSocketHandle(fd, ownsHandle: true);
+        System.Runtime.InteropServices.SafeHandle handle;
         Socket? socket = null;
         EndPoint? remote;
         if (_unix)
         {
+            var socketHandle = new SafeSocketHandle(fd, ownsHandle: true);
+            handle = socketHandle;
             // Not the hot path: .NET reads a Unix peer's address (usually unnamed) its own way, and
             // the socket it builds from the descriptor is what the connection then closes.
             try
             {
-                socket = new Socket(handle);
+                socket = new Socket(socketHandle);
                 remote = socket.RemoteEndPoint;
             }
             catch (SocketException)
@@ -215,6 +217,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
         }
         else
         {
+            handle = new SocketDescriptor(fd);
             remote = SocketAddressReader.ToEndPoint(address);
         }
 

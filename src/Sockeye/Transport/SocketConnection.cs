@@ -31,7 +31,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     // The descriptor, for the epoll engine's own calls; and the .NET socket over it, which only
     // connections that use .NET's engine (or a Unix socket, whose peer address .NET reads) have: a
     // connection the epoll engine accepted is a descriptor alone (no Socket, no syscalls to make one).
-    private readonly SafeSocketHandle _handle;
+    private readonly System.Runtime.InteropServices.SafeHandle _handle;
     private readonly Socket? _socket;
     private readonly ConnectionContext _context;
     private readonly SocketReader _reader;
@@ -54,12 +54,12 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
     /// <summary>A connection over a descriptor the epoll engine accepted itself
     /// (the server's poller accept path), with the peer address <c>accept4</c> gave.</summary>
-    public SocketConnection(SafeSocketHandle handle, EndPoint? remoteEndPoint, ConnectionContext context)
+    public SocketConnection(System.Runtime.InteropServices.SafeHandle handle, EndPoint? remoteEndPoint, ConnectionContext context)
         : this(handle, null, remoteEndPoint, context)
     {
     }
 
-    private SocketConnection(SafeSocketHandle handle, Socket? socket, EndPoint? remoteEndPoint, ConnectionContext context)
+    private SocketConnection(System.Runtime.InteropServices.SafeHandle handle, Socket? socket, EndPoint? remoteEndPoint, ConnectionContext context)
     {
         _handle = handle;
         _socket = socket;
@@ -95,7 +95,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
 
     public override EndPoint? RemoteEndPoint => _remoteEndPoint;
 
-    private static IPEndPoint? ReadLocalEndPoint(SafeSocketHandle handle)
+    private static IPEndPoint? ReadLocalEndPoint(System.Runtime.InteropServices.SafeHandle handle)
     {
         Span<byte> address = stackalloc byte[Epoll.EpollNative.MaxAddressLength];
         var length = Epoll.EpollNative.LocalAddress(handle, address);
@@ -152,7 +152,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     internal Socket Socket => _socket ?? throw new InvalidOperationException($"connection {Id} was accepted by the epoll engine and has no .NET Socket");
 
     /// <summary>The socket's descriptor, for the epoll engine's own system calls.</summary>
-    internal SafeSocketHandle Handle => _handle;
+    internal System.Runtime.InteropServices.SafeHandle Handle => _handle;
 
     /// <summary>What this connection shares with the others of its server, for the reader and writer.</summary>
     internal ConnectionContext Context => _context;

@@ -12,7 +12,7 @@ namespace Sockeye.Transport.Epoll;
 /// <c>recv</c> and <c>sendmsg</c> take <c>MSG_DONTWAIT</c>, so the socket's descriptor stays in the
 /// mode .NET gave it (no <c>fcntl</c> per connection) and <see cref="Socket"/>'s own calls keep their
 /// meaning. <c>MSG_NOSIGNAL</c>: a send to a closed peer fails with <c>EPIPE</c> instead of raising
-/// SIGPIPE. The socket is passed as its <see cref="SafeSocketHandle"/>, so a concurrent close waits
+/// SIGPIPE. The socket is passed as its <see cref="SafeHandle"/>, so a concurrent close waits
 /// until the call returns and the descriptor number cannot be reused under it.
 /// </remarks>
 internal static unsafe partial class EpollNative
@@ -67,35 +67,35 @@ internal static unsafe partial class EpollNative
     public static partial int EpollCreate(int flags);
 
     [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static partial int EpollCtl(int epfd, int op, SafeSocketHandle fd, byte* ev);
+    private static partial int EpollCtl(int epfd, int op, SafeHandle fd, byte* ev);
 
     [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
     public static partial int EpollWait(int epfd, byte* events, int maxEvents, int timeout);
 
     [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
-    private static partial nint Recv(SafeSocketHandle fd, byte* buffer, nuint length, int flags);
+    private static partial nint Recv(SafeHandle fd, byte* buffer, nuint length, int flags);
 
     [LibraryImport(Libc, EntryPoint = "sendmsg", SetLastError = true)]
-    private static partial nint SendMsg(SafeSocketHandle fd, MessageHeader* message, int flags);
+    private static partial nint SendMsg(SafeHandle fd, MessageHeader* message, int flags);
 
     [LibraryImport(Libc, EntryPoint = "accept4", SetLastError = true)]
     private static partial int Accept4(SafeSocketHandle listener, byte* address, uint* addressLength, int flags);
 
     [LibraryImport(Libc, EntryPoint = "setsockopt", SetLastError = true)]
-    private static partial int SetSockOpt(SafeSocketHandle socket, int level, int name, void* value, uint length);
+    private static partial int SetSockOpt(SafeHandle socket, int level, int name, void* value, uint length);
 
     [LibraryImport(Libc, EntryPoint = "getsockname", SetLastError = true)]
-    private static partial int GetSockName(SafeSocketHandle socket, byte* address, uint* addressLength);
+    private static partial int GetSockName(SafeHandle socket, byte* address, uint* addressLength);
 
     [LibraryImport(Libc, EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int Fcntl(SafeSocketHandle socket, int command, int argument);
+    private static partial int Fcntl(SafeHandle socket, int command, int argument);
 
     /// <summary>Sets <c>O_NONBLOCK</c> on a listening socket, so <c>accept4</c> answers
     /// <c>EAGAIN</c> when the queue is empty instead of blocking the poll thread (.NET leaves a
     /// listener it has not accepted on asynchronously in blocking mode).</summary>
     /// <returns>0, or the <c>errno</c> of the failure.</returns>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static int SetNonBlocking(SafeSocketHandle socket)
+    public static int SetNonBlocking(SafeHandle socket)
     {
         const int F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0x800;
         var flags = Fcntl(socket, F_GETFL, 0);
@@ -108,7 +108,7 @@ internal static unsafe partial class EpollNative
     }
 
     [LibraryImport(Libc, EntryPoint = "shutdown", SetLastError = true)]
-    private static partial int ShutdownCall(SafeSocketHandle socket, int how);
+    private static partial int ShutdownCall(SafeHandle socket, int how);
 
     /// <summary>The largest socket address <see cref="Accept"/> and <see cref="LocalAddress"/> read
     /// (<c>sizeof(struct sockaddr_storage)</c>).</summary>
@@ -151,13 +151,13 @@ internal static unsafe partial class EpollNative
     /// <summary>Sets an integer socket option.</summary>
     /// <returns>0, or the <c>errno</c> of the failure.</returns>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static int SetOption(SafeSocketHandle socket, int level, int name, int value) =>
+    public static int SetOption(SafeHandle socket, int level, int name, int value) =>
         SetSockOpt(socket, level, name, &value, sizeof(int)) == 0 ? 0 : Marshal.GetLastPInvokeError();
 
     /// <summary>Sets <c>SO_LINGER</c>: <c>{on, 0}</c> makes <c>close</c> send RST at once.</summary>
     /// <returns>0, or the <c>errno</c> of the failure.</returns>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static int SetLinger(SafeSocketHandle socket, bool on, int seconds)
+    public static int SetLinger(SafeHandle socket, bool on, int seconds)
     {
         var linger = stackalloc int[2];
         linger[0] = on ? 1 : 0;
@@ -168,7 +168,7 @@ internal static unsafe partial class EpollNative
     /// <summary>The socket's own address (<c>getsockname</c>) into <paramref name="address"/>.</summary>
     /// <returns>The length written, or −1.</returns>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static int LocalAddress(SafeSocketHandle socket, Span<byte> address)
+    public static int LocalAddress(SafeHandle socket, Span<byte> address)
     {
         fixed (byte* p = address)
         {
@@ -180,7 +180,7 @@ internal static unsafe partial class EpollNative
     /// <summary>Sends the FIN (<c>shutdown(SHUT_WR)</c>).</summary>
     /// <exception cref="SocketException">The socket is not connected (the peer reset).</exception>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static void ShutdownSend(SafeSocketHandle socket)
+    public static void ShutdownSend(SafeHandle socket)
     {
         if (ShutdownCall(socket, SHUT_WR) != 0)
         {
@@ -193,7 +193,7 @@ internal static unsafe partial class EpollNative
     /// every event.</summary>
     /// <returns>0, or the <c>errno</c> of the failure.</returns>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
-    public static int Control(int epfd, int operation, SafeSocketHandle socket, uint events, ulong data)
+    public static int Control(int epfd, int operation, SafeHandle socket, uint events, ulong data)
     {
         var ev = stackalloc byte[16];
         *(uint*)ev = events;
@@ -203,7 +203,7 @@ internal static unsafe partial class EpollNative
 
     /// <summary>One non-blocking receive into <paramref name="buffer"/>.</summary>
     /// <returns>Bytes received (0: the peer's FIN), or −1 with <paramref name="errno"/> set.</returns>
-    public static int Receive(SafeSocketHandle socket, Span<byte> buffer, out int errno)
+    public static int Receive(SafeHandle socket, Span<byte> buffer, out int errno)
     {
         while (true)
         {
@@ -232,7 +232,7 @@ internal static unsafe partial class EpollNative
     /// <returns>Bytes the kernel took, or −1 with <paramref name="errno"/> set.</returns>
     /// <remarks>Pool blocks live on the pinned object heap and are passed as they are; a segment from
     /// elsewhere (a write larger than a block) is pinned for the length of the call.</remarks>
-    public static long Send(SafeSocketHandle socket, BufferSegment head, int offset, out int errno)
+    public static long Send(SafeHandle socket, BufferSegment head, int offset, out int errno)
     {
         var iovecs = stackalloc IoVector[MaxIovecs];
         GCHandle[]? pins = null;
