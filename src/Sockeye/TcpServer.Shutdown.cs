@@ -96,6 +96,7 @@ public sealed partial class TcpServer
 
         // 1. Stop accepting.
         var wasStarted = _lifecycle.BeginDrain();
+        _acceptLoop.StopAccepting(); // the pollers' listeners leave epoll while still open
         foreach (var listener in _listeners)
         {
             listener.Dispose();

@@ -127,6 +127,9 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
     /// the start. See <see cref="TcpServerOptions.AcceptorCount"/>.</summary>
     public int AcceptorCount => _listeners.Length;
 
+    /// <summary>The most connections the epoll engine accepted on one readiness event (a test probe).</summary>
+    internal int LargestAcceptBatch => _acceptLoop.LargestBatch;
+
     /// <summary>The engine this server's connections wait on: <see cref="Sockeye.IoEngine.Epoll"/> or
     /// <see cref="Sockeye.IoEngine.Sockets"/>, never <see cref="Sockeye.IoEngine.Default"/> (which this
     /// resolves).</summary>

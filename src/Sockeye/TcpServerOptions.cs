@@ -197,6 +197,11 @@ public sealed partial class TcpServerOptions
         return copy;
     }
 
+    /// <summary>A test hook for the epoll engine's accept path: called before each <c>accept4</c>; a
+    /// non-zero <c>errno</c> it returns is taken as that call's failure (<c>EMFILE</c> without
+    /// starving the test process of descriptors). Null outside tests.</summary>
+    internal Func<int>? AcceptFault { get; set; }
+
     /// <summary>The epoll pollers the server's connections use, or <see langword="null"/> for .NET's engine.</summary>
     internal Transport.Epoll.PollerGroup? ResolvePoller() => IoEngine switch
     {

@@ -11,8 +11,11 @@ namespace Sockeye.Server;
 /// carrying the count of the rest; an unexpected error waits the full second and is logged as an
 /// error; the first success after an episode resets it and says so. Out of descriptors, it also lets
 /// go of the <see cref="DescriptorCushion"/> so the runtime has room, and refuses accepts until the
-/// cushion can be taken back. One per accept loop (not shared between threads).
+/// cushion can be taken back. One per listener: .NET's engine has one accept loop per listener, the
+/// epoll engine may accept from one listener on several poll threads at once.
 /// </summary>
+/// <remarks>Safe for concurrent use: the per-accept calls (<see cref="CushionInPlace"/>,
+/// <see cref="Succeeded"/>) read one field while all is well and lock only during an episode.</remarks>
 internal sealed class AcceptBackoff : IDisposable
 {
     // Go's net/http back-off on temporary accept errors: 5 ms, doubling, at most 1 s, reset by a success.
@@ -28,6 +31,7 @@ internal sealed class AcceptBackoff : IDisposable
     private readonly CancellationToken _stopping;
     private readonly ILogger _logger;
     private readonly LogRateLimiter _warnings;
+    private readonly Lock _lock = new();
     private TimeSpan _delay;
     private long _errorsInEpisode;
 
@@ -43,17 +47,36 @@ internal sealed class AcceptBackoff : IDisposable
     /// <summary>Whether the descriptor cushion is in place, retaking it if it was let go: while it
     /// cannot be retaken, an accepted socket must be refused, or our accepts would eat the room it
     /// gave the runtime.</summary>
-    public bool CushionInPlace() => !_cushion.IsReleased || _cushion.TryRestore();
+    public bool CushionInPlace()
+    {
+        if (!_cushion.IsReleased)
+        {
+            return true;
+        }
+
+        lock (_lock)
+        {
+            return !_cushion.IsReleased || _cushion.TryRestore();
+        }
+    }
 
     /// <summary>An accept succeeded: ends an episode of errors, if one was going on.</summary>
     public void Succeeded()
     {
-        if (_errorsInEpisode > 0)
+        if (Volatile.Read(ref _errorsInEpisode) == 0)
         {
-            SockeyeLog.AcceptResumed(_logger, _errorsInEpisode);
-            _errorsInEpisode = 0;
-            _warnings.Reset();
-            _delay = TimeSpan.Zero;
+            return;
+        }
+
+        lock (_lock)
+        {
+            if (_errorsInEpisode > 0)
+            {
+                SockeyeLog.AcceptResumed(_logger, _errorsInEpisode);
+                _errorsInEpisode = 0;
+                _warnings.Reset();
+                _delay = TimeSpan.Zero;
+            }
         }
     }
 
@@ -62,20 +85,24 @@ internal sealed class AcceptBackoff : IDisposable
     /// <returns><see langword="false"/> when the server began stopping: leave the loop.</returns>
     public Task<bool> TemporaryErrorAsync(SocketError error)
     {
-        if (error == SocketError.TooManyOpenSockets)
+        TimeSpan delay;
+        lock (_lock)
         {
-            _cushion.Release(); // room for the runtime now
+            if (error == SocketError.TooManyOpenSockets)
+            {
+                _cushion.Release(); // room for the runtime now
+            }
+
+            _counters.OnAcceptError();
+            _errorsInEpisode++;
+            _delay = delay = _delay == TimeSpan.Zero ? FirstDelay : TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, MaxDelay.Ticks));
+            if (_warnings.TryEnter(out var suppressed))
+            {
+                SockeyeLog.AcceptFailed(_logger, error.ToString(), delay, suppressed);
+            }
         }
 
-        _counters.OnAcceptError();
-        _errorsInEpisode++;
-        _delay = _delay == TimeSpan.Zero ? FirstDelay : TimeSpan.FromTicks(Math.Min(_delay.Ticks * 2, MaxDelay.Ticks));
-        if (_warnings.TryEnter(out var suppressed))
-        {
-            SockeyeLog.AcceptFailed(_logger, error.ToString(), _delay, suppressed);
-        }
-
-        return WaitAsync(_delay);
+        return WaitAsync(delay);
     }
 
     /// <summary>An error the accept loop does not know. Go's server gives up here; a server that
@@ -83,15 +110,25 @@ internal sealed class AcceptBackoff : IDisposable
     /// <returns><see langword="false"/> when the server began stopping: leave the loop.</returns>
     public Task<bool> UnexpectedErrorAsync(Exception exception)
     {
-        _counters.OnAcceptError();
-        _errorsInEpisode++;
-        _delay = MaxDelay;
-        SockeyeLog.AcceptFailedUnexpectedly(_logger, exception, _delay);
-        return WaitAsync(_delay);
+        lock (_lock)
+        {
+            _counters.OnAcceptError();
+            _errorsInEpisode++;
+            _delay = MaxDelay;
+        }
+
+        SockeyeLog.AcceptFailedUnexpectedly(_logger, exception, MaxDelay);
+        return WaitAsync(MaxDelay);
     }
 
     /// <summary>Closes the cushion's spare descriptors.</summary>
-    public void Dispose() => _cushion.Dispose();
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _cushion.Dispose();
+        }
+    }
 
     private async Task<bool> WaitAsync(TimeSpan delay)
     {

@@ -10,7 +10,7 @@ namespace Sockeye.Transport;
 /// <remarks>
 /// The trick is libev's: while the cushion is released, a connection that the accept loop still
 /// manages to accept is refused at once unless the cushion can be taken back first, so our own
-/// accepts never eat the room the runtime was given. Used by the accept loop only (one thread).
+/// accepts never eat the room the runtime was given. Not thread-safe: <c>AcceptBackoff</c> locks around it.
 /// </remarks>
 internal sealed class DescriptorCushion : IDisposable
 {
@@ -19,6 +19,9 @@ internal sealed class DescriptorCushion : IDisposable
 
     private readonly List<SafeFileHandle> _spares = new(Size);
 
+    // Read without the lock by the accept path's fast check (AcceptBackoff.CushionInPlace).
+    private bool _released;
+
     public DescriptorCushion()
     {
         IsReleased = !TryRestore();
@@ -26,7 +29,7 @@ internal sealed class DescriptorCushion : IDisposable
 
     /// <summary>Whether the spares were given back and not yet retaken: the process is (or was
     /// recently) out of descriptors.</summary>
-    public bool IsReleased { get; private set; }
+    public bool IsReleased { get => Volatile.Read(ref _released); private set => Volatile.Write(ref _released, value); }
 
     /// <summary>Closes the spares, freeing their descriptors for the runtime.</summary>
     public void Release()

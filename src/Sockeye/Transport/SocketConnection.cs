@@ -28,7 +28,11 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     // of a server share is in _context, what few connections use is in Connection.Extras (the
     // ConnectionClosed source, the abort reason, the local endpoint, the dispose task), and the
     // deadline state exists only when something is timed (SocketConnection.Deadlines.cs).
-    private readonly Socket _socket;
+    // The descriptor, for the epoll engine's own calls; and the .NET socket over it, which only
+    // connections that use .NET's engine (or a Unix socket, whose peer address .NET reads) have: a
+    // connection the epoll engine accepted is a descriptor alone (no Socket, no syscalls to make one).
+    private readonly System.Runtime.InteropServices.SafeHandle _handle;
+    private readonly Socket? _socket;
     private readonly ConnectionContext _context;
     private readonly SocketReader _reader;
     private readonly SocketWriter _writer;
@@ -42,16 +46,28 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     private int _aborted;
 
     public SocketConnection(Socket socket, ConnectionContext context)
+        // The endpoint is cached by the socket after accept or connect, so keeping it costs nothing
+        // and it stays readable after the socket is closed.
+        : this(socket.SafeHandle, socket, socket.RemoteEndPoint, context)
     {
+    }
+
+    /// <summary>A connection over a descriptor the epoll engine accepted itself
+    /// (the server's poller accept path), with the peer address <c>accept4</c> gave.</summary>
+    public SocketConnection(System.Runtime.InteropServices.SafeHandle handle, EndPoint? remoteEndPoint, ConnectionContext context)
+        : this(handle, null, remoteEndPoint, context)
+    {
+    }
+
+    private SocketConnection(System.Runtime.InteropServices.SafeHandle handle, Socket? socket, EndPoint? remoteEndPoint, ConnectionContext context)
+    {
+        _handle = handle;
         _socket = socket;
         _context = context;
         _handlerDone = OnHandlerDone;
         _reader = new SocketReader(this);
         _writer = new SocketWriter(this);
-
-        // Cached by the socket after accept or connect, so keeping it costs nothing and it stays
-        // readable after the socket is closed.
-        _remoteEndPoint = socket.RemoteEndPoint;
+        _remoteEndPoint = remoteEndPoint;
         Id = Interlocked.Increment(ref s_lastId);
     }
 
@@ -66,7 +82,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             {
                 try
                 {
-                    extras.LocalEndPoint = _socket.LocalEndPoint;
+                    extras.LocalEndPoint = _socket is { } socket ? socket.LocalEndPoint : ReadLocalEndPoint(_handle);
                 }
                 catch (ObjectDisposedException)
                 {
@@ -78,6 +94,13 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     }
 
     public override EndPoint? RemoteEndPoint => _remoteEndPoint;
+
+    private static IPEndPoint? ReadLocalEndPoint(System.Runtime.InteropServices.SafeHandle handle)
+    {
+        Span<byte> address = stackalloc byte[Epoll.EpollNative.MaxAddressLength];
+        var length = Epoll.EpollNative.LocalAddress(handle, address);
+        return length < 0 ? null : Epoll.SocketAddressReader.ToEndPoint(address[..length]);
+    }
 
     public override PipeReader Input => _reader;
 
@@ -123,8 +146,13 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     /// <summary>The reader, for the server's shutdown wake-up and for tests.</summary>
     internal SocketReader Reader => _reader;
 
-    /// <summary>The socket, for the reader and writer.</summary>
-    internal Socket Socket => _socket;
+    /// <summary>The .NET socket, for .NET's engine (the reader's posted receives, the writer's
+    /// sends); a connection the epoll engine accepted has none.</summary>
+    /// <exception cref="InvalidOperationException">The connection has no <see cref="Socket"/>.</exception>
+    internal Socket Socket => _socket ?? throw new InvalidOperationException($"connection {Id} was accepted by the epoll engine and has no .NET Socket");
+
+    /// <summary>The socket's descriptor, for the epoll engine's own system calls.</summary>
+    internal System.Runtime.InteropServices.SafeHandle Handle => _handle;
 
     /// <summary>What this connection shares with the others of its server, for the reader and writer.</summary>
     internal ConnectionContext Context => _context;
@@ -180,16 +208,16 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         try
         {
             // Linger 0: close() sends RST and drops unsent bytes instead of lingering in FIN_WAIT.
-            _socket.LingerState = new LingerOption(true, 0);
+            Epoll.EpollNative.SetLinger(_handle, on: true, seconds: 0);
         }
-        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        catch (ObjectDisposedException)
         {
         }
 
         // Closing the socket fails a posted receive and a send in progress: the handler's pending
         // read or flush ends with the abort's exception.
         StopPolling();
-        _socket.Dispose();
+        CloseSocket();
         EndPollWaits();
         Outbox?.Close(); // queued messages are dropped with the connection
         FireConnectionClosed();
@@ -245,10 +273,24 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             _reader.Complete();
             ReleaseAttachments(); // frames the handler read are no longer in use
             StopPolling();
-            _socket.Dispose();
+            CloseSocket();
             EndPollWaits();
             FireConnectionClosed();
             DetachDeadlines();
+        }
+    }
+
+    /// <summary>Closes the descriptor: through the .NET socket when there is one (it also ends
+    /// .NET's pending operations), else the handle itself.</summary>
+    private void CloseSocket()
+    {
+        if (_socket is { } socket)
+        {
+            socket.Dispose();
+        }
+        else
+        {
+            _handle.Dispose();
         }
     }
 

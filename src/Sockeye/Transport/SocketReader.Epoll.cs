@@ -20,7 +20,7 @@ internal sealed partial class SocketReader : IThreadPoolWorkItem
             int errno;
             try
             {
-                received = EpollNative.Receive(_connection.Socket.SafeHandle, ReserveSpace().Span, out errno);
+                received = EpollNative.Receive(_connection.Handle, ReserveSpace().Span, out errno);
             }
             catch (Exception ex)
             {

@@ -190,7 +190,7 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
 
             if (sendFin && _error is null && !_connection.IsAborted)
             {
-                _connection.Socket.Shutdown(SocketShutdown.Send);
+                EpollNative.ShutdownSend(_connection.Handle);
             }
         }
         catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
@@ -292,7 +292,7 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
         var offset = 0;
         while (head is not null)
         {
-            var sent = EpollNative.Send(_connection.Socket.SafeHandle, head, offset, out var errno);
+            var sent = EpollNative.Send(_connection.Handle, head, offset, out var errno);
             if (sent >= 0)
             {
                 Skip(ref head, ref offset, sent);

@@ -153,7 +153,7 @@ public sealed partial class EngineSafetyTests
 
         // A second descriptor for the same socket, as a forked child or user code would hold one:
         // close() alone then leaves the registration in epoll.
-        var duplicate = Dup((int)connection.Socket.Handle);
+        var duplicate = Dup((int)connection.Handle.DangerousGetHandle());
         Assert.True(duplicate >= 0, $"dup failed: errno {Marshal.GetLastPInvokeError()}");
         try
         {

@@ -19,10 +19,12 @@ public sealed class AdmissionTests
         Assert.Equal("ok"u8.ToArray(), await socket.ReceiveExactlyAsync(2));
     }
 
-    [Fact]
-    public async Task OneAddressIsCappedWhileAnotherIsStillServed()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task OneAddressIsCappedWhileAnotherIsStillServed(IoEngine engine)
     {
-        await using var server = new TcpServer(new TcpServerOptions { MaxConnectionsPerIp = 3 });
+        await using var server = new TcpServer(new TcpServerOptions { MaxConnectionsPerIp = 3, IoEngine = engine });
         await server.StartAsync(EchoHandler.Instance);
         var open = new List<Socket>();
         try
@@ -59,12 +61,14 @@ public sealed class AdmissionTests
         await Loopback.EventuallyAsync(() => server.Admission!.OpenFrom(Two) + server.Admission.OpenFrom(Three) == 0, "every count was given back");
     }
 
-    [Fact]
-    public async Task PerAddressCapCountsTheClientNamedByThePROXYHeader()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task PerAddressCapCountsTheClientNamedByThePROXYHeader(IoEngine engine)
     {
         var proxy = new ProxyProtocolOptions();
         proxy.TrustedProxies.Add(IPNetwork.Parse("127.0.0.0/8"));
-        await using var server = new TcpServer(new TcpServerOptions { ProxyProtocol = proxy, MaxConnectionsPerIp = 1 });
+        await using var server = new TcpServer(new TcpServerOptions { ProxyProtocol = proxy, MaxConnectionsPerIp = 1, IoEngine = engine });
         await server.StartAsync(EchoHandler.Instance);
         var alice = new IPEndPoint(IPAddress.Parse("198.51.100.10"), 1000);
         var bob = new IPEndPoint(IPAddress.Parse("198.51.100.20"), 1000);
@@ -112,10 +116,12 @@ public sealed class AdmissionTests
         await EchoesAsync(recovered);
     }
 
-    [Fact]
-    public async Task OverallAcceptRateShedsABurstAndRecovers()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task OverallAcceptRateShedsABurstAndRecovers(IoEngine engine)
     {
-        await using var server = new TcpServer(new TcpServerOptions { AcceptRate = new AcceptRateLimit(PerSecond: 2, Burst: 4) });
+        await using var server = new TcpServer(new TcpServerOptions { AcceptRate = new AcceptRateLimit(PerSecond: 2, Burst: 4), IoEngine = engine });
         await server.StartAsync(EchoHandler.Instance);
 
         var refused = 0;

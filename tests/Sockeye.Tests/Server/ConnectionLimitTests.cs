@@ -5,15 +5,17 @@ namespace Sockeye.Tests.Server;
 
 public class ConnectionLimitTests
 {
-    [Fact]
-    public async Task RejectsConnectionsOverTheLimitAndServesTheRest()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task RejectsConnectionsOverTheLimitAndServesTheRest(IoEngine engine)
     {
         const int Limit = 50;
         const int Burst = 4 * Limit;
         var running = 0;
         var mostRunning = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new TcpServer(new TcpServerOptions { MaxConnections = Limit });
+        await using var server = new TcpServer(new TcpServerOptions { MaxConnections = Limit, IoEngine = engine });
         await server.StartAsync(async connection =>
         {
             var now = Interlocked.Increment(ref running);
@@ -72,11 +74,13 @@ public class ConnectionLimitTests
         Assert.Equal(7, (await late.ReceiveExactlyAsync(1))[0]);
     }
 
-    [Fact]
-    public async Task RefusedConnectionIsResetPromptly()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task RefusedConnectionIsResetPromptly(IoEngine engine)
     {
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var server = new TcpServer(new TcpServerOptions { MaxConnections = 1 });
+        await using var server = new TcpServer(new TcpServerOptions { MaxConnections = 1, IoEngine = engine });
         await server.StartAsync(c => hold.Task.WaitAsync(c.ConnectionClosed));
         using var first = await Loopback.ConnectAsync(server.LocalEndPoint!);
         await Loopback.EventuallyAsync(() => server.ActiveConnections == 1, "the first connection holds the slot");

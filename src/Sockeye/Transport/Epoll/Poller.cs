@@ -47,6 +47,17 @@ internal sealed unsafe class Poller
     private int _neverUsed;
     private uint _generation;
 
+    // Listening sockets accepted on this loop, by the low bits of their token (AcceptorMark set);
+    // copied on change, read by the poll thread without the lock. Never more than a few.
+    private IAcceptReady?[] _listeners = [];
+
+    /// <summary>The bit that marks a token as a listener's rather than a connection's slot.</summary>
+    private const uint ListenerMark = 0x8000_0000;
+
+    /// <summary>A connection's token before it is registered: names the poller that accepted it (so
+    /// its registration goes there, to the loop whose thread started it) and no slot.</summary>
+    private const uint NoSlot = 0xFFFF_FFFF;
+
     public Poller(int index, string name)
     {
         _index = index;
@@ -89,7 +100,7 @@ internal sealed unsafe class Poller
         int error;
         try
         {
-            error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_ADD, connection.Socket.SafeHandle, events, token);
+            error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_ADD, connection.Handle, events, token);
         }
         catch
         {
@@ -104,12 +115,91 @@ internal sealed unsafe class Poller
         }
     }
 
+    /// <summary>This poller's index in its group.</summary>
+    public int Index => _index;
+
+    /// <summary>The token of a connection accepted on this poller and not yet registered: its
+    /// registration (<see cref="PollerGroup.Register"/>) comes back here.</summary>
+    public ulong AcceptedToken => ((ulong)(uint)_index << 32) | NoSlot;
+
+    /// <summary>Whether <paramref name="token"/> is an <see cref="AcceptedToken"/>.</summary>
+    public static bool IsAcceptedToken(ulong token) => (uint)token == NoSlot;
+
+    /// <summary>Adds a listening socket, level-triggered for input (what a bounded accept batch leaves
+    /// is reported again), with <c>EPOLLEXCLUSIVE</c> when <paramref name="exclusive"/> (the
+    /// listener is shared with other pollers: one of them is woken per connection, preferably one
+    /// that waits).</summary>
+    /// <returns>0, or the <c>errno</c> of <c>epoll_ctl</c>.</returns>
+    /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
+    public int AddListener(System.Net.Sockets.SafeSocketHandle listener, IAcceptReady target, bool exclusive)
+    {
+        int index;
+        lock (_lock)
+        {
+            index = Array.IndexOf(_listeners, null);
+            if (index < 0)
+            {
+                index = _listeners.Length;
+                var grown = new IAcceptReady?[index + 1];
+                Array.Copy(_listeners, grown, index);
+                grown[index] = target;
+                Volatile.Write(ref _listeners, grown);
+            }
+            else
+            {
+                var copy = (IAcceptReady?[])_listeners.Clone();
+                copy[index] = target;
+                Volatile.Write(ref _listeners, copy);
+            }
+        }
+
+        var events = EpollNative.EPOLLIN | (exclusive ? EpollNative.EPOLLEXCLUSIVE : 0);
+        var error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_ADD, listener, events, ((ulong)(uint)_index << 32) | ListenerMark | (uint)index);
+        if (error != 0)
+        {
+            RemoveListenerSlot(target);
+        }
+
+        return error;
+    }
+
+    /// <summary>Takes a listening socket out of this poller (<c>EPOLL_CTL_DEL</c>, while it is still
+    /// open: a listener shared with other processes stays open after our close, and so would its
+    /// registration). An event already returned for it is dropped or finds the target stopped.</summary>
+    public void RemoveListener(System.Net.Sockets.SafeSocketHandle listener, IAcceptReady target)
+    {
+        try
+        {
+            EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_DEL, listener, 0, 0);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closed already: not shared, so the close removed the registration.
+        }
+
+        RemoveListenerSlot(target);
+    }
+
+    private void RemoveListenerSlot(IAcceptReady target)
+    {
+        lock (_lock)
+        {
+            var index = Array.IndexOf(_listeners, target);
+            if (index >= 0)
+            {
+                var copy = (IAcceptReady?[])_listeners.Clone();
+                copy[index] = null;
+                Volatile.Write(ref _listeners, copy);
+            }
+        }
+    }
+
     /// <summary>Changes the events a registered connection's socket waits for.</summary>
     /// <exception cref="System.Net.Sockets.SocketException"><c>epoll_ctl</c> failed.</exception>
     /// <exception cref="ObjectDisposedException">The socket was closed.</exception>
     public void Modify(SocketConnection connection, uint events)
     {
-        var error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_MOD, connection.Socket.SafeHandle, events, connection.PollToken);
+        var error = EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_MOD, connection.Handle, events, connection.PollToken);
         if (error != 0)
         {
             throw EpollNative.Failure(error);
@@ -133,7 +223,7 @@ internal sealed unsafe class Poller
         var token = connection.PollToken;
         try
         {
-            EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_DEL, connection.Socket.SafeHandle, 0, 0);
+            EpollNative.Control(_epfd, EpollNative.EPOLL_CTL_DEL, connection.Handle, 0, 0);
         }
         catch (ObjectDisposedException)
         {
@@ -194,6 +284,15 @@ internal sealed unsafe class Poller
         return true;
     }
 
+    private void DispatchAccept(int index)
+    {
+        var listeners = Volatile.Read(ref _listeners);
+        if ((uint)index < (uint)listeners.Length && listeners[index] is { } target)
+        {
+            target.OnAcceptReady(this);
+        }
+    }
+
     private static void OnDispatchFailed(SocketConnection connection, Exception exception)
     {
         try
@@ -247,7 +346,15 @@ internal sealed unsafe class Poller
             for (var i = 0; i < count; i++)
             {
                 var entry = events + (i * size);
-                Dispatch(*(ulong*)(entry + dataOffset), *(uint*)entry);
+                var token = *(ulong*)(entry + dataOffset);
+                if (((uint)token & ListenerMark) != 0)
+                {
+                    DispatchAccept((int)((uint)token & ~ListenerMark));
+                }
+                else
+                {
+                    Dispatch(token, *(uint*)entry);
+                }
             }
         }
     }
@@ -294,9 +401,19 @@ internal sealed class PollerGroup
         }
     }
 
-    /// <summary>Registers <paramref name="connection"/> with the next poller, round robin.</summary>
-    public void Register(SocketConnection connection, uint events) =>
-        _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)].Register(connection, events);
+    /// <summary>The pollers, for the accept path (a listener is added to each, or one per listener).</summary>
+    public IReadOnlyList<Poller> Pollers => _pollers;
+
+    /// <summary>Registers <paramref name="connection"/> with the poller that accepted it (its
+    /// <see cref="Poller.AcceptedToken"/>), else with the next poller, round robin.</summary>
+    public void Register(SocketConnection connection, uint events)
+    {
+        var token = connection.PollToken;
+        var poller = Poller.IsAcceptedToken(token)
+            ? PollerOf(token)
+            : _pollers[(int)((uint)Interlocked.Increment(ref _next) % (uint)_pollers.Length)];
+        poller.Register(connection, events);
+    }
 
     /// <summary>Changes what a registered connection waits for; see <see cref="Poller.Modify"/>.</summary>
     public void Modify(SocketConnection connection, uint events) =>
