@@ -42,6 +42,16 @@ public sealed partial class TcpServerOptions
     /// logs and metrics, or the kernel will refuse accepts before the limit is reached.</remarks>
     public int MaxConnections { get; set; } = 10_000;
 
+    /// <summary>Whether a server holding <see cref="MaxConnections"/> stops accepting until one closes,
+    /// instead of accepting and resetting the excess.</summary>
+    /// <remarks>Default: <see langword="false"/>: a client over the limit learns at once (a reset) rather
+    /// than waiting in the kernel's queue. Set it where the listener is shared by several processes
+    /// (<c>sockeye serve --processes</c> sets it for its workers): there a full worker that leaves new
+    /// connections in the queue lets a worker with room take them, where resetting would refuse a client
+    /// the group as a whole could serve. This is Go's <c>netutil.LimitListener</c>. Two acceptors racing
+    /// for the last slot can still reset one connection.</remarks>
+    public bool WaitWhenFull { get; set; }
+
     /// <summary>How many file descriptors the process keeps free for itself: a connection accepted
     /// when fewer than this many are left under the descriptor limit (<c>ulimit -n</c>) is refused,
     /// like one over <see cref="MaxConnections"/>.</summary>

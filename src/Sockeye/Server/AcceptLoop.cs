@@ -87,6 +87,11 @@ internal sealed class AcceptLoop
         using var backoff = new AcceptBackoff(_counters, _options.TimeProvider, _logger, _server.StopRequested);
         while (true)
         {
+            if (_options.WaitWhenFull && !await WaitForFreeSlotAsync().ConfigureAwait(false))
+            {
+                return; // stopping
+            }
+
             Socket socket;
             try
             {
@@ -118,6 +123,25 @@ internal sealed class AcceptLoop
             {
                 if (!await backoff.TemporaryErrorAsync(SocketError.TooManyOpenSockets).ConfigureAwait(false)) return;
             }
+        }
+    }
+
+    /// <summary>Whether every <see cref="TcpServerOptions.MaxConnections"/> slot is taken and the
+    /// server waits for one rather than accepting (<see cref="TcpServerOptions.WaitWhenFull"/>).</summary>
+    internal bool WaitsForSlot => _options.WaitWhenFull && _server.Slots.Taken >= _server.Slots.Limit;
+
+    /// <summary>Completes with <see langword="true"/> when a connection slot is free, or with
+    /// <see langword="false"/> when the server began stopping first.</summary>
+    internal async Task<bool> WaitForFreeSlotAsync()
+    {
+        try
+        {
+            await _server.Slots.WaitForFreeAsync(_server.StopRequested).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
         }
     }
 

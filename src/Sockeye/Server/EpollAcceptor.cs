@@ -144,6 +144,12 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
             Span<byte> address = stackalloc byte[EpollNative.MaxAddressLength];
             while (accepted < MaxBatch && !_stopped)
             {
+                if (_loop.WaitsForSlot)
+                {
+                    PauseUntilSlotFree(); // full: what is queued stays for a process sharing the listener
+                    break;
+                }
+
                 int fd, length = 0, errno;
                 try
                 {
@@ -265,6 +271,26 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
 
         var wait = unexpected is null ? _backoff.TemporaryErrorAsync(error) : _backoff.UnexpectedErrorAsync(unexpected);
         wait.ContinueWith(static (t, state) => ((EpollAcceptor)state!).Resume(t.Result), this,
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+    }
+
+    /// <summary>Takes the listener out of epoll until a connection slot frees
+    /// (<see cref="TcpServerOptions.WaitWhenFull"/>): level-triggered, it would otherwise wake this
+    /// poll thread for every queued connection it is not going to take.</summary>
+    private void PauseUntilSlotFree()
+    {
+        lock (_lock)
+        {
+            if (_stopped || _paused)
+            {
+                return;
+            }
+
+            _paused = true;
+            RemoveFromPollers();
+        }
+
+        _loop.WaitForFreeSlotAsync().ContinueWith(static (t, state) => ((EpollAcceptor)state!).Resume(t.Result), this,
             CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
