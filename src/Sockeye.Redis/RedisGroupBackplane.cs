@@ -98,15 +98,20 @@ public sealed partial class RedisGroupBackplane : IGroupBackplane
         redis.ConnectionFailed += OnConnectionFailed;
         redis.ConnectionRestored += OnConnectionRestored;
         _redis = redis;
-        if (!redis.IsConnected)
-        {
-            Interlocked.Exchange(ref _failed, 1);
-        }
-
         // Subscribed once: StackExchange.Redis subscribes again by itself after every reconnect. Until the
         // first connection, retried in the background.
         _subscribing = SubscribeAsync(redis, _stopping.Token);
-        await Task.WhenAny(_subscribing, Task.Delay(_options.ConnectTimeout, cancellationToken)).ConfigureAwait(false);
+        if (redis.IsConnected)
+        {
+            // Connected: the subscription is one round trip away, so the first broadcasts can cross.
+            await Task.WhenAny(_subscribing, Task.Delay(_options.ConnectTimeout, cancellationToken)).ConfigureAwait(false);
+        }
+        else
+        {
+            // The first attempt took its timeout already: start without it; the log says it is down.
+            Interlocked.Exchange(ref _failed, 1);
+        }
+
         Report();
     }
 
