@@ -8,7 +8,8 @@ namespace Sockeye.Cli.Chat;
 /// <summary>
 /// <c>sockeye serve chat</c>'s connections: the line protocol of docs/CHAT.md (<c>NICK JOIN PART MSG
 /// QUIT</c>). A <c>MSG</c> is encoded once and broadcast to the room's other members through their send
-/// queues (<see cref="ConnectionGroup.Broadcast(OutgoingMessage, Connection?)"/>); replies go through
+/// queues, and published once to the room's members on other instances
+/// (<see cref="GroupBroadcaster.Broadcast(string, OutgoingMessage, Connection?)"/>); replies go through
 /// the same queue, so a client sees its replies and the room's lines in the order the server made them.
 /// </summary>
 internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHandler
@@ -124,7 +125,7 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
             return;
         }
 
-        if (!session.Rooms.Contains(room) || rooms.Find(room) is not { } group)
+        if (!session.Rooms.Contains(room) || rooms.Find(room) is null)
         {
             Reply(session, $"ERR not in room {room}");
             return;
@@ -142,7 +143,7 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
             written += Encoding.UTF8.GetBytes(parts.text, span[written..]);
             span[written] = (byte)'\n';
         });
-        group.Broadcast(message, except: session.Connection);
+        rooms.Broadcaster.Broadcast(room, message, except: session.Connection);
     }
 
     private static void Reply(Session session, string line) => session.Connection.TrySend(Encoding.UTF8.GetBytes(line + "\n"));

@@ -1,13 +1,23 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Sockeye.Fanout;
 
 namespace Sockeye.Cli.Chat;
 
 /// <summary>The rooms of one <c>sockeye serve chat</c> process: a <see cref="ConnectionGroup"/> per
-/// room, created by the first join and forgotten when its last member leaves.</summary>
-internal sealed class ChatRooms
+/// room, created by the first join and forgotten when its last member leaves. Joins stay local; a
+/// room's lines reach its members on other instances through <see cref="Broadcaster"/>'s backplane
+/// (<c>--backplane</c>; none: this process's members only).</summary>
+internal sealed class ChatRooms : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, ConnectionGroup> _rooms = new(StringComparer.Ordinal);
+
+    /// <summary>Rooms over <paramref name="backplane"/> (null: an in-process one, nothing crosses).</summary>
+    public ChatRooms(IGroupBackplane? backplane = null, ILoggerFactory? loggerFactory = null) =>
+        Broadcaster = new GroupBroadcaster(Find, backplane, loggerFactory);
+
+    /// <summary>Broadcasts a room's line to its members here and on every other instance.</summary>
+    public GroupBroadcaster Broadcaster { get; }
 
     /// <summary>Rooms that exist now.</summary>
     public int Count => _rooms.Count;
@@ -48,4 +58,7 @@ internal sealed class ChatRooms
             _rooms.TryRemove(new KeyValuePair<string, ConnectionGroup>(name, room));
         }
     }
+
+    /// <summary>Closes the backplane.</summary>
+    public ValueTask DisposeAsync() => Broadcaster.DisposeAsync();
 }

@@ -1,10 +1,14 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using Sockeye.Cli.Observability;
 using Sockeye.Fanout;
+using Sockeye.Redis;
 
 namespace Sockeye.Cli.Commands;
 
 /// <summary>The options only <c>sockeye serve chat</c> has: the longest line, and each connection's
-/// send queue (the slow-consumer policy, <see cref="SendQueueOptions"/>).</summary>
+/// send queue (the slow-consumer policy, <see cref="SendQueueOptions"/>), and the backplane that carries
+/// rooms' lines to other instances.</summary>
 internal sealed class ChatOptions
 {
     private readonly Option<long> _maxLine = CliOptions.Size("--max-frame-size", 4096, "Longest command line, without its \\n; a longer one gets 'ERR line too long' and the connection is closed");
@@ -17,8 +21,26 @@ internal sealed class ChatOptions
         DefaultValueFactory = _ => "disconnect",
     };
 
+    private readonly Option<string?> _backplane = new("--backplane")
+    {
+        Description = "Share rooms with other instances through Redis pub/sub: redis://HOST:PORT (optionally /?channel-prefix=NAME); a room's line then reaches its members on every instance (default: this process's members only)",
+    };
+
+    private readonly Option<bool> _backplaneRequired = new("--backplane-required")
+    {
+        Description = "/readyz answers 503 while the --backplane is not connected (default: 200, and the body says the backplane is down)",
+    };
+
     public void AddTo(Command command)
     {
+        _backplane.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<string?>();
+            if (value is not null && !RedisBackplaneOptions.TryParse(value, out _, out var error))
+            {
+                r.AddError($"--backplane must be redis://HOST:PORT (optionally /?channel-prefix=NAME), got '{value}': {error}");
+            }
+        });
         _maxLine.Validators.Add(r =>
         {
             if (r.Tokens.Count > 0 && Parsing.ByteSize.TryParse(r.Tokens[0].Value, out var value, out _) && value is < 16 or > 1024 * 1024)
@@ -49,6 +71,15 @@ internal sealed class ChatOptions
                 r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({r.GetValue(_hard)} bytes)");
             }
         });
+        command.Validators.Add(r =>
+        {
+            if (r.GetValue(_backplaneRequired) && r.GetValue(_backplane) is null)
+            {
+                r.AddError("--backplane-required needs --backplane redis://HOST:PORT");
+            }
+        });
+        command.Options.Add(_backplane);
+        command.Options.Add(_backplaneRequired);
         command.Options.Add(_maxLine);
         command.Options.Add(_hard);
         command.Options.Add(_soft);
@@ -65,6 +96,30 @@ internal sealed class ChatOptions
         SoftLimitTime = parse.GetValue(_softTime),
         Overflow = ParseOverflow(parse.GetValue(_overflow)) ?? QueueOverflow.Disconnect,
     };
+
+    /// <summary>The rooms, over the <c>--backplane</c> if one was given.</summary>
+    public Chat.ChatRooms Rooms(ParseResult parse, ILoggerFactory loggerFactory) =>
+        parse.GetValue(_backplane) is { } url && RedisBackplaneOptions.TryParse(url, out var options, out _)
+            ? new Chat.ChatRooms(new RedisGroupBackplane(options, loggerFactory), loggerFactory)
+            : new Chat.ChatRooms();
+
+    /// <summary>The <c>/readyz</c> line about the backplane (null without <c>--backplane</c>): its state,
+    /// and a 503 while it is not connected if <c>--backplane-required</c>.</summary>
+    public Func<ReadinessLine>? Readiness(ParseResult parse, Chat.ChatRooms rooms)
+    {
+        if (parse.GetValue(_backplane) is null)
+        {
+            return null;
+        }
+
+        var required = parse.GetValue(_backplaneRequired);
+        return () =>
+        {
+            var state = rooms.Broadcaster.State;
+            var line = $"backplane: {state.ToString().ToLowerInvariant()}";
+            return new ReadinessLine(line, required && state != BackplaneState.Connected ? $"the backplane is {state.ToString().ToLowerInvariant()} (--backplane-required)" : null);
+        };
+    }
 
     private static QueueOverflow? ParseOverflow(string? value) => value switch
     {

@@ -102,8 +102,9 @@ internal sealed class ObservabilityOptions
     /// <param name="isReady">Answers <c>/readyz</c>.</param>
     /// <param name="loggerFactory">The command's logging (Kestrel's warnings, the admin port's refusals).</param>
     /// <param name="descriptorReserve">The data ports' descriptor reserve, which the admin port keeps too.</param>
+    /// <param name="dependency">What else <c>/readyz</c> reports on (the chat's backplane), or null.</param>
     /// <exception cref="IOException">The port cannot be bound.</exception>
-    public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady, ILoggerFactory loggerFactory, int descriptorReserve)
+    public async Task<AdminEndpoint?> StartAdminAsync(ParseResult parse, Func<bool> isReady, ILoggerFactory loggerFactory, int descriptorReserve, Func<ReadinessLine>? dependency = null)
     {
         // Not ready from the moment the shutdown delay begins, whatever the server says.
         var serving = isReady;
@@ -123,7 +124,8 @@ internal sealed class ObservabilityOptions
                 DescriptorReserve = descriptorReserve,
             },
             isReady,
-            loggerFactory);
+            loggerFactory,
+            dependency);
         await Console.Out.WriteLineAsync($"sockeye: metrics on {admin.MetricsUrl} (also /healthz, /readyz)");
         return admin;
     }

@@ -122,9 +122,12 @@ internal static class ServeCommand
                 Supervision.SuperviseRunner.StopWhenSupervisorGoes();
             }
 
-            var handler = chatOptions is not null
-                ? new Chat.ChatHandler(new Chat.ChatRooms(), chatOptions.MaxLine(parse))
-                : EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
+            if (chatOptions is not null)
+            {
+                return RunChatAsync(options, chatOptions, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
+            }
+
+            var handler = EchoFraming.Handler(parse.GetValue(framing)!, parse.GetValue(maxFrameSize));
             return RunAsync(options, handler, parse.GetValue(drainTimeout), parse.GetValue(statsInterval), parse, watch);
         });
         return echo;
@@ -145,20 +148,54 @@ internal static class ServeCommand
     /// <summary>Runs the echo server until SIGTERM or SIGINT, then drains (<see cref="ServeRunner.RunAsync{TServer}"/>):
     /// SIGHUP reloads the TLS certificate files, as nginx and HAProxy do.</summary>
     private static Task<int> RunAsync(TcpServerOptions options, IConnectionHandler handler, TimeSpan drainTimeout, TimeSpan statsInterval, ParseResult parse, ObservabilityOptions watch) =>
+        ServeRunner.RunAsync(parse, watch, drainTimeout, loggerFactory => Describe(options, server => server.StartAsync(handler), statsInterval, loggerFactory));
+
+    /// <summary>Runs the chat server as <see cref="RunAsync"/> runs the echo server. With <c>--backplane</c>
+    /// it connects first (waiting at most the connect timeout: a Redis that is down delays nothing
+    /// more, the backplane keeps trying), reports the backplane on <c>/readyz</c>, and closes it after the drain.</summary>
+    private static Task<int> RunChatAsync(TcpServerOptions options, ChatOptions chat, TimeSpan drainTimeout, TimeSpan statsInterval, ParseResult parse, ObservabilityOptions watch) =>
         ServeRunner.RunAsync(parse, watch, drainTimeout, loggerFactory =>
         {
-            options.LoggerFactory = loggerFactory;
+            var rooms = chat.Rooms(parse, loggerFactory);
+            var handler = new Chat.ChatHandler(rooms, chat.MaxLine(parse));
+            var run = Describe(
+                options,
+                async server =>
+                {
+                    await rooms.Broadcaster.StartAsync();
+                    await server.StartAsync(handler);
+                },
+                statsInterval,
+                loggerFactory);
             return new ServeRun<TcpServer>
             {
-                Create = () => new TcpServer(options),
-                Start = server => server.StartAsync(handler),
-                Listening = server => (server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")
-                    + (options.ListenFd is { } fd ? $" (descriptor {fd.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : ""),
-                Reload = server => ServeRunner.ReloadCertificates(server, options),
-                Stopped = (_, summary) => $"{summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms",
-                StatsLine = StatsReporter.Line,
-                StatsInterval = statsInterval,
-                DescriptorReserve = options.DescriptorReserve,
+                Create = run.Create,
+                Start = run.Start,
+                Listening = run.Listening,
+                Reload = run.Reload,
+                Stopped = run.Stopped,
+                StatsLine = run.StatsLine,
+                StatsInterval = run.StatsInterval,
+                DescriptorReserve = run.DescriptorReserve,
+                Readiness = chat.Readiness(parse, rooms),
+                Owned = rooms,
             };
         });
+
+    private static ServeRun<TcpServer> Describe(TcpServerOptions options, Func<TcpServer, Task> start, TimeSpan statsInterval, Microsoft.Extensions.Logging.ILoggerFactory loggerFactory)
+    {
+        options.LoggerFactory = loggerFactory;
+        return new ServeRun<TcpServer>
+        {
+            Create = () => new TcpServer(options),
+            Start = start,
+            Listening = server => (server.LocalEndPoint is { } ip ? ip.ToString() : $"unix:{server.ListenEndPoint}")
+                + (options.ListenFd is { } fd ? $" (descriptor {fd.ToString(System.Globalization.CultureInfo.InvariantCulture)})" : ""),
+            Reload = server => ServeRunner.ReloadCertificates(server, options),
+            Stopped = (_, summary) => $"{summary.Drained} drained, {summary.Aborted} aborted in {summary.Elapsed.TotalMilliseconds:F0} ms",
+            StatsLine = StatsReporter.Line,
+            StatsInterval = statsInterval,
+            DescriptorReserve = options.DescriptorReserve,
+        };
+    }
 }

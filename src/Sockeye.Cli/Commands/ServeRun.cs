@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sockeye.Cli.Observability;
 using Sockeye.Server;
 
 namespace Sockeye.Cli.Commands;
@@ -35,6 +36,12 @@ internal sealed class ServeRun<TServer>
 
     /// <summary>The descriptors the admin port leaves free, the data port's reserve.</summary>
     public int DescriptorReserve { get; init; } = new TcpServerOptions().DescriptorReserve;
+
+    /// <summary>What else <c>/readyz</c> reports on besides the listener (the chat's backplane), or null.</summary>
+    public Func<ReadinessLine>? Readiness { get; init; }
+
+    /// <summary>Disposed when the run ends, after the drain (the chat's backplane connection), or null.</summary>
+    public IAsyncDisposable? Owned { get; init; }
 
     /// <summary>The logger the run's own lines (SIGHUP) go to.</summary>
     internal static ILogger Logger(ILoggerFactory factory) => factory.CreateLogger("Sockeye.Serve");

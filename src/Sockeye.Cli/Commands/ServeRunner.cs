@@ -29,6 +29,9 @@ internal static class ServeRunner
         using var loggerFactory = watch.CreateLoggerFactory(parse);
         var run = describe(loggerFactory);
 
+        // Declared before the server, so disposed after its drain: handlers may broadcast until the end.
+        await using var owned = run.Owned;
+
         // Registered before the server exists, so that no moment of the start leaves SIGHUP's default
         // action (exit) in place.
         TServer? built = null;
@@ -42,7 +45,7 @@ internal static class ServeRunner
         {
             await run.Start(server).ConfigureAwait(false);
             await Console.Out.WriteLineAsync($"sockeye: listening on {run.Listening(server)}").ConfigureAwait(false);
-            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve).ConfigureAwait(false);
+            admin = await watch.StartAdminAsync(parse, () => server.State == ServerState.Listening, loggerFactory, run.DescriptorReserve, run.Readiness).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

@@ -47,8 +47,10 @@ internal sealed class AdminEndpoint : IDisposable
     /// <param name="options">Address, port, limits and deadlines.</param>
     /// <param name="isReady">Whether the server accepts (200 on /readyz) or not (503).</param>
     /// <param name="loggerFactory">Where Kestrel's warnings and the admin server's refusals go.</param>
+    /// <param name="dependency">What else <c>/readyz</c> reports on (a line in its body, and perhaps
+    /// a 503 of its own), or null.</param>
     /// <exception cref="IOException">The port cannot be bound (the message names it).</exception>
-    public static async Task<AdminEndpoint> StartAsync(AdminEndpointOptions options, Func<bool> isReady, ILoggerFactory loggerFactory)
+    public static async Task<AdminEndpoint> StartAsync(AdminEndpointOptions options, Func<bool> isReady, ILoggerFactory loggerFactory, Func<ReadinessLine>? dependency = null)
     {
         var address = options.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(options.Host);
         var meterProvider = Sdk.CreateMeterProviderBuilder()
@@ -85,7 +87,7 @@ internal sealed class AdminEndpoint : IDisposable
 
         var app = builder.Build();
         app.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider, predicate: null, path: "/metrics", configureBranchedPipeline: null, optionsName: null);
-        app.Run(context => AnswerAsync(context, isReady));
+        app.Run(context => AnswerAsync(context, isReady, dependency));
         try
         {
             await app.StartAsync().ConfigureAwait(false);
@@ -117,18 +119,30 @@ internal sealed class AdminEndpoint : IDisposable
         }
     }
 
-    private static Task AnswerAsync(HttpContext context, Func<bool> isReady)
+    private static Task AnswerAsync(HttpContext context, Func<bool> isReady, Func<ReadinessLine>? dependency)
     {
         var (status, body) = context.Request.Path.Value?.TrimEnd('/') switch
         {
             "/healthz" => (200, "ok\n"),
-            "/readyz" when isReady() => (200, "ready\n"),
-            "/readyz" => (503, "not ready: the server is draining or stopped\n"),
+            "/readyz" => Readiness(isReady(), dependency?.Invoke()),
             _ => (404, "not found\n"),
         };
         context.Response.StatusCode = status;
         context.Response.ContentType = "text/plain; charset=utf-8";
         return context.Response.WriteAsync(body);
+    }
+
+    /// <summary>The <c>/readyz</c> answer: the verdict's line first (what a probe reads), then the
+    /// dependency's state, which a human reads whether or not it decided the verdict.</summary>
+    internal static (int Status, string Body) Readiness(bool listening, ReadinessLine? dependency)
+    {
+        var detail = dependency is null ? "" : dependency.Line + "\n";
+        return (listening, dependency?.NotReady) switch
+        {
+            (false, _) => (503, "not ready: the server is draining or stopped\n" + detail),
+            (true, { } reason) => (503, $"not ready: {reason}\n" + detail),
+            _ => (200, "ready\n" + detail),
+        };
     }
 
     /// <summary>A host lifetime that listens to no signal: the serve command stops the admin endpoint itself.</summary>

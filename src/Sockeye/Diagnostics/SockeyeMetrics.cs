@@ -110,6 +110,25 @@ public static class SockeyeMetrics
     /// <summary>Tag on <see cref="GroupMembers"/>: the group's <see cref="Fanout.ConnectionGroup.Name"/>.</summary>
     public const string GroupNameTag = "sockeye.group";
 
+    /// <summary>Broadcasts a <see cref="Fanout.GroupBroadcaster"/> handed to its backplane for the other
+    /// instances: one per broadcast, not per recipient (counter, <c>{message}</c>), by <see cref="BackplaneTag"/>.</summary>
+    public const string BackplanePublished = "sockeye.backplane.messages.published";
+
+    /// <summary>Broadcasts received from other instances through the backplane (counter, <c>{message}</c>);
+    /// this instance's own, handed back by the backplane, are not counted.</summary>
+    public const string BackplaneReceived = "sockeye.backplane.messages.received";
+
+    /// <summary>Broadcasts that should have crossed to other instances but did not, because the
+    /// backplane was down or failed before confirming them (counter, <c>{message}</c>): at-most-once.</summary>
+    public const string BackplaneLost = "sockeye.backplane.messages.lost";
+
+    /// <summary>1 while the backplane carries broadcasts to other instances, 0 while it is connecting
+    /// or down (gauge, <c>{backplane}</c>).</summary>
+    public const string BackplaneConnected = "sockeye.backplane.connected";
+
+    /// <summary>Tag on the backplane's metrics: <see cref="Fanout.IGroupBackplane.Name"/> (<c>redis</c>, <c>in-process</c>).</summary>
+    public const string BackplaneTag = "sockeye.backplane";
+
     /// <summary>Jobs waiting for a worker in a <see cref="Pools.WorkerPool"/> now (up-down counter, <c>{job}</c>).</summary>
     public const string PoolJobsQueued = "sockeye.pool.jobs.queued";
 

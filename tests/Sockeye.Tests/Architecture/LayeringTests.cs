@@ -24,6 +24,8 @@ public sealed class LayeringTests
         { "Sockeye.Diagnostics", "Sockeye.Udp.UdpServer" },
         { "Sockeye", "Sockeye.Hosting" },
         { "Sockeye", "Sockeye.Cli" },
+        { "Sockeye", "StackExchange.Redis" },
+        { "Sockeye", "Sockeye.Redis" },
     };
 
     [Theory]
@@ -58,5 +60,9 @@ public sealed class LayeringTests
         Assert.DoesNotContain("Sockeye.Hosting", names);
         Assert.DoesNotContain("Sockeye.Cli", names);
         Assert.DoesNotContain("Sockeye.Bench", names);
+
+        // The Redis backplane is a package of its own: Sockeye stays free of the Redis client.
+        Assert.DoesNotContain("Sockeye.Redis", names);
+        Assert.DoesNotContain("StackExchange.Redis", names);
     }
 }
