@@ -52,7 +52,8 @@ internal sealed class AcceptLoop
         _counters.SetAcceptors(listeners.Length);
         if (_context.Poller is { } group)
         {
-            _acceptors = EpollAcceptor.StartAll(this, listeners, group, _counters, _options.TimeProvider, _logger, _options.AcceptFault, _server.StopRequested);
+            _acceptors = EpollAcceptor.StartAll(this, listeners, group, sharedWithOtherProcesses: _options.ListenFd is not null,
+                _counters, _options.TimeProvider, _logger, _options.AcceptFault, _server.StopRequested);
             return Task.WhenAll(_acceptors.Select(a => a.Completion));
         }
 

@@ -18,7 +18,9 @@ namespace Sockeye.Server;
 /// <para>Which pollers: with as many listeners as pollers or more (<see cref="TcpServerOptions.AcceptorCount"/>,
 /// <c>SO_REUSEPORT</c>), listener i goes to poller i mod n alone; with fewer, every listener is added to
 /// every poller with <c>EPOLLEXCLUSIVE</c>, so the kernel wakes one waiting poll thread per
-/// connection (a busy one is skipped). A shared listener is what restarts, <c>LISTEN_FDS</c> and
+/// connection (a busy one is skipped). A listener shared with other processes
+/// (<see cref="TcpServerOptions.ListenFd"/>) goes on one poller, not exclusive, so that the processes
+/// share its connections (see <see cref="StartAll"/>). A shared listener is what restarts, <c>LISTEN_FDS</c> and
 /// supervisors hand over (closing one of several <c>SO_REUSEPORT</c> listeners resets what is queued
 /// on it), and BENCHMARKS.md ("Accept on the poller") measured it against one listener per poll thread.</para>
 /// <para>The listener is level-triggered: what a batch leaves is reported again at the next wait, so
@@ -77,11 +79,19 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
 
     /// <summary>Adds every listener to its pollers (see the remarks for which).</summary>
     /// <exception cref="SocketException"><c>epoll_ctl</c> failed; no listener is left registered.</exception>
-    public static EpollAcceptor[] StartAll(AcceptLoop loop, Socket[] listeners, PollerGroup group, TcpServerCounters counters,
-        TimeProvider time, ILogger logger, Func<int>? fault, CancellationToken stopping)
+    public static EpollAcceptor[] StartAll(AcceptLoop loop, Socket[] listeners, PollerGroup group, bool sharedWithOtherProcesses,
+        TcpServerCounters counters, TimeProvider time, ILogger logger, Func<int>? fault, CancellationToken stopping)
     {
         var pollers = group.Pollers;
-        var oneEach = listeners.Length >= pollers.Count;
+
+        // A listener other processes also accept on (ListenFd: a supervisor's workers, a restart's old
+        // and new process) goes on one poller per process, without EPOLLEXCLUSIVE. The kernel wakes the
+        // first-registered idle waiter of an exclusive set, so one worker would take every connection
+        // while the machine is quiet and long-lived connections would pile onto one core (the
+        // supervisor's top test saw 40 of 40 on one worker). Woken together, the processes race for
+        // each connection as they did on .NET's engine: one wake-up per process per connection is the
+        // price of spreading them.
+        var oneEach = listeners.Length >= pollers.Count || sharedWithOtherProcesses;
         var acceptors = new EpollAcceptor[listeners.Length];
         try
         {
