@@ -13,12 +13,11 @@ namespace Sockeye.Bench;
 /// </summary>
 internal sealed class ChildParticipant : IParticipant
 {
-    private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(20);
-
-    // What a child may take to finish beyond StopGrace: an idle child proves each of its connections
-    // with a round trip, and at a million connections over 53 children on 2 cores that took past 20 s
-    // (bench/c1m). 2 ms per connection: 37 s more for 18,700.
-    private readonly TimeSpan _finishGrace;
+    // How long a finishing child may go without progress before it is given up on. Not a bound on the
+    // whole finish: an idle child proves each of its connections with a round trip, and at a million
+    // connections over 53 children on 2 cores that took minutes (bench/c1m), so a child that is still
+    // counting proved connections is waited for.
+    private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(20);
 
     private readonly Process _process;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -30,7 +29,6 @@ internal sealed class ChildParticipant : IParticipant
 
     public ChildParticipant(BenchSettings settings, int index, int count)
     {
-        _finishGrace = StopGrace + TimeSpan.FromMilliseconds(2.0 * Share(settings.Connections, index, count));
         var start = new ProcessStartInfo
         {
             FileName = Environment.ProcessPath!,
@@ -148,7 +146,42 @@ internal sealed class ChildParticipant : IParticipant
         return new Progress(last.Open, last.Operations, last.Errors, last.Mismatches, interval);
     }
 
-    public Task<BenchResult> FinishAsync(CancellationToken cancellationToken) => _result.Task.WaitAsync(_finishGrace, cancellationToken);
+    public async Task<BenchResult> FinishAsync(CancellationToken cancellationToken)
+    {
+        var seen = Counted();
+        var lastChange = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            try
+            {
+                return await _result.Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+
+            var now = Counted();
+            if (now != seen)
+            {
+                seen = now;
+                lastChange = Stopwatch.GetTimestamp();
+            }
+            else if (Stopwatch.GetElapsedTime(lastChange) > StallLimit)
+            {
+                throw new TimeoutException(
+                    $"child bench process {_process.Id} made no progress for {StallLimit.TotalSeconds:F0} s while finishing ({seen} operations and errors counted)");
+            }
+        }
+    }
+
+    // What a finishing child has done so far: operations and errors both move while it proves its connections.
+    private long Counted()
+    {
+        lock (_progressLock)
+        {
+            return _last.Operations + _last.Errors + _last.Mismatches;
+        }
+    }
 
     private void Send(string command)
     {

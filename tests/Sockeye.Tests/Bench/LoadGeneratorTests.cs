@@ -219,4 +219,50 @@ public class LoadGeneratorTests
         Assert.True(result.P90Microseconds >= 20_000, $"p90 {result.P90Microseconds} µs: delayed requests were not charged from when they were due");
         Assert.True(result.MaxMicroseconds >= stall.TotalMicroseconds * 0.9);
     }
+
+    [Fact]
+    public async Task OpenLoopStaggersConnectionsOverTheInterval()
+    {
+        // 20 connections at 20/s in all: each sends once a second, due 50 ms after the one before it. The
+        // server notes when each connection's first timed request arrives; staggered, those 20 arrivals
+        // span ~950 ms; fired together (the loop index once captured by reference), they span a few ms.
+        var arrivals = new System.Collections.Concurrent.ConcurrentBag<long>();
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(async connection =>
+        {
+            var reads = 0;
+            while (true)
+            {
+                var result = await connection.Input.ReadAsync();
+                if (++reads == 2)
+                {
+                    arrivals.Add(System.Diagnostics.Stopwatch.GetTimestamp()); // The proving round trip was read 1.
+                }
+
+                foreach (var segment in result.Buffer)
+                {
+                    connection.Output.Write(segment.Span);
+                }
+
+                connection.Input.AdvanceTo(result.Buffer.End);
+                await connection.Output.FlushAsync();
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+
+        var result = await RunAsync(Settings(server, BenchMode.Echo, 20) with
+        {
+            Rate = 20,
+            Warmup = TimeSpan.Zero,
+            Duration = TimeSpan.FromSeconds(1.5),
+        });
+
+        Assert.Equal(0, result.Errors);
+        Assert.Equal(20, arrivals.Count);
+        var span = System.Diagnostics.Stopwatch.GetElapsedTime(arrivals.Min(), arrivals.Max());
+        Assert.True(span >= TimeSpan.FromMilliseconds(500), $"the first timed requests of 20 connections arrived within {span.TotalMilliseconds:F1} ms: not staggered over the 1 s interval");
+    }
 }
