@@ -23,6 +23,29 @@ public class LoadGeneratorTests
     private static Task<BenchResult> RunAsync(BenchSettings settings) =>
         new BenchCoordinator(settings, TextWriter.Null).RunAsync(CancellationToken.None).WaitAsync(Limit);
 
+    /// <summary>Echoes every read back, first awaiting <paramref name="beforeEcho"/> with the read's number
+    /// on its connection (1, 2, ...).</summary>
+    private static Func<Connection, Task> EchoingAfter(Func<int, Task> beforeEcho) => async connection =>
+    {
+        var reads = 0;
+        while (true)
+        {
+            var result = await connection.Input.ReadAsync();
+            await beforeEcho(++reads);
+            foreach (var segment in result.Buffer)
+            {
+                connection.Output.Write(segment.Span);
+            }
+
+            connection.Input.AdvanceTo(result.Buffer.End);
+            await connection.Output.FlushAsync();
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    };
+
     /// <summary>Echoes faithfully for the first <paramref name="honestBytes"/> bytes of each connection, then
     /// flips every byte (or, with <paramref name="close"/>, closes the connection instead).</summary>
     private static Func<Connection, Task> Corrupting(int honestBytes, bool close = false) => async connection =>
@@ -177,31 +200,13 @@ public class LoadGeneratorTests
         await using var server = new TcpServer(new TcpServerOptions());
         var stall = TimeSpan.FromMilliseconds(200);
         var stalled = 0;
-        await server.StartAsync(async connection =>
+        await server.StartAsync(EchoingAfter(async read =>
         {
-            var first = true;
-            while (true)
+            if (read > 1 && Interlocked.Exchange(ref stalled, 1) == 0)
             {
-                var result = await connection.Input.ReadAsync();
-                if (!first && Interlocked.Exchange(ref stalled, 1) == 0)
-                {
-                    await Task.Delay(stall); // One stall on one connection, once.
-                }
-
-                first = false;
-                foreach (var segment in result.Buffer)
-                {
-                    connection.Output.Write(segment.Span);
-                }
-
-                connection.Input.AdvanceTo(result.Buffer.End);
-                await connection.Output.FlushAsync();
-                if (result.IsCompleted)
-                {
-                    return;
-                }
+                await Task.Delay(stall); // One stall on one connection, once.
             }
-        });
+        }));
 
         // 1 connection at 100/s: a request every 10 ms. The 200 ms stall delays ~20 requests that were
         // due during it; charged from when they were due, their latencies fall from ~200 ms to ~10 ms,
@@ -228,30 +233,15 @@ public class LoadGeneratorTests
         // span ~950 ms; fired together (the loop index once captured by reference), they span a few ms.
         var arrivals = new System.Collections.Concurrent.ConcurrentBag<long>();
         await using var server = new TcpServer(new TcpServerOptions());
-        await server.StartAsync(async connection =>
+        await server.StartAsync(EchoingAfter(read =>
         {
-            var reads = 0;
-            while (true)
+            if (read == 2)
             {
-                var result = await connection.Input.ReadAsync();
-                if (++reads == 2)
-                {
-                    arrivals.Add(System.Diagnostics.Stopwatch.GetTimestamp()); // The proving round trip was read 1.
-                }
-
-                foreach (var segment in result.Buffer)
-                {
-                    connection.Output.Write(segment.Span);
-                }
-
-                connection.Input.AdvanceTo(result.Buffer.End);
-                await connection.Output.FlushAsync();
-                if (result.IsCompleted)
-                {
-                    return;
-                }
+                arrivals.Add(System.Diagnostics.Stopwatch.GetTimestamp()); // The proving round trip was read 1.
             }
-        });
+
+            return Task.CompletedTask;
+        }));
 
         var result = await RunAsync(Settings(server, BenchMode.Echo, 20) with
         {
