@@ -148,30 +148,13 @@ internal sealed class ChildParticipant : IParticipant
 
     public async Task<BenchResult> FinishAsync(CancellationToken cancellationToken)
     {
-        var seen = Counted();
-        var lastChange = Stopwatch.GetTimestamp();
-        while (true)
+        if (!await Progressing.WaitAsync(_result.Task, Counted, StallLimit, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                return await _result.Task.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-
-            var now = Counted();
-            if (now != seen)
-            {
-                seen = now;
-                lastChange = Stopwatch.GetTimestamp();
-            }
-            else if (Stopwatch.GetElapsedTime(lastChange) > StallLimit)
-            {
-                throw new TimeoutException(
-                    $"child bench process {_process.Id} made no progress for {StallLimit.TotalSeconds:F0} s while finishing ({seen} operations and errors counted)");
-            }
+            throw new TimeoutException(
+                $"child bench process {_process.Id} made no progress for {StallLimit.TotalSeconds:F0} s while finishing ({Counted()} operations and errors counted)");
         }
+
+        return await _result.Task.ConfigureAwait(false);
     }
 
     // What a finishing child has done so far: operations and errors both move while it proves its connections.

@@ -25,31 +25,10 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
     public async Task<BenchResult> FinishAsync(CancellationToken cancellationToken)
     {
         // udp: what is in flight when the window closes gets one loss timeout to come back.
-        var stallLimit = StopGrace + workload.Settings.LossTimeout;
-        var seen = Counted();
-        var lastChange = System.Diagnostics.Stopwatch.GetTimestamp();
-        while (!_run.IsCompleted)
+        if (!await Progressing.WaitAsync(_run, Counted, StopGrace + workload.Settings.LossTimeout, cancellationToken).ConfigureAwait(false))
         {
-            try
-            {
-                await _run.WaitAsync(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-            }
-
-            var now = Counted();
-            if (now != seen)
-            {
-                seen = now;
-                lastChange = System.Diagnostics.Stopwatch.GetTimestamp();
-            }
-            else if (!_run.IsCompleted && System.Diagnostics.Stopwatch.GetElapsedTime(lastChange) > stallLimit)
-            {
-                // A server that stopped answering: closing the sockets ends the loops that wait on it.
-                await workload.DisposeAsync().ConfigureAwait(false);
-                break;
-            }
+            // A server that stopped answering: closing the sockets ends the loops that wait on it.
+            await workload.DisposeAsync().ConfigureAwait(false);
         }
 
         workload.Complete();
