@@ -13,6 +13,14 @@ namespace Sockeye.Tests.Engines;
 /// </summary>
 public sealed class IoEngineTests
 {
+    // Socket buffers for tests that stream megabytes through "small" buffers. Not smaller: these tests
+    // shrink the buffers after the connection exists, when the window the kernel advertised at the
+    // handshake (from the 128 KiB default) is already larger than 16 KiB; segments it then has no room
+    // for are pruned and dropped (TcpExtRcvPruned, TCPRcvQDrop) and resent after a retransmission
+    // timeout of 200 ms or more. 3 MB each way took 5-20 s on either engine (kernel 6.18), past the
+    // tests' 20 s bound; at 64 KiB it takes milliseconds and still far exceeds what the buffers hold.
+    private const int SmallBuffer = 64 * 1024;
+
     public static TheoryData<IoEngine, bool> Engines => new()
     {
         { IoEngine.Epoll, false },
@@ -158,7 +166,7 @@ public sealed class IoEngineTests
             await connection.Output.CompleteAsync();
         });
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
-        client.ReceiveBufferSize = 16 * 1024;
+        client.ReceiveBufferSize = SmallBuffer;
 
         var received = new byte[Size];
         var total = 0;
@@ -203,8 +211,8 @@ public sealed class IoEngineTests
         new Random(12).NextBytes(download);
         var received = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
         var options = Options(engine, inline);
-        options.SendBufferSize = 16 * 1024;
-        options.ReceiveBufferSize = 16 * 1024;
+        options.SendBufferSize = SmallBuffer;
+        options.ReceiveBufferSize = SmallBuffer;
         await using var server = new TcpServer(options);
         await server.StartAsync(async connection =>
         {
@@ -235,8 +243,8 @@ public sealed class IoEngineTests
             await writing;
         });
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
-        client.ReceiveBufferSize = 16 * 1024;
-        client.SendBufferSize = 16 * 1024;
+        client.ReceiveBufferSize = SmallBuffer;
+        client.SendBufferSize = SmallBuffer;
 
         var sending = client.SendAllAsync(upload);
         var echoed = await client.ReceiveExactlyAsync(Size, TimeSpan.FromSeconds(60));
@@ -273,7 +281,7 @@ public sealed class IoEngineTests
             await connection.Output.WriteAsync(response);
         });
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
-        client.ReceiveBufferSize = 16 * 1024;
+        client.ReceiveBufferSize = SmallBuffer;
         await client.SendAllAsync("request"u8.ToArray());
         client.Shutdown(SocketShutdown.Send);
 
