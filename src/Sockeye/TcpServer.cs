@@ -152,6 +152,11 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
                 _listeners = _options.ListenFd is { } fd ? [ListenDescriptor.Adopt(fd)]
                     : _unixSocket is { } file ? [ListenSocketBinder.ListenUnix(_options, file)]
                     : ListenSocketBinder.ListenTcp(_options);
+                if (_options.ListenFd is not null)
+                {
+                    ListenSocketBinder.SetBufferSizes(_listeners[0], _options); // ListenTcp set them before listen()
+                }
+
                 ListenEndPoint = _listeners[0].LocalEndPoint!;
                 LocalEndPoint = ListenEndPoint as IPEndPoint;
             },

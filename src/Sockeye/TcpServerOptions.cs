@@ -84,12 +84,17 @@ public sealed partial class TcpServerOptions
     /// <c>SetReadBuffer</c>), in bytes; <see langword="null"/> keeps the kernel's default and its
     /// auto-tuning.</summary>
     /// <remarks>Default: <see langword="null"/>. Smaller saves kernel memory with many connections
-    /// and throttles fast senders sooner; larger helps throughput on high-latency links.</remarks>
+    /// and throttles fast senders sooner; larger helps throughput on high-latency links. Set on the
+    /// listening socket before it listens (on an adopted <see cref="ListenFd"/>, when the server starts),
+    /// and inherited by each accepted socket, so the handshake already advertises a window that fits;
+    /// shrinking the buffer after the handshake makes the kernel drop what the peer was allowed to send
+    /// (docs/TUNING.md).</remarks>
     public int? ReceiveBufferSize { get; set; }
 
     /// <summary>The kernel send buffer size of each accepted socket (<c>SO_SNDBUF</c>, Go's
     /// <c>SetWriteBuffer</c>), in bytes; <see langword="null"/> keeps the kernel's default.</summary>
-    /// <remarks>Default: <see langword="null"/>. The same trade-off as <see cref="ReceiveBufferSize"/>.</remarks>
+    /// <remarks>Default: <see langword="null"/>. The same trade-off as <see cref="ReceiveBufferSize"/>, and
+    /// set the same way: on the listener, inherited by accepted sockets.</remarks>
     public int? SendBufferSize { get; set; }
 
     /// <summary>TCP keep-alive probes for accepted sockets, which find peers that vanished without

@@ -283,15 +283,8 @@ internal sealed class AcceptLoop
         }
 
         SetOption(handle, socket, SocketOptionLevel.Tcp, SocketOptionName.NoDelay, options.NoDelay ? 1 : 0);
-        if (options.ReceiveBufferSize is { } receive)
-        {
-            SetOption(handle, socket, SocketOptionLevel.Socket, SocketOptionName.ReceiveBuffer, receive);
-        }
-
-        if (options.SendBufferSize is { } send)
-        {
-            SetOption(handle, socket, SocketOptionLevel.Socket, SocketOptionName.SendBuffer, send);
-        }
+        // ReceiveBufferSize and SendBufferSize are not set here: the socket inherited them from its
+        // listener, where they were set before the handshake (ListenSocketBinder.SetBufferSizes says why).
 
         if (options.KeepAlive is { } keepAlive)
         {
