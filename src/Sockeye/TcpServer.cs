@@ -130,6 +130,10 @@ public sealed partial class TcpServer : IAsyncDisposable, IRunningServer
     /// <summary>The most connections the epoll engine accepted on one readiness event (a test probe).</summary>
     internal int LargestAcceptBatch => _acceptLoop.LargestBatch;
 
+    /// <summary>Epoll acceptors whose listener is out of epoll right now (a back-off, or full with
+    /// <see cref="TcpServerOptions.WaitWhenFull"/>).</summary>
+    internal int AcceptorsPaused => _acceptLoop.PausedAcceptors;
+
     /// <summary>The engine this server's connections wait on: <see cref="Sockeye.IoEngine.Epoll"/> or
     /// <see cref="Sockeye.IoEngine.Sockets"/>, never <see cref="Sockeye.IoEngine.Default"/> (which this
     /// resolves).</summary>

@@ -81,6 +81,8 @@ internal sealed class AcceptLoop
 
     /// <summary>The most connections one readiness event accepted, over the pollers' accept paths
     /// (0 with .NET's engine): a test probe.</summary>
+    internal int PausedAcceptors => _acceptors.Count(a => a.IsPaused);
+
     internal int LargestBatch => _acceptors.Length == 0 ? 0 : _acceptors.Max(a => a.LargestBatch);
 
     private async Task AcceptAsync(Socket listener, int acceptor)

@@ -75,6 +75,18 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     public Task Completion => _done.Task;
 
     /// <summary>The most connections one readiness event accepted so far.</summary>
+    /// <summary>Whether the listener is out of epoll for a back-off or until a slot frees (for tests).</summary>
+    internal bool IsPaused
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _paused;
+            }
+        }
+    }
+
     public int LargestBatch => Volatile.Read(ref _largestBatch);
 
     /// <summary>Adds every listener to its pollers (see the remarks for which).</summary>
@@ -325,10 +337,19 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
                     AddToPollers();
                     return;
                 }
-                catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+                catch (ObjectDisposedException)
                 {
-                    SockeyeLog.AcceptFailedUnexpectedly(_logger, ex, TimeSpan.Zero);
-                    _stopped = true;
+                    _stopped = true; // the listener was closed: the server is stopping
+                }
+                catch (SocketException ex)
+                {
+                    // epoll_ctl refused the listener (out of kernel memory, max_user_watches, a descriptor
+                    // that is no longer a socket): stopping here would leave a server that silently never
+                    // accepts again, so stay out of epoll, log it and try again after the slowest back-off.
+                    _paused = true;
+                    _backoff.UnexpectedErrorAsync(ex).ContinueWith(static (t, state) => ((EpollAcceptor)state!).Resume(t.Result), this,
+                        CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                    return;
                 }
             }
         }

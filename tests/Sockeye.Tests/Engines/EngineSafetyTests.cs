@@ -267,12 +267,62 @@ public sealed partial class EngineSafetyTests
         return DataField().Matches(info).Any(m => m.Groups[1].Value == data);
     }
 
+    [Fact]
+    public async Task AListenerEpollRefusesToTakeBackIsRetriedUntilItCanAndTheQueuedConnectionIsServed()
+    {
+        // Full (WaitWhenFull), the acceptor takes the listener out of epoll until a slot frees. While it is
+        // out, the listener's descriptor number is made to point at /dev/null, which epoll refuses (EPERM):
+        // putting the listener back fails. The acceptor must keep retrying, not stop accepting for good.
+        var log = new CapturingLoggerProvider();
+        using var logging = LoggerFactory.Create(b => b.AddProvider(log));
+        using var owner = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        owner.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        owner.Listen();
+        var fd = Dup((int)owner.SafeHandle.DangerousGetHandle());
+        Assert.True(fd >= 0, "dup failed");
+        await using var server = new TcpServer(new TcpServerOptions
+        {
+            ListenFd = fd, IoEngine = IoEngine.Epoll, MaxConnections = 1, WaitWhenFull = true, LoggerFactory = logging,
+        });
+        await server.StartAsync(EchoHandler.Instance);
+        var held = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await held.SendAllAsync(new byte[] { 1 });
+        await held.ReceiveExactlyAsync(1);
+        using var queued = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await queued.SendAllAsync(new byte[] { 2 });
+        await Loopback.EventuallyAsync(() => server.AcceptorsPaused > 0, "the full server takes its listener out of epoll");
+
+        var saved = Dup(fd);
+        using var devNull = File.OpenHandle("/dev/null");
+        Assert.True(Dup2((int)devNull.DangerousGetHandle(), fd) == fd, "dup2 over the listener failed");
+        try
+        {
+            held.Dispose(); // a slot frees: the acceptor tries to put /dev/null into epoll and is refused
+            await Loopback.EventuallyAsync(() => log.Entries.Count(e => e.EventId == 201) >= 2, "two refusals logged, one retry apart");
+        }
+        finally
+        {
+            Assert.True(Dup2(saved, fd) == fd, "dup2 back failed");
+            Assert.Equal(0, Close(saved));
+        }
+
+        // The listener is itself again: the next retry takes it back and the queued connection is served.
+        Assert.Equal(new byte[] { 2 }, await queued.ReceiveExactlyAsync(1));
+        var refusal = log.Entries.First(e => e.EventId == 201).Message;
+        Assert.Contains("retrying in 00:00:01", refusal);
+        Assert.Contains(log.Entries, e => e.EventId == 202); // "Accepting again after N accept errors"
+    }
+
     [GeneratedRegex(@"data:\s*([0-9a-f]+)")]
     private static partial Regex DataField();
 
     [DllImport("libc", EntryPoint = "dup", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
     private static extern int Dup(int fd);
+
+    [DllImport("libc", EntryPoint = "dup2", SetLastError = true)]
+    [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
+    private static extern int Dup2(int fd, int target);
 
     [DllImport("libc", EntryPoint = "close", SetLastError = true)]
     [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
