@@ -66,10 +66,13 @@ public sealed partial class TcpServerOptions
     /// </remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
 
-    /// <summary>How often the one shared timer checks every connection's timeouts and deadlines.</summary>
+    /// <summary>How often, at most, the one shared timer checks every connection's timeouts and deadlines.</summary>
     /// <remarks>Default: 250 ms. A timeout never fires early and fires at most this late. Shorter is
     /// more precise and costs more CPU with many connections (a check reads 24 bytes per connection;
-    /// see docs/DEADLINES.md for the measured cost at 100,000 connections). Between 10 ms and 10 s.</remarks>
+    /// see docs/DEADLINES.md for the measured cost at 100,000 connections). Between 10 ms and 10 s.
+    /// The timer wakes only when a timeout or deadline can be due (the earliest one, or this long after
+    /// the last check if that is later): a server with nothing to time, or only idle timeouts far ahead,
+    /// does not wake every 250 ms.</remarks>
     public TimeSpan TimeoutResolution { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The send queue each connection starts with: the bound on bytes queued by

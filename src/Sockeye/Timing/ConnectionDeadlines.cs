@@ -69,7 +69,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         _index = index;
         if (_idleTicks != 0)
         {
-            chunk.Slots[index].Idle = settings.Scanner.Now + _idleTicks;
+            var idle = settings.Scanner.Now + _idleTicks;
+            chunk.Slots[index].Idle = idle;
+            settings.Scanner.Armed(idle);
         }
 
         Volatile.Write(ref _chunk, chunk);
@@ -95,7 +97,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
             var chunk = _chunk;
             if (chunk is not null)
             {
-                Volatile.Write(ref chunk.Slots[_index].Idle, ticks == 0 ? long.MaxValue : Scanner.Now + ticks);
+                var idle = ticks == 0 ? long.MaxValue : Scanner.Now + ticks;
+                Volatile.Write(ref chunk.Slots[_index].Idle, idle);
+                Scanner.Armed(idle);
             }
         }
     }
@@ -118,7 +122,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         var chunk = _chunk;
         if (chunk is not null && _connection.IsReadPending)
         {
-            Volatile.Write(ref chunk.Slots[_index].Read, NextReadCheck(Scanner.Now, Volatile.Read(ref _readDeadline)));
+            var check = NextReadCheck(Scanner.Now, Volatile.Read(ref _readDeadline));
+            Volatile.Write(ref chunk.Slots[_index].Read, check);
+            Scanner.Armed(check);
         }
     }
 
@@ -128,7 +134,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         var chunk = _chunk;
         if (chunk is not null && _connection.IsSendPending)
         {
-            Volatile.Write(ref chunk.Slots[_index].Write, Math.Min(_sendExpiry, Volatile.Read(ref _writeDeadline)));
+            var expiry = Math.Min(_sendExpiry, Volatile.Read(ref _writeDeadline));
+            Volatile.Write(ref chunk.Slots[_index].Write, expiry);
+            Scanner.Armed(expiry);
         }
     }
 
@@ -143,7 +151,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         }
     }
 
-    /// <summary>A receive got <paramref name="received"/> bytes: restart the idle clock. Called under the reader's lock.</summary>
+    /// <summary>A receive got <paramref name="received"/> bytes: restart the idle clock. Called under the reader's lock.
+    /// No <see cref="DeadlineScanner.Armed"/>: the hint only moves later, and the tick set for the old time
+    /// finds the new one.</summary>
     public void OnReceived(int received)
     {
         _bytesReceived += received;
@@ -181,7 +191,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         _readStartBytes = Volatile.Read(ref _bytesReceived);
         _readExpiry = readTicks != 0 ? now + readTicks : long.MaxValue;
         _readTimed = timed;
-        Volatile.Write(ref chunk.Slots[_index].Read, NextReadCheck(now, deadline));
+        var check = NextReadCheck(now, deadline);
+        Volatile.Write(ref chunk.Slots[_index].Read, check);
+        Scanner.Armed(check);
         trackConsumption = timed;
         return false;
     }
@@ -217,7 +229,9 @@ internal sealed class ConnectionDeadlines : IDeadlineTarget
         }
 
         _sendExpiry = writeTicks != 0 ? now + writeTicks : long.MaxValue;
-        Volatile.Write(ref chunk.Slots[_index].Write, Math.Min(_sendExpiry, deadline));
+        var expiry = Math.Min(_sendExpiry, deadline);
+        Volatile.Write(ref chunk.Slots[_index].Write, expiry);
+        Scanner.Armed(expiry);
         return false;
     }
 
