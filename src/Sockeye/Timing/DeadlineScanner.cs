@@ -343,10 +343,13 @@ internal sealed class DeadlineScanner : IDisposable
             Interlocked.Exchange(ref _wakeAt, long.MaxValue);
         }
 
-        var earliest = long.MaxValue;
+        // Until the scan completes, assume something is due one resolution on: a scan that threw part-way
+        // must not put the timer to sleep over slots it never read.
+        var earliest = now + ResolutionTicks;
         try
         {
-            Scan(now, out earliest);
+            Scan(now, out var found);
+            earliest = found;
         }
         finally
         {
