@@ -223,23 +223,7 @@ public sealed class IoEngineTests
                     await connection.Output.WriteAsync(download.AsMemory(offset, Math.Min(10_000, Size - offset)));
                 }
             });
-            var all = new MemoryStream();
-            while (all.Length < Size)
-            {
-                var result = await connection.Input.ReadAsync();
-                foreach (var segment in result.Buffer)
-                {
-                    all.Write(segment.Span);
-                }
-
-                connection.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            received.TrySetResult(all.ToArray());
+            received.TrySetResult(await connection.Input.ReadUpToAsync(Size));
             await writing;
         });
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);

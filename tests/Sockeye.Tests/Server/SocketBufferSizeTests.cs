@@ -49,23 +49,7 @@ public class SocketBufferSizeTests
             DescriptorNative.GetSocketOption(fd, SoReceiveBuffer, out var receive);
             DescriptorNative.GetSocketOption(fd, SoSendBuffer, out var send);
             sizes.TrySetResult((receive, send));
-            var all = new MemoryStream();
-            while (true)
-            {
-                var result = await connection.Input.ReadAsync();
-                foreach (var segment in result.Buffer)
-                {
-                    all.Write(segment.Span);
-                }
-
-                connection.Input.AdvanceTo(result.Buffer.End);
-                if (result.IsCompleted)
-                {
-                    break;
-                }
-            }
-
-            received.TrySetResult(all.ToArray());
+            received.TrySetResult(await connection.Input.ReadUpToAsync());
         });
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
 
