@@ -94,6 +94,27 @@ public sealed record BenchSettings
     /// <summary>The longest a connect (and, under TLS, its handshake) may take; a slower one is a connect failure.</summary>
     public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>What holds <c>bench idle</c>'s connections: <see cref="IoEngine.Epoll"/> (bare descriptors on
+    /// the bench's own epoll loop, a few bytes each), <see cref="IoEngine.Sockets"/> (a .NET
+    /// <see cref="System.Net.Sockets.Socket"/> each, ~3 KB), or <see cref="IoEngine.Default"/>: epoll where
+    /// it runs and the run is plain TCP, sockets otherwise (TLS, Unix sockets, not Linux).</summary>
+    public IoEngine IoEngine { get; init; }
+
+    /// <summary>Whether <c>bench idle</c> runs on the epoll loop (see <see cref="IoEngine"/>).</summary>
+    public bool IdleOnEpoll => IoEngine switch
+    {
+        IoEngine.Epoll => true,
+        IoEngine.Sockets => false,
+        _ => RawSockets.IsSupported && !Tls && UnixPath is null,
+    };
+
+    /// <summary>Why <paramref name="engine"/> cannot hold these connections, or null when it can.</summary>
+    public static string? IdleEngineProblem(IoEngine engine, bool tls, bool unix) => engine != IoEngine.Epoll ? null
+        : !RawSockets.IsSupported ? "--io-engine epoll runs on Linux (x86-64, arm64) only"
+        : tls ? "--io-engine epoll holds plain TCP connections; --tls needs --io-engine sockets"
+        : unix ? "--io-engine epoll holds TCP connections; --unix needs --io-engine sockets"
+        : null;
+
     /// <summary>Where connections go, for display.</summary>
     public string Target => UnixPath is not null ? $"unix:{UnixPath}" : $"{Host}:{Port}";
 

@@ -101,6 +101,12 @@ internal sealed class ChildParticipant : IParticipant
             yield return sources.SliceFor(index, count);
         }
 
+        if (settings.Mode == BenchMode.Idle && settings.IoEngine != IoEngine.Default)
+        {
+            yield return "--io-engine";
+            yield return settings.IoEngine.ToString().ToLowerInvariant();
+        }
+
         if (settings.Reset)
         {
             yield return "--reset";

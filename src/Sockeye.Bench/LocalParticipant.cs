@@ -43,7 +43,7 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
     public static Workload CreateWorkload(BenchSettings settings) => settings.Mode switch
     {
         BenchMode.Echo => new EchoWorkload(settings),
-        BenchMode.Idle => new IdleWorkload(settings),
+        BenchMode.Idle => settings.IdleOnEpoll ? new EpollIdleWorkload(settings) : new IdleWorkload(settings),
         BenchMode.Udp => new UdpWorkload(settings),
         BenchMode.Fanout => new FanoutWorkload(settings),
         _ => new ChurnWorkload(settings),

@@ -136,6 +136,11 @@ internal static class BenchCommand
         var tls = new Option<bool>("--tls") { Description = "Connect over TLS (SslStream). Any server certificate is accepted: a load tool measures, it does not authenticate" };
         var tlsSni = new Option<string?>("--tls-sni") { Description = "Server name to send in the TLS handshake (SNI); default: none. Implies --tls" };
         var child = new Option<bool>(LoadGenerator.ChildOption) { Hidden = true };
+        var ioEngine = new Option<IoEngine>("--io-engine")
+        {
+            Description = "What holds the connections: epoll (bare descriptors on the bench's own epoll loop, a few bytes each; Linux, plain TCP), sockets (a .NET Socket each, ~3 KB) or default (epoll where it can)",
+            DefaultValueFactory = _ => IoEngine.Default,
+        };
 
         var command = new Command(mode.ToString().ToLowerInvariant(), description)
         {
@@ -156,6 +161,26 @@ internal static class BenchCommand
         if (mode == BenchMode.Churn)
         {
             command.Options.Add(reset);
+        }
+
+        if (mode == BenchMode.Idle)
+        {
+            command.Options.Add(ioEngine);
+            command.Validators.Add(r =>
+            {
+                // Read from the token: for a value that is not an engine's name, GetValue would throw
+                // here, before the option's own error is reported.
+                var engine = IoEngine.Default;
+                if (r.GetResult(ioEngine) is { Tokens: [var token, ..] } && !Enum.TryParse(token.Value, ignoreCase: true, out engine))
+                {
+                    return;
+                }
+
+                if (BenchSettings.IdleEngineProblem(engine, r.GetValue(tls) || r.GetValue(tlsSni) is not null, r.GetValue(unix) is not null) is { } problem)
+                {
+                    r.AddError(problem);
+                }
+            });
         }
 
         size.Validators.Add(r =>
@@ -234,6 +259,7 @@ internal static class BenchCommand
                 Child = parse.GetValue(child),
                 Tls = parse.GetValue(tls) || parse.GetValue(tlsSni) is not null,
                 TlsServerName = parse.GetValue(tlsSni),
+                IoEngine = mode == BenchMode.Idle ? parse.GetValue(ioEngine) : IoEngine.Default,
             };
             return await RunAsync(settings, cancellationToken);
         });

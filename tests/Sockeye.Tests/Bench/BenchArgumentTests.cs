@@ -16,6 +16,8 @@ public class BenchArgumentTests
     [InlineData("bench echo")]
     [InlineData("bench echo --connections 1000 --size 4KiB --duration 30s --warmup 0 --depth 4 --rate 5000 --source-ips 127.0.0.1-127.0.0.40 --processes 2 --json")]
     [InlineData("bench idle --connections 19000 --duration 1m --processes 2")]
+    [InlineData("bench idle --io-engine sockets --tls")]
+    [InlineData("bench idle --io-engine epoll --source-ips 127.0.0.1-127.0.0.4")]
     [InlineData("bench churn --connections 20 --reset --unix /tmp/echo.sock")]
     public void AcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
 
@@ -33,6 +35,10 @@ public class BenchArgumentTests
     [InlineData("bench echo --connections 2 --processes 3", "--processes 3 is more than --connections 2")]
     [InlineData("bench idle --rate 100", "Unrecognized command or argument '--rate'")]
     [InlineData("bench churn --depth 2", "Unrecognized command or argument '--depth'")]
+    [InlineData("bench idle --io-engine epoll --tls", "--io-engine epoll holds plain TCP connections; --tls needs --io-engine sockets")]
+    [InlineData("bench idle --io-engine epoll --unix /tmp/echo.sock", "--unix needs --io-engine sockets")]
+    [InlineData("bench idle --io-engine poll", "poll")]
+    [InlineData("bench echo --io-engine epoll", "Unrecognized command or argument '--io-engine'")]
     public void RefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected)
     {
         var errors = Errors(commandLine);

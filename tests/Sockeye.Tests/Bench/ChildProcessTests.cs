@@ -31,6 +31,17 @@ public class ChildProcessTests
     }
 
     [Theory]
+    [InlineData(IoEngine.Epoll, "epoll")]
+    [InlineData(IoEngine.Sockets, "sockets")]
+    public void IdleChildrenHoldTheirConnectionsOnTheEngineTheParentWasGiven(IoEngine engine, string expected)
+    {
+        var settings = new BenchSettings { Mode = BenchMode.Idle, Port = 9000, Connections = 1000, Processes = 2, IoEngine = engine };
+        var arguments = ChildParticipant.Arguments(settings, 0, 2).ToList();
+        Assert.Equal(expected, arguments[arguments.IndexOf("--io-engine") + 1]);
+        Assert.DoesNotContain("--io-engine", ChildParticipant.Arguments(settings with { IoEngine = IoEngine.Default }, 0, 2));
+    }
+
+    [Theory]
     [InlineData("Echo")]
     [InlineData("Idle")]
     [InlineData("Churn")]

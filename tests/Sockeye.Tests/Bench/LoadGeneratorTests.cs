@@ -126,26 +126,30 @@ public class LoadGeneratorTests
         Assert.Equal(0, result.ConnectionsOpen);
     }
 
-    [Fact]
-    public async Task ConnectionsThatFailTheirFirstRoundTripAreCountedAsConnectFailures()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task ConnectionsThatFailTheirFirstRoundTripAreCountedAsConnectFailures(IoEngine engine)
     {
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(Corrupting(honestBytes: 0));
 
-        var result = await RunAsync(Settings(server, BenchMode.Idle, 3));
+        var result = await RunAsync(Settings(server, BenchMode.Idle, 3) with { IoEngine = engine });
 
         Assert.Equal(3, result.ConnectFailures);
         Assert.Equal(0, result.ConnectionsHeld);
     }
 
-    [Fact]
-    public async Task IdleProvesEveryConnectionAliveAndChargesTheServerMemory()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task IdleProvesEveryConnectionAliveAndChargesTheServerMemory(IoEngine engine)
     {
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(EchoHandler.Instance);
 
         // The server runs in this process, so its pid is ours: the figure is real, if not meaningful.
-        var result = await RunAsync(Settings(server, BenchMode.Idle, 50) with { ServerPid = Environment.ProcessId });
+        var result = await RunAsync(Settings(server, BenchMode.Idle, 50) with { ServerPid = Environment.ProcessId, IoEngine = engine });
 
         Assert.Equal(50, result.ConnectionsHeld);
         Assert.Equal(50, result.Operations);
@@ -154,8 +158,10 @@ public class LoadGeneratorTests
         Assert.NotNull(result.ServerBytesPerConnection);
     }
 
-    [Fact]
-    public async Task IdleReportsConnectionsTheServerDroppedDuringTheHold()
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task IdleReportsConnectionsTheServerDroppedDuringTheHold(IoEngine engine)
     {
         await using var server = new TcpServer(new TcpServerOptions());
         var dropped = 0;
@@ -173,7 +179,7 @@ public class LoadGeneratorTests
             await EchoHandler.Instance.HandleAsync(connection);
         });
 
-        var outcome = await RunAsync(Settings(server, BenchMode.Idle, 10));
+        var outcome = await RunAsync(Settings(server, BenchMode.Idle, 10) with { IoEngine = engine });
 
         Assert.Equal(10, outcome.ConnectionsHeld);
         Assert.Equal(5, outcome.Operations);
