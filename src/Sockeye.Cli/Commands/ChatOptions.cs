@@ -66,9 +66,11 @@ internal sealed class ChatOptions
         command.Validators.Add(r =>
         {
             // Only a soft limit given on the command line can be wrong: the default follows a lower hard limit.
-            if (r.GetResult(_soft) is { Implicit: false } && r.GetValue(_soft) is var soft && soft > r.GetValue(_hard))
+            // (An option not given has no result yet when this runs: GetValue would answer 0, not the default.)
+            var hard = r.GetResult(_hard) is null ? SendQueueOptions.Default.HardLimit : r.GetValue(_hard);
+            if (r.GetResult(_soft) is { Implicit: false } && r.GetValue(_soft) is var soft && soft > hard)
             {
-                r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({r.GetValue(_hard)} bytes)");
+                r.AddError($"--send-queue-soft-limit ({soft} bytes) must not be above --send-queue-limit ({hard} bytes)");
             }
         });
         command.Validators.Add(r =>

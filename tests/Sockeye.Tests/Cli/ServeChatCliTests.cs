@@ -59,6 +59,23 @@ public sealed class ServeChatCliTests
     }
 
     [Theory]
+    [InlineData("serve chat --send-queue-soft-limit 1MiB", null)] // Below the default 32 MiB hard limit.
+    [InlineData("serve chat --send-queue-soft-limit 40MiB", "--send-queue-soft-limit (41943040 bytes) must not be above --send-queue-limit (33554432 bytes)")]
+    [InlineData("serve chat --send-queue-limit 64MiB --send-queue-soft-limit 40MiB", null)]
+    public void ASoftLimitAloneIsComparedWithTheDefaultHardLimit(string commandLine, string? expected)
+    {
+        var errors = new System.CommandLine.RootCommand { Sockeye.Cli.Commands.ServeCommand.Create() }.Parse(commandLine).Errors.Select(e => e.Message).ToList();
+        if (expected is null)
+        {
+            Assert.Empty(errors);
+        }
+        else
+        {
+            Assert.Contains(expected, Assert.Single(errors), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
     [InlineData("--send-queue-overflow later", "--send-queue-overflow must be disconnect, drop-newest or drop-oldest, got 'later'")]
     [InlineData("--send-queue-limit 1MiB --send-queue-soft-limit 2MiB", "--send-queue-soft-limit (2097152 bytes) must not be above --send-queue-limit (1048576 bytes)")]
     [InlineData("--max-frame-size 8", "--max-frame-size must be between 16 B and 1 MiB, got 8")]
