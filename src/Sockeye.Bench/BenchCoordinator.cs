@@ -18,7 +18,7 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
 {
     private static readonly TimeSpan Tick = TimeSpan.FromSeconds(1);
 
-    public async Task<BenchResult> RunAsync(CancellationToken cancellationToken)
+    public async Task<BenchResult> RunAsync(CancellationToken cancellationToken, Func<BenchResult, Task>? onResult = null)
     {
         var participants = new List<IParticipant>();
         try
@@ -68,13 +68,24 @@ internal sealed class BenchCoordinator(BenchSettings settings, TextWriter progre
             var results = await Task.WhenAll(participants.Select(p => p.FinishAsync(cancellationToken))).ConfigureAwait(false);
             display.Done();
             var merged = BenchResult.Merge(results);
-            return merged with
+            var final = merged with
             {
                 Seconds = settings.Mode == BenchMode.Idle ? measured.TotalSeconds : merged.Seconds,
                 ServerCpuSeconds = cpuEnd - cpuStart is { } cpu ? cpu.TotalSeconds : null,
                 ServerRssBefore = rssBefore,
                 ServerRssHolding = rssSamples.Count > 0 ? Median(rssSamples) : null,
             };
+            if (onResult is not null)
+            {
+                await onResult(final).ConfigureAwait(false);
+            }
+
+            if (settings.Mode == BenchMode.Idle && settings.Linger > TimeSpan.Zero)
+            {
+                await Task.WhenAll(participants.Select(p => p.LingerAsync())).ConfigureAwait(false);
+            }
+
+            return final;
         }
         finally
         {

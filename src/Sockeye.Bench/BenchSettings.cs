@@ -100,6 +100,11 @@ public sealed record BenchSettings
     /// it runs and the run is plain TCP, sockets otherwise (TLS, Unix sockets, not Linux).</summary>
     public IoEngine IoEngine { get; init; }
 
+    /// <summary><c>bench idle</c>: after the final proof and the result, how long to keep the connections open
+    /// waiting for the server to close them (zero: close them at once). What a drain of held connections
+    /// is timed with (bench/c1m sends the server SIGTERM once the result is out).</summary>
+    public TimeSpan Linger { get; init; }
+
     /// <summary>Whether <c>bench idle</c> runs on the epoll loop (see <see cref="IoEngine"/>).</summary>
     public bool IdleOnEpoll => IoEngine switch
     {

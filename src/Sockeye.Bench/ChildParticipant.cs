@@ -20,6 +20,7 @@ internal sealed class ChildParticipant : IParticipant
     private static readonly TimeSpan StallLimit = TimeSpan.FromSeconds(20);
 
     private readonly Process _process;
+    private readonly BenchSettings _settings;
     private readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<BenchResult> _result = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Lock _progressLock = new();
@@ -29,6 +30,7 @@ internal sealed class ChildParticipant : IParticipant
 
     public ChildParticipant(BenchSettings settings, int index, int count)
     {
+        _settings = settings;
         var start = new ProcessStartInfo
         {
             FileName = Environment.ProcessPath!,
@@ -99,6 +101,12 @@ internal sealed class ChildParticipant : IParticipant
         {
             yield return "--source-ips";
             yield return sources.SliceFor(index, count);
+        }
+
+        if (settings.Mode == BenchMode.Idle && settings.Linger > TimeSpan.Zero)
+        {
+            yield return "--linger";
+            yield return $"{(long)Math.Ceiling(settings.Linger.TotalMilliseconds)}ms";
         }
 
         if (settings.Mode == BenchMode.Idle && settings.IoEngine != IoEngine.Default)
@@ -215,6 +223,20 @@ internal sealed class ChildParticipant : IParticipant
         var failure = new IOException($"child bench process {_process.Id} ended without a result");
         _ready.TrySetException(failure);
         _result.TrySetException(failure);
+    }
+
+    /// <summary>The child lingers by itself once it has sent its result (see <see cref="ChildRunner"/>):
+    /// wait for it to exit, a little longer than its linger.</summary>
+    public async Task LingerAsync()
+    {
+        using var limit = new CancellationTokenSource(_settings.Linger + TimeSpan.FromSeconds(10));
+        try
+        {
+            await _process.WaitForExitAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     public async ValueTask DisposeAsync()

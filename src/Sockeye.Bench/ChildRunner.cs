@@ -50,6 +50,12 @@ internal static class ChildRunner
                     await stopProgress.CancelAsync().ConfigureAwait(false);
                     await progress.ConfigureAwait(false);
                     await WriteAsync(ChildProtocol.Result + JsonSerializer.Serialize(result, BenchJson.Default.BenchResult)).ConfigureAwait(false);
+                    if (settings.Linger > TimeSpan.Zero)
+                    {
+                        var outcome = await workload.LingerAsync(settings.Linger).ConfigureAwait(false);
+                        await Console.Error.WriteLineAsync($"sockeye bench (child {Environment.ProcessId}): {outcome.Describe(settings.Linger)}").ConfigureAwait(false);
+                    }
+
                     return 0;
             }
         }

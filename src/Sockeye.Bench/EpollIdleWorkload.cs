@@ -132,6 +132,34 @@ internal sealed class EpollIdleWorkload : Workload
         await done.Task.ConfigureAwait(false);
     }
 
+    /// <summary>Registers every held connection for its end and waits, on the loop's thread, until the
+    /// server has closed them all or <paramref name="limit"/> passes; closes each as its end arrives.</summary>
+    public override Task<LingerOutcome> LingerAsync(TimeSpan limit)
+    {
+        var done = new TaskCompletionSource<LingerOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lifetime)
+        {
+            if (_disposed || _epfd < 0)
+            {
+                return Task.FromResult(new LingerOutcome(0, 0, 0));
+            }
+
+            Start("linger", () =>
+            {
+                try
+                {
+                    done.TrySetResult(Linger(limit));
+                }
+                catch (Exception ex)
+                {
+                    done.TrySetException(ex);
+                }
+            });
+        }
+
+        return done.Task;
+    }
+
     /// <summary>Ends the hold; the final round trips run in <see cref="RunAsync"/>.</summary>
     public override void EndMeasurement() => _holdEnded.TrySetResult();
 
@@ -172,6 +200,85 @@ internal sealed class EpollIdleWorkload : Workload
         }
 
         await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private unsafe LingerOutcome Linger(TimeSpan limit)
+    {
+        long open = 0, closed = 0, reset = 0, refused = 0;
+        for (var i = 0; i < _fds.Length; i++)
+        {
+            if (_states[i] != Held)
+            {
+                continue;
+            }
+
+            if (RawSockets.Control(_epfd, RawSockets.EPOLL_CTL_ADD, _fds[i], RawSockets.EPOLLIN | RawSockets.EPOLLRDHUP, Token(0, i)) == 0)
+            {
+                open++;
+            }
+            else
+            {
+                RawSockets.Close(_fds[i]); // Cannot be watched: closed by us, counted as still open.
+                _states[i] = Gone;
+                refused++;
+            }
+        }
+
+        var events = stackalloc byte[MaxEvents * RawSockets.EventSize];
+        var deadline = Stopwatch.GetTimestamp() + (long)(limit.TotalSeconds * Stopwatch.Frequency);
+        while (open > 0 && !_stopping)
+        {
+            var left = deadline - Stopwatch.GetTimestamp();
+            if (left <= 0)
+            {
+                break;
+            }
+
+            var count = RawSockets.Wait(_epfd, events, MaxEvents, (int)Math.Min(100, (left * 1000 / Stopwatch.Frequency) + 1));
+            for (var e = 0; e < count; e++)
+            {
+                var index = (int)(*(ulong*)(events + (e * RawSockets.EventSize) + RawSockets.EventDataOffset) >> 32);
+                if (_states[index] != Held)
+                {
+                    continue;
+                }
+
+                int received, errno;
+                while ((received = RawSockets.Receive(_fds[index], _scratch, out errno)) > 0)
+                {
+                    // An echo server has nothing to send here; whatever comes is read and dropped.
+                }
+
+                if (received < 0 && errno == RawSockets.EAGAIN)
+                {
+                    continue;
+                }
+
+                if (received == 0)
+                {
+                    closed++;
+                }
+                else
+                {
+                    reset++;
+                }
+
+                RawSockets.Close(_fds[index]);
+                _states[index] = Gone;
+                open--;
+            }
+        }
+
+        for (var i = 0; i < _fds.Length; i++)
+        {
+            if (_states[i] == Held)
+            {
+                RawSockets.Close(_fds[i]);
+                _states[i] = Gone;
+            }
+        }
+
+        return new LingerOutcome(closed, reset, open + refused);
     }
 
     private void Start(string phase, ThreadStart body)

@@ -25,6 +25,10 @@ internal interface IParticipant : IAsyncDisposable
 
     /// <summary>Waits for the load to end and returns what was measured.</summary>
     Task<BenchResult> FinishAsync(CancellationToken cancellationToken);
+
+    /// <summary>After the result (idle with <see cref="BenchSettings.Linger"/>): keeps the held connections
+    /// open until the server closes them or the linger ends, so a server's drain of held connections can be timed.</summary>
+    Task LingerAsync();
 }
 
 /// <summary>A participant's counters at one moment, and the latencies of the last interval.</summary>

@@ -1,3 +1,5 @@
+using System.Net.Sockets;
+
 namespace Sockeye.Bench;
 
 /// <summary>
@@ -45,7 +47,39 @@ internal sealed class IdleWorkload(BenchSettings settings) : Workload(settings)
 
             CountError();
             CountClosed();
+            _connections[index] = null; // Not held any more: nothing to linger on.
+            connection.Dispose();
         }).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits for the server to end every connection still held, or for <paramref name="limit"/>.</summary>
+    public override async Task<LingerOutcome> LingerAsync(TimeSpan limit)
+    {
+        using var timeout = new CancellationTokenSource(limit);
+        long closed = 0, reset = 0, open = 0;
+        await Task.WhenAll(_connections.OfType<BenchConnection>().Select(async connection =>
+        {
+            var buffer = new byte[64];
+            try
+            {
+                while ((connection.Tls is null
+                    ? await connection.Socket.ReceiveAsync(buffer, SocketFlags.None, timeout.Token).ConfigureAwait(false)
+                    : await connection.Tls.ReadAsync(buffer, timeout.Token).ConfigureAwait(false)) > 0)
+                {
+                }
+
+                Interlocked.Increment(ref closed);
+            }
+            catch (OperationCanceledException)
+            {
+                Interlocked.Increment(ref open);
+            }
+            catch (Exception ex) when (IsConnectionFailure(ex))
+            {
+                Interlocked.Increment(ref reset);
+            }
+        })).ConfigureAwait(false);
+        return new LingerOutcome(closed, reset, open);
     }
 
     /// <summary>Ends the hold; the final round trips run in <see cref="RunAsync"/>.</summary>

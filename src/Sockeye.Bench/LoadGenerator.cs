@@ -36,20 +36,24 @@ public static class LoadGenerator
         BenchResult result;
         try
         {
-            result = await new BenchCoordinator(settings, Console.Error).RunAsync(cancellationToken).ConfigureAwait(false);
+            // The result is printed as soon as it is known: with --linger the connections are then held
+            // until the server closes them, and whoever times that drain reads the result first.
+            result = await new BenchCoordinator(settings, Console.Error).RunAsync(cancellationToken, async r =>
+            {
+                await Console.Out.WriteLineAsync(settings.Json
+                    ? JsonSerializer.Serialize(r, BenchJson.Default.BenchResult)
+                    : BenchReport.Format(r, settings)).ConfigureAwait(false);
+                await Console.Out.FlushAsync().ConfigureAwait(false);
+                if (r.Failure is { } failure)
+                {
+                    await Console.Error.WriteLineAsync($"sockeye: error: {failure}").ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             await Console.Error.WriteLineAsync("sockeye bench: cancelled").ConfigureAwait(false);
             return Failed;
-        }
-
-        await Console.Out.WriteLineAsync(settings.Json
-            ? JsonSerializer.Serialize(result, BenchJson.Default.BenchResult)
-            : BenchReport.Format(result, settings)).ConfigureAwait(false);
-        if (result.Failure is { } failure)
-        {
-            await Console.Error.WriteLineAsync($"sockeye: error: {failure}").ConfigureAwait(false);
         }
 
         return result.Passed ? 0 : Failed;

@@ -35,6 +35,13 @@ internal sealed class LocalParticipant(Workload workload) : IParticipant
         return workload.Result();
     }
 
+    public async Task LingerAsync()
+    {
+        var limit = workload.Settings.Linger;
+        var outcome = await workload.LingerAsync(limit).ConfigureAwait(false);
+        await Console.Error.WriteLineAsync($"sockeye bench: {outcome.Describe(limit)}").ConfigureAwait(false);
+    }
+
     public ValueTask DisposeAsync() => workload.DisposeAsync();
 
     private long Counted() => workload.Operations + workload.Errors + workload.Mismatches;

@@ -17,6 +17,7 @@ internal static unsafe partial class RawSockets
 
     public const uint EPOLLIN = 0x001;
     public const uint EPOLLOUT = 0x004;
+    public const uint EPOLLRDHUP = 0x2000;
     public const int EPOLL_CTL_ADD = 1;
     public const int EPOLL_CTL_DEL = 2;
     public const int EPOLL_CTL_MOD = 3;

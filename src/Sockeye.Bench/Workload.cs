@@ -130,6 +130,10 @@ internal abstract class Workload : IAsyncDisposable
     {
     }
 
+    /// <summary>Keeps the connections still held open until the server closes them or
+    /// <paramref name="limit"/> passes, closing each as its end arrives (idle only; others hold nothing).</summary>
+    public virtual Task<LingerOutcome> LingerAsync(TimeSpan limit) => Task.FromResult(new LingerOutcome(0, 0, 0));
+
     /// <summary>What this process measured.</summary>
     public virtual BenchResult Result()
     {
@@ -264,4 +268,13 @@ internal abstract class Workload : IAsyncDisposable
         }
         return ValueTask.CompletedTask;
     }
+}
+
+/// <summary>How the held connections ended while lingering: closed by the server (FIN), reset (RST), or
+/// still open when the linger ran out (then closed by the bench).</summary>
+internal readonly record struct LingerOutcome(long Closed, long Reset, long StillOpen)
+{
+    /// <summary>One line for stderr.</summary>
+    public string Describe(TimeSpan limit) =>
+        $"after the result: {Closed:N0} connections closed by the server (FIN), {Reset:N0} reset, {StillOpen:N0} still open after {limit.TotalSeconds:0.#} s";
 }

@@ -77,9 +77,10 @@ internal static class BenchCommand
         ValidateSources(sources);
         command.Validators.Add(r =>
         {
-            var s = r.GetValue(subscribers);
-            var n = r.GetValue(rooms);
-            if (n > s)
+            // An option not given has no result yet here, and GetValue would answer 0, not its default.
+            var s = r.GetResult(subscribers) is null ? 1000 : r.GetValue(subscribers);
+            var n = r.GetResult(rooms) is null ? 1 : r.GetValue(rooms);
+            if (s >= 1 && n > s) // Below 1, the option's own error says so.
             {
                 r.AddError($"--rooms {n} is more than --subscribers {s}: every room needs at least one subscriber");
             }
@@ -136,6 +137,8 @@ internal static class BenchCommand
         var tls = new Option<bool>("--tls") { Description = "Connect over TLS (SslStream). Any server certificate is accepted: a load tool measures, it does not authenticate" };
         var tlsSni = new Option<string?>("--tls-sni") { Description = "Server name to send in the TLS handshake (SNI); default: none. Implies --tls" };
         var child = new Option<bool>(LoadGenerator.ChildOption) { Hidden = true };
+        var linger = CliOptions.Duration("--linger", TimeSpan.Zero,
+            "After the final proof and the result, keep the connections open until the server closes them or this long passes (to time a server's drain of held connections; default 0: close at once)");
         var ioEngine = new Option<IoEngine>("--io-engine")
         {
             Description = "What holds the connections: epoll (bare descriptors on the bench's own epoll loop, a few bytes each; Linux, plain TCP), sockets (a .NET Socket each, ~3 KB) or default (epoll where it can)",
@@ -166,6 +169,7 @@ internal static class BenchCommand
         if (mode == BenchMode.Idle)
         {
             command.Options.Add(ioEngine);
+            command.Options.Add(linger);
             command.Validators.Add(r =>
             {
                 // Read from the token: for a value that is not an engine's name, GetValue would throw
@@ -224,9 +228,11 @@ internal static class BenchCommand
         });
         command.Validators.Add(r =>
         {
-            var n = r.GetValue(count);
+            // An option not on the command line has no result yet when a command's validator runs, and
+            // GetValue would answer 0 instead of its default.
+            var n = r.GetResult(count) is null ? connections : r.GetValue(count);
             var p = r.GetValue(processes);
-            if (p > n)
+            if (n >= 1 && p > n)
             {
                 r.AddError($"--processes {p} is more than --connections {n}: every process needs at least one connection");
             }
@@ -260,6 +266,7 @@ internal static class BenchCommand
                 Tls = parse.GetValue(tls) || parse.GetValue(tlsSni) is not null,
                 TlsServerName = parse.GetValue(tlsSni),
                 IoEngine = mode == BenchMode.Idle ? parse.GetValue(ioEngine) : IoEngine.Default,
+                Linger = mode == BenchMode.Idle ? parse.GetValue(linger) : TimeSpan.Zero,
             };
             return await RunAsync(settings, cancellationToken);
         });

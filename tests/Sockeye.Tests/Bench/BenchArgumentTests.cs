@@ -17,6 +17,8 @@ public class BenchArgumentTests
     [InlineData("bench echo --connections 1000 --size 4KiB --duration 30s --warmup 0 --depth 4 --rate 5000 --source-ips 127.0.0.1-127.0.0.40 --processes 2 --json")]
     [InlineData("bench idle --connections 19000 --duration 1m --processes 2")]
     [InlineData("bench idle --io-engine sockets --tls")]
+    [InlineData("bench idle --linger 3m --processes 2")]
+    [InlineData("bench echo --processes 4")]
     [InlineData("bench idle --io-engine epoll --source-ips 127.0.0.1-127.0.0.4")]
     [InlineData("bench churn --connections 20 --reset --unix /tmp/echo.sock")]
     public void AcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
@@ -39,6 +41,8 @@ public class BenchArgumentTests
     [InlineData("bench idle --io-engine epoll --unix /tmp/echo.sock", "--unix needs --io-engine sockets")]
     [InlineData("bench idle --io-engine poll", "poll")]
     [InlineData("bench echo --io-engine epoll", "Unrecognized command or argument '--io-engine'")]
+    [InlineData("bench echo --linger 10s", "Unrecognized command or argument '--linger'")]
+    [InlineData("bench idle --linger forever", "--linger")]
     public void RefusesBadArgumentsNamingTheOptionAndTheValue(string commandLine, string expected)
     {
         var errors = Errors(commandLine);
@@ -68,6 +72,7 @@ public class BenchArgumentTests
 
     [Theory]
     [InlineData("bench fanout")]
+    [InlineData("bench fanout --rooms 5")] // Against the default 1,000 subscribers.
     [InlineData("bench fanout --subscribers 5000 --rooms 50 --publishers 10 --rate 20.5 --size 1KiB --duration 30s --warmup 0 --source-ips 127.0.0.1-127.0.0.4 --json --quiet")]
     public void FanoutAcceptsWellFormedCommandLines(string commandLine) => Assert.Empty(Errors(commandLine));
 
@@ -80,6 +85,7 @@ public class BenchArgumentTests
     [InlineData("bench fanout --size 0", "--size must be between 1 and 4000 bytes (the protocol's line limit is 4096), got 0")]
     [InlineData("bench fanout --size 4001", "--size must be between 1 and 4000 bytes")]
     [InlineData("bench fanout --subscribers 3 --rooms 4", "--rooms 4 is more than --subscribers 3")]
+    [InlineData("bench fanout --rooms 1001", "--rooms 1001 is more than --subscribers 1000")]
     [InlineData("bench fanout --duration 0", "--duration must be longer than zero")]
     [InlineData("bench fanout --host chat.example", "--host must be an IP address, got 'chat.example'")]
     [InlineData("bench fanout --connections 10", "Unrecognized command or argument '--connections'")]

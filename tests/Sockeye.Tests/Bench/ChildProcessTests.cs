@@ -41,6 +41,17 @@ public class ChildProcessTests
         Assert.DoesNotContain("--io-engine", ChildParticipant.Arguments(settings with { IoEngine = IoEngine.Default }, 0, 2));
     }
 
+    [Fact]
+    public void IdleChildrenLingerAsLongAsTheParent()
+    {
+        var settings = new BenchSettings { Mode = BenchMode.Idle, Port = 9000, Connections = 1000, Processes = 2, Linger = TimeSpan.FromSeconds(90) };
+        var arguments = ChildParticipant.Arguments(settings, 1, 2).ToList();
+        Assert.Equal("90000ms", arguments[arguments.IndexOf("--linger") + 1]);
+        var parse = new RootCommand { BenchCommand.Create() }.Parse(arguments.ToArray());
+        Assert.Empty(parse.Errors);
+        Assert.DoesNotContain("--linger", ChildParticipant.Arguments(settings with { Linger = TimeSpan.Zero }, 1, 2));
+    }
+
     [Theory]
     [InlineData("Echo")]
     [InlineData("Idle")]

@@ -186,6 +186,55 @@ public class LoadGeneratorTests
         Assert.Equal(5, outcome.Errors);
     }
 
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task LingerHoldsTheConnectionsAfterTheResultUntilTheServerDrainsThem(IoEngine engine)
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+        var settings = Settings(server, BenchMode.Idle, 40) with { IoEngine = engine, Linger = TimeSpan.FromSeconds(20) };
+        await using var workload = LocalParticipant.CreateWorkload(settings);
+        await workload.PrepareAsync(CancellationToken.None).WaitAsync(Limit);
+        var run = workload.RunAsync();
+        workload.BeginMeasurement();
+        workload.EndMeasurement();
+        await run.WaitAsync(Limit);
+        workload.Complete();
+        Assert.Equal(40, workload.Result().Operations);
+
+        // The result is out, the connections are still held: the server's drain is what ends them.
+        var linger = workload.LingerAsync(settings.Linger);
+        await Task.Delay(200);
+        Assert.False(linger.IsCompleted, "the linger ended before the server closed anything");
+        Assert.Equal(40, server.ActiveConnections);
+        var summary = await server.StopAsync(TimeSpan.FromSeconds(10)).WaitAsync(Limit);
+        var outcome = await linger.WaitAsync(Limit);
+
+        Assert.Equal(new LingerOutcome(Closed: 40, Reset: 0, StillOpen: 0), outcome);
+        Assert.Equal(0, summary.Aborted);
+    }
+
+    [Theory]
+    [InlineData(IoEngine.Epoll)]
+    [InlineData(IoEngine.Sockets)]
+    public async Task LingerEndsAtItsLimitWhenTheServerKeepsTheConnections(IoEngine engine)
+    {
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(EchoHandler.Instance);
+        var settings = Settings(server, BenchMode.Idle, 10) with { IoEngine = engine };
+        await using var workload = LocalParticipant.CreateWorkload(settings);
+        await workload.PrepareAsync(CancellationToken.None).WaitAsync(Limit);
+        var run = workload.RunAsync();
+        workload.BeginMeasurement();
+        workload.EndMeasurement();
+        await run.WaitAsync(Limit);
+
+        var outcome = await workload.LingerAsync(TimeSpan.FromMilliseconds(300)).WaitAsync(Limit);
+
+        Assert.Equal(new LingerOutcome(Closed: 0, Reset: 0, StillOpen: 10), outcome);
+    }
+
     [Fact]
     public async Task ChurnCountsShortConnectionsAndTheServerSeesEachOne()
     {
