@@ -22,9 +22,15 @@ internal sealed class Keyspace
     private readonly Dictionary<byte[], Entry> _entries = new(ByteKeyComparer.Instance);
     private readonly Dictionary<byte[], Entry>.AlternateLookup<ReadOnlySpan<byte>> _lookup;
 
-    // Keys by expiry time. An entry whose key was deleted, persisted or given another time stays until
-    // its time comes and is then skipped: each EXPIRE adds one, each sweep step removes one.
+    // Keys by expiry time. Every key with an expiry has exactly one element here whose time is its
+    // ExpiresAt (the live one); an element whose key was deleted, persisted or given another time is
+    // stale. Stale elements are skipped when their time comes, and the heap is rebuilt without them once
+    // they outnumber the live ones (see TrimStaleExpiries), so it holds at most 2 × ExpiresCount + 64.
     private readonly PriorityQueue<(byte[] Key, Entry Entry), long> _expiries = new();
+
+    // Stale elements allowed on top of the live ones before a rebuild: keeps a small keyspace from
+    // rebuilding at every second PERSIST.
+    private const int StaleSlack = 64;
 
     public Keyspace() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
 
@@ -39,6 +45,9 @@ internal sealed class Keyspace
 
     /// <summary>Keys with an expiry time.</summary>
     public int ExpiresCount { get; private set; }
+
+    /// <summary>Elements in the expiry heap, live and stale (for tests: it stays within 2 × <see cref="ExpiresCount"/> + 64).</summary>
+    internal int ExpiryHeapCount => _expiries.Count;
 
     /// <summary>Every key (for KEYS and SCAN), expired ones included; the caller checks <see cref="IsLive"/>.</summary>
     public Dictionary<byte[], Entry> Entries => _entries;
@@ -93,6 +102,12 @@ internal sealed class Keyspace
     /// <summary>Makes <paramref name="key"/>'s entry expire at <paramref name="at"/> (<see cref="Now"/> milliseconds).</summary>
     public void SetExpiry(ReadOnlySpan<byte> key, Entry entry, long at)
     {
+        if (entry.ExpiresAt == at)
+        {
+            // Its live heap element already has this time: another would only be a duplicate.
+            return;
+        }
+
         if (entry.ExpiresAt == 0)
         {
             ExpiresCount++;
@@ -101,6 +116,7 @@ internal sealed class Keyspace
         entry.ExpiresAt = at;
         _lookup.TryGetValue(key, out var actualKey, out _);
         _expiries.Enqueue((actualKey!, entry), at);
+        TrimStaleExpiries();
     }
 
     /// <summary>Removes the expiry of <paramref name="entry"/>; true when it had one.</summary>
@@ -113,6 +129,7 @@ internal sealed class Keyspace
 
         entry.ExpiresAt = 0;
         ExpiresCount--;
+        TrimStaleExpiries();
         return true;
     }
 
@@ -134,8 +151,7 @@ internal sealed class Keyspace
         {
             _expiries.Dequeue();
 
-            // Still this key's entry, still with this time: it really expired.
-            if (due.Entry.ExpiresAt == at && _lookup.TryGetValue(due.Key, out var current) && ReferenceEquals(current, due.Entry))
+            if (IsLiveExpiry(due, at))
             {
                 Remove(due.Key);
                 deleted++;
@@ -143,5 +159,37 @@ internal sealed class Keyspace
         }
 
         return deleted;
+    }
+
+    /// <summary>Whether a heap element is its key's live one: still this key's entry, still with this time.</summary>
+    private bool IsLiveExpiry((byte[] Key, Entry Entry) element, long at) =>
+        element.Entry.ExpiresAt == at && _lookup.TryGetValue(element.Key, out var current) && ReferenceEquals(current, element.Entry);
+
+    /// <summary>Rebuilds the expiry heap from its live elements once the stale ones outnumber them.</summary>
+    /// <remarks>Heap elements minus <see cref="ExpiresCount"/> is the number of stale ones (each key with an
+    /// expiry has one live element). A rebuild is O(heap) and leaves no stale element; the next one comes
+    /// only after more than ExpiresCount + 64 elements went stale, each by an O(1) EXPIRE, PERSIST, SET or
+    /// DEL, so the cost is amortised O(1) per operation, and a key re-expired a million times holds one
+    /// live element and at most 64 + 1 stale ones instead of a million.</remarks>
+    private void TrimStaleExpiries()
+    {
+        if (_expiries.Count <= (2 * ExpiresCount) + StaleSlack)
+        {
+            return;
+        }
+
+        // An entry can have two elements with its time (EXPIRE to T1, to T2, back to T1): keep one.
+        var live = new List<((byte[] Key, Entry Entry) Element, long At)>(ExpiresCount);
+        var kept = new HashSet<Entry>(ExpiresCount, ReferenceEqualityComparer.Instance);
+        foreach (var (element, at) in _expiries.UnorderedItems)
+        {
+            if (IsLiveExpiry(element, at) && kept.Add(element.Entry))
+            {
+                live.Add((element, at));
+            }
+        }
+
+        _expiries.Clear();
+        _expiries.EnqueueRange(live);
     }
 }

@@ -210,4 +210,60 @@ public class KvProtocolTests
         Assert.Equal(10, keys.SweepExpired(now + 2, 100_000));
         Assert.Equal(9_990, keys.Count);
     }
+
+    [Fact]
+    public void ReExpiringOneKeyManyTimesKeepsTheExpiryHeapBounded()
+    {
+        var keys = new Keyspace();
+        var key = "k"u8.ToArray();
+        var entry = keys.Set(key, "v"u8.ToArray());
+        var now = Keyspace.Now;
+        for (var i = 0; i < 100_000; i++)
+        {
+            // Far in the future, so no sweep would ever reach the old elements.
+            keys.SetExpiry(key, entry, now + 3_600_000 + i);
+            Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key after {i + 1} EXPIREs");
+        }
+
+        // Flipping between two times (two elements can then carry the current time) and PERSIST stay bounded too.
+        for (var i = 0; i < 100_000; i++)
+        {
+            keys.SetExpiry(key, entry, now + 3_600_000 + (i % 2));
+            if (i % 3 == 0)
+            {
+                keys.ClearExpiry(entry);
+            }
+        }
+
+        keys.SetExpiry(key, entry, now + 3_600_001);
+        Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key");
+        Assert.Equal(1, keys.ExpiresCount);
+
+        // The key still expires when its time comes, once.
+        Assert.Equal(0, keys.SweepExpired(now + 3_599_999, 100));
+        Assert.Equal(1, keys.SweepExpired(now + 3_600_002, 100));
+        Assert.Equal(0, keys.Count);
+        Assert.Equal(0, keys.ExpiresCount);
+    }
+
+    [Fact]
+    public async Task ReExpiringAKeyOverTheProtocolKeepsTheExpiryHeapBounded()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET k v\r\n");
+        await client.ReadRepliesAsync();
+
+        for (var batch = 0; batch < 20; batch++)
+        {
+            await client.SendAsync(string.Concat(Enumerable.Range(0, 1000).Select(i => $"EXPIRE k {100_000 + (batch * 1000) + i}\r\n")) + "PERSIST k\r\nDEL k\r\nSET k v\r\n");
+            await client.ReadRepliesAsync(1003);
+        }
+
+        lock (server.Kv.Keyspace.Lock)
+        {
+            var keys = server.Kv.Keyspace;
+            Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring keys");
+        }
+    }
 }
