@@ -35,6 +35,9 @@ internal sealed class KvServer : IDisposable
         _sweep = new Timer(_ => Sweep(), null, SweepInterval, SweepInterval);
     }
 
+    /// <summary>Held by whoever reads or changes the keyspace or the pub/sub hub.</summary>
+    public Lock Lock { get; } = new();
+
     /// <summary>The one database.</summary>
     public Keyspace Keyspace { get; } = new();
 
@@ -66,7 +69,7 @@ internal sealed class KvServer : IDisposable
     public int Sweep()
     {
         int deleted;
-        lock (Keyspace.Lock)
+        lock (Lock)
         {
             deleted = Keyspace.SweepExpired(Keyspace.Now, SweepLimit);
         }

@@ -3,18 +3,27 @@ using System.Diagnostics;
 namespace Sockeye.Samples.Kv.Store;
 
 /// <summary>
-/// The one database (db 0): a dictionary of keys behind one lock, with expiry that is lazy (a key read
-/// after its time is deleted then) and active (<see cref="SweepExpired"/> deletes keys whose time has
-/// come, in time order, at a cost of O(expired)).
+/// One database: a dictionary of keys, with expiry that is lazy (a key read after its time is deleted
+/// then) and active (<see cref="SweepExpired"/> deletes keys whose time has come, in time order, at a cost
+/// of O(expired)), and a slot array that gives SCAN a cursor.
 /// </summary>
 /// <remarks>
-/// <para>Why one lock and not a lock-free map or a shard per core: Redis's commands are atomic
-/// (INCR, MSET, SPOP, LPUSH of many values, SET ... GET), and one lock gives exactly that with plain
-/// collections. The handler takes it once per read, for every command that read holds, so a pipelined
-/// batch pays one acquisition; on this 2-core machine the lock is rarely contended (see
-/// samples/Kv/README.md). A lock-free dictionary would still need a lock per list, hash or set
-/// value for the compound commands.</para>
-/// <para>Every member is to be used with <see cref="Lock"/> held.</para>
+/// <para>Why one lock (<see cref="KvServer.Lock"/>, shared by the 16 databases) and not a lock-free map
+/// or a shard per core: Redis's commands are atomic (INCR, MSET, SPOP, LPUSH of many values, SET ... GET),
+/// and one lock gives exactly that with plain collections. The handler takes it once per read, for every
+/// command that read holds, so a pipelined batch pays one acquisition; on this 2-core machine the lock is
+/// rarely contended (see samples/Kv/README.md). A lock-free dictionary would still need a lock per list,
+/// hash or set value for the compound commands.</para>
+/// <para><b>SCAN's cursor.</b> Besides the dictionary, every entry sits at a fixed index of a slot array
+/// (<see cref="Entry.Slot"/>) from its creation to its deletion; a deleted key leaves a hole that a later
+/// key may fill (a free list), and the array is emptied when the database is. A cursor is the next index
+/// to look at, so one SCAN call looks at O(COUNT) slots and a key present for the whole iteration, never
+/// moving, is returned exactly once. A key added during it may or may not be returned (it may fill a hole
+/// behind the cursor), as Redis allows. Holes are never compacted (moving a key could jump it over a
+/// cursor), so a full iteration costs the most keys the database held since it was last empty, as a .NET
+/// Dictionary keeps its size; a Redis-style reverse-binary cursor over buckets would need a hand-written
+/// hash table, since Dictionary does not expose its buckets.</para>
+/// <para>Every member is to be used with <see cref="KvServer.Lock"/> held.</para>
 /// </remarks>
 internal sealed class Keyspace
 {
@@ -32,10 +41,11 @@ internal sealed class Keyspace
     // rebuilding at every second PERSIST.
     private const int StaleSlack = 64;
 
-    public Keyspace() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
+    // Entries by slot (null: a hole), and the holes to fill first.
+    private readonly List<Entry?> _slots = [];
+    private readonly Stack<int> _freeSlots = new();
 
-    /// <summary>Held by whoever reads or changes the keyspace.</summary>
-    public Lock Lock { get; } = new();
+    public Keyspace() => _lookup = _entries.GetAlternateLookup<ReadOnlySpan<byte>>();
 
     /// <summary>Milliseconds on a monotonic clock (TTLs are relative, so wall-clock jumps do not matter).</summary>
     public static long Now => (long)Stopwatch.GetElapsedTime(StartTimestamp).TotalMilliseconds;
@@ -82,8 +92,19 @@ internal sealed class Keyspace
             return entry;
         }
 
-        entry = new Entry(value);
-        _lookup[key] = entry;
+        entry = new Entry(key.ToArray(), value);
+        _entries.Add(entry.Key, entry);
+        if (_freeSlots.TryPop(out var slot))
+        {
+            _slots[slot] = entry;
+        }
+        else
+        {
+            slot = _slots.Count;
+            _slots.Add(entry);
+        }
+
+        entry.Slot = slot;
         return entry;
     }
 
@@ -96,11 +117,62 @@ internal sealed class Keyspace
         }
 
         ClearExpiry(entry);
+        if (_entries.Count == 0)
+        {
+            // Empty: no key can be present throughout an iteration any more, so the slots start over.
+            _slots.Clear();
+            _freeSlots.Clear();
+        }
+        else
+        {
+            _slots[entry.Slot] = null;
+            _freeSlots.Push(entry.Slot);
+        }
+
+        entry.Slot = -1;
         return true;
     }
 
-    /// <summary>Makes <paramref name="key"/>'s entry expire at <paramref name="at"/> (<see cref="Now"/> milliseconds).</summary>
-    public void SetExpiry(ReadOnlySpan<byte> key, Entry entry, long at)
+    /// <summary>One SCAN step: looks at slots from <paramref name="cursor"/> on until it has found
+    /// <paramref name="count"/> keys or looked at 10 × <paramref name="count"/> slots (as Redis bounds its
+    /// empty buckets), adds the live entries to <paramref name="found"/> (deleting expired ones, as Redis's
+    /// SCAN does) and returns the next cursor, 0 when the iteration is over.</summary>
+    public ulong Scan(ulong cursor, long count, long now, List<Entry> found)
+    {
+        if (cursor >= (ulong)_slots.Count)
+        {
+            return 0;
+        }
+
+        var index = (int)cursor;
+        var budget = count > long.MaxValue / 10 ? long.MaxValue : count * 10;
+        long keys = 0;
+
+        // The count is re-read each time: deleting the last key empties the slot array.
+        while (index < _slots.Count && keys < count && budget-- > 0)
+        {
+            var entry = _slots[index++];
+            if (entry is null)
+            {
+                continue;
+            }
+
+            keys++;
+            if (IsLive(entry, now))
+            {
+                found.Add(entry);
+            }
+            else
+            {
+                Remove(entry.Key);
+            }
+        }
+
+        return index < _slots.Count ? (ulong)index : 0;
+    }
+
+    /// <summary>Makes <paramref name="entry"/> expire at <paramref name="at"/> (<see cref="Now"/> milliseconds).</summary>
+    public void SetExpiry(Entry entry, long at)
     {
         if (entry.ExpiresAt == at)
         {
@@ -114,8 +186,7 @@ internal sealed class Keyspace
         }
 
         entry.ExpiresAt = at;
-        _lookup.TryGetValue(key, out var actualKey, out _);
-        _expiries.Enqueue((actualKey!, entry), at);
+        _expiries.Enqueue((entry.Key, entry), at);
         TrimStaleExpiries();
     }
 
@@ -137,6 +208,8 @@ internal sealed class Keyspace
     public void Clear()
     {
         _entries.Clear();
+        _slots.Clear();
+        _freeSlots.Clear();
         _expiries.Clear();
         ExpiresCount = 0;
     }

@@ -148,7 +148,7 @@ public class KvProtocolTests
         Assert.Equal(":1\r\n", receivers[0]);
         await Loopback.EventuallyAsync(() =>
         {
-            lock (server.Kv.Keyspace.Lock)
+            lock (server.Kv.Lock)
             {
                 return server.Kv.Hub.ChannelCount == 0;
             }
@@ -166,7 +166,7 @@ public class KvProtocolTests
 
         await Loopback.EventuallyAsync(() =>
         {
-            lock (server.Kv.Keyspace.Lock)
+            lock (server.Kv.Lock)
             {
                 return server.Kv.Keyspace.Count == 1 && server.Kv.Keyspace.ExpiresCount == 1;
             }
@@ -203,7 +203,7 @@ public class KvProtocolTests
         for (var i = 0; i < 10_000; i++)
         {
             var key = Encoding.ASCII.GetBytes($"k{i}");
-            keys.SetExpiry(key, keys.Set(key, "v"u8.ToArray()), i < 10 ? now + 1 : now + 3_600_000);
+            keys.SetExpiry(keys.Set(key, "v"u8.ToArray()), i < 10 ? now + 1 : now + 3_600_000);
         }
 
         Assert.Equal(0, keys.SweepExpired(now, 100));
@@ -221,21 +221,21 @@ public class KvProtocolTests
         for (var i = 0; i < 100_000; i++)
         {
             // Far in the future, so no sweep would ever reach the old elements.
-            keys.SetExpiry(key, entry, now + 3_600_000 + i);
+            keys.SetExpiry(entry, now + 3_600_000 + i);
             Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key after {i + 1} EXPIREs");
         }
 
         // Flipping between two times (two elements can then carry the current time) and PERSIST stay bounded too.
         for (var i = 0; i < 100_000; i++)
         {
-            keys.SetExpiry(key, entry, now + 3_600_000 + (i % 2));
+            keys.SetExpiry(entry, now + 3_600_000 + (i % 2));
             if (i % 3 == 0)
             {
                 keys.ClearExpiry(entry);
             }
         }
 
-        keys.SetExpiry(key, entry, now + 3_600_001);
+        keys.SetExpiry(entry, now + 3_600_001);
         Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key");
         Assert.Equal(1, keys.ExpiresCount);
 
@@ -260,10 +260,130 @@ public class KvProtocolTests
             await client.ReadRepliesAsync(1003);
         }
 
-        lock (server.Kv.Keyspace.Lock)
+        lock (server.Kv.Lock)
         {
             var keys = server.Kv.Keyspace;
             Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring keys");
         }
+    }
+
+    [Fact]
+    public async Task AScanIterationWithCountReturnsEveryKeyPresentThroughoutInBoundedStepsWhileKeysComeAndGo()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        for (var batch = 0; batch < 10; batch++)
+        {
+            // 10,000 keys that stay, 5,000 that are deleted while the iteration runs.
+            await client.SendAsync(string.Concat(Enumerable.Range(batch * 1000, 1000).Select(i => $"SET k{i} v\r\n")) +
+                string.Concat(Enumerable.Range(batch * 500, 500).Select(i => $"SET gone{i} v\r\n")));
+            await client.ReadRepliesAsync(1500);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var cursor = "0";
+        var calls = 0;
+        var added = 0;
+        do
+        {
+            var (next, keys) = await ScanAsync(client, $"SCAN {cursor} COUNT 100");
+            calls++;
+            Assert.True(keys.Count < 10_000, $"one SCAN COUNT 100 returned {keys.Count} keys");
+            Assert.True(keys.Count <= 100, $"one SCAN COUNT 100 returned {keys.Count} keys (this server looks at 10 × COUNT slots at most)");
+            seen.UnionWith(keys);
+            cursor = next;
+
+            // Between steps: delete 50 of the doomed keys (holes before and after the cursor) and add 30 new ones.
+            var churn = string.Concat(Enumerable.Range(calls * 50 % 5000, 50).Select(i => $"DEL gone{i}\r\n")) +
+                string.Concat(Enumerable.Range(added, 30).Select(i => $"SET new{i} v\r\n"));
+            added += 30;
+            await client.SendAsync(churn);
+            await client.ReadRepliesAsync(80);
+        }
+        while (cursor != "0" && calls < 10_000);
+
+        Assert.Equal("0", cursor);
+        Assert.True(calls > 10_000 / 100 / 4, $"the iteration took {calls} calls: a call must not return the whole keyspace");
+        var missing = Enumerable.Range(0, 10_000).Select(i => $"k{i}").Where(k => !seen.Contains(k)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} keys present throughout were not returned, e.g. {string.Join(' ', missing.Take(5))}");
+        Assert.All(seen, key => Assert.Matches("^(k|gone|new)[0-9]+$", key));
+    }
+
+    [Fact]
+    public async Task ScanFiltersByMatchAndTypeAndEndsAtCursorZero()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync(string.Concat(Enumerable.Range(0, 300).Select(i => i % 3 == 0 ? $"LPUSH list{i} x\r\n" : $"SET str{i} v\r\n")));
+        await client.ReadRepliesAsync(300);
+
+        async Task<List<string>> AllAsync(string options)
+        {
+            var all = new List<string>();
+            var cursor = "0";
+            for (var calls = 0; calls < 1000; calls++)
+            {
+                var (next, keys) = await ScanAsync(client, $"SCAN {cursor} {options}");
+                all.AddRange(keys);
+                cursor = next;
+                if (cursor == "0")
+                {
+                    return all;
+                }
+            }
+
+            throw new InvalidOperationException("the iteration never ended");
+        }
+
+        var lists = await AllAsync("TYPE LIST COUNT 7");
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"list{i * 3}").Order(StringComparer.Ordinal), lists.Order(StringComparer.Ordinal));
+        var matching = await AllAsync("MATCH str1?");
+        Assert.Equal(new[] { "str10", "str11", "str13", "str14", "str16", "str17", "str19" }, matching.Order(StringComparer.Ordinal));
+        Assert.Equal(300, (await AllAsync("COUNT 1000")).Count);
+        Assert.Empty(await AllAsync("TYPE zset"));
+    }
+
+    [Fact]
+    public async Task ScanRejectsABadCursorAndBadOptionsWithRedisErrors()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a 1\r\n");
+        await client.ReadRepliesAsync();
+
+        // The replies redis-server 7.0.15 gives (its cursor is C's strtoul: -1 wraps to 2^64 - 1, past every slot).
+        await client.SendAsync(
+            "SCAN abc\r\nSCAN 1x\r\nSCAN 18446744073709551616\r\nSCAN 0 COUNT 0\r\nSCAN 0 COUNT -1\r\nSCAN 0 COUNT abc\r\n" +
+            "SCAN 0 FOO\r\nSCAN 0 MATCH\r\nSCAN -1\r\nSCAN 18446744073709551615\r\nSCAN 0\r\n");
+
+        Assert.Equal(
+            "-ERR invalid cursor\r\n-ERR invalid cursor\r\n-ERR invalid cursor\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
+            "-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
+            "*2\r\n$1\r\n0\r\n*0\r\n*2\r\n$1\r\n0\r\n*0\r\n*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",
+            await client.ReadRepliesAsync(11));
+    }
+
+    [Fact]
+    public async Task ScanDeletesTheExpiredKeysItMeets()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a v PX 1\r\nSET b v PX 1\r\nSET c v\r\n");
+        await client.ReadRepliesAsync(3);
+        await Task.Delay(20);
+
+        await client.SendAsync("SCAN 0\r\nDBSIZE\r\n");
+
+        Assert.Equal("*2\r\n$1\r\n0\r\n*1\r\n$1\r\nc\r\n:1\r\n", await client.ReadRepliesAsync(2));
+    }
+
+    /// <summary>Sends one SCAN and splits its reply into the next cursor and the keys (ASCII keys only).</summary>
+    private static async Task<(string Cursor, List<string> Keys)> ScanAsync(RawRespClient client, string command)
+    {
+        await client.SendAsync(command + "\r\n");
+        var lines = (await client.ReadRepliesAsync()).Split("\r\n");
+        Assert.True(lines[0] == "*2", $"SCAN answered {string.Join("|", lines)}");
+        var count = int.Parse(lines[3][1..], System.Globalization.CultureInfo.InvariantCulture);
+        return (lines[2], Enumerable.Range(0, count).Select(i => lines[5 + (2 * i)]).ToList());
     }
 }
