@@ -168,7 +168,7 @@ public class KvProtocolTests
         {
             lock (server.Kv.Lock)
             {
-                return server.Kv.Keyspace.Count == 1 && server.Kv.Keyspace.ExpiresCount == 1;
+                return server.Kv.Databases[0].Count == 1 && server.Kv.Databases[0].ExpiresCount == 1;
             }
         }, "the sweep deleted the 200 expired keys and kept the long-lived one");
     }
@@ -185,14 +185,66 @@ public class KvProtocolTests
     }
 
     [Fact]
-    public async Task SelectOfAnotherDatabaseIsRefusedSinceOnlyDbZeroExists()
+    public async Task SelectGivesEachConnectionItsOwnDatabaseOfSixteenWithIsolatedKeys()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var first = await RawRespClient.ConnectAsync(server.EndPoint);
+        using var second = await RawRespClient.ConnectAsync(server.EndPoint);
+
+        // redis-server 7.0.15's replies.
+        await first.SendAsync("SELECT 16\r\nSELECT -1\r\nSELECT abc\r\nSELECT 99999999999\r\nSELECT 01\r\n");
+        Assert.Equal(
+            "-ERR DB index is out of range\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n" +
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n-ERR value is not an integer or out of range\r\n",
+            await first.ReadRepliesAsync(5));
+
+        await first.SendAsync("SET k zero\r\nSELECT 15\r\nGET k\r\nSET k fifteen\r\nSET only15 x\r\nDBSIZE\r\nKEYS *\r\n");
+        Assert.Equal("+OK\r\n+OK\r\n$-1\r\n+OK\r\n+OK\r\n:2\r\n", await first.ReadRepliesAsync(6));
+        Assert.Equal(2, (await first.ReadRepliesAsync()).Split("\r\n$").Length - 1);
+
+        // Another connection starts in db 0 and does not see db 15's keys; SELECT is per connection.
+        await second.SendAsync("GET k\r\nEXISTS only15\r\nDBSIZE\r\nSELECT 15\r\nGET k\r\nDEL only15\r\n");
+        Assert.Equal("$4\r\nzero\r\n:0\r\n:1\r\n+OK\r\n$7\r\nfifteen\r\n:1\r\n", await second.ReadRepliesAsync(6));
+        await first.SendAsync("EXISTS only15\r\nSCAN 0 COUNT 100\r\nSELECT 0\r\nGET k\r\n");
+        Assert.Equal(":0\r\n*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n+OK\r\n$4\r\nzero\r\n", await first.ReadRepliesAsync(4));
+
+        await first.SendAsync("INFO\r\n");
+        var info = await first.ReadRepliesAsync();
+        Assert.Contains("db0:keys=1,expires=0,avg_ttl=0\r\ndb15:keys=1,expires=0,avg_ttl=0\r\n", info, StringComparison.Ordinal);
+        Assert.DoesNotContain("db1:", info, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlushDbEmptiesTheSelectedDatabaseAndFlushAllEmptiesThemAll()
     {
         await using var server = await KvTestServer.StartAsync();
         using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a 1\r\nSELECT 3\r\nSET b 2\r\nSET c 3\r\nSELECT 7\r\nSET d 4\r\n");
+        await client.ReadRepliesAsync(6);
 
-        await client.SendAsync("SELECT 0\r\nSELECT 1\r\n");
+        await client.SendAsync("FLUSHDB\r\nDBSIZE\r\nSELECT 3\r\nDBSIZE\r\nSELECT 0\r\nDBSIZE\r\n");
+        Assert.Equal("+OK\r\n:0\r\n+OK\r\n:2\r\n+OK\r\n:1\r\n", await client.ReadRepliesAsync(6));
 
-        Assert.Equal("+OK\r\n-ERR DB index is out of range\r\n", await client.ReadRepliesAsync(2));
+        await client.SendAsync("FLUSHALL\r\nDBSIZE\r\nSELECT 3\r\nDBSIZE\r\nGET b\r\n");
+        Assert.Equal("+OK\r\n:0\r\n+OK\r\n:0\r\n$-1\r\n", await client.ReadRepliesAsync(5));
+        Assert.Equal(0, server.Kv.TotalKeys);
+    }
+
+    [Fact]
+    public async Task TheActiveSweepCoversEveryDatabase()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync(string.Concat(Enumerable.Range(0, 16).Select(db => $"SELECT {db}\r\nSET short v PX 50\r\nSET long v EX 1000\r\n")));
+        await client.ReadRepliesAsync(48);
+
+        await Loopback.EventuallyAsync(() =>
+        {
+            lock (server.Kv.Lock)
+            {
+                return server.Kv.Databases.All(db => db.Count == 1 && db.ExpiresCount == 1);
+            }
+        }, "the sweep deleted the expired key of each of the 16 databases and kept the long-lived ones");
     }
 
     [Fact]
@@ -262,7 +314,7 @@ public class KvProtocolTests
 
         lock (server.Kv.Lock)
         {
-            var keys = server.Kv.Keyspace;
+            var keys = server.Kv.Databases[0];
             Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring keys");
         }
     }
