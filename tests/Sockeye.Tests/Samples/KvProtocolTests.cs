@@ -429,6 +429,47 @@ public class KvProtocolTests
         Assert.Equal("*2\r\n$1\r\n0\r\n*1\r\n$1\r\nc\r\n:1\r\n", await client.ReadRepliesAsync(2));
     }
 
+    [Fact]
+    public async Task ZRangeByScoreAndByLexOverAThousandMembersMatchTheirDefinitions()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+
+        // Scores 0 to 99, ten members each (m000 to m999), so ties are ordered by member bytes; lex: equal scores.
+        var members = Enumerable.Range(0, 1000).Select(i => (Score: i % 100, Member: $"m{i:D3}")).ToList();
+        await client.SendAsync(string.Concat(members.Select(m => $"ZADD zs {m.Score} {m.Member}\r\nZADD zl 0 {m.Member}\r\n")));
+        await client.ReadRepliesAsync(2000);
+        var ordered = members.OrderBy(m => m.Score).ThenBy(m => m.Member, StringComparer.Ordinal).ToList();
+
+        static string Array(IEnumerable<string> items) => $"*{items.Count()}\r\n" + string.Concat(items.Select(i => $"${i.Length}\r\n{i}\r\n"));
+
+        await client.SendAsync("ZRANGE zs (10 20 BYSCORE\r\n");
+        Assert.Equal(Array(ordered.Where(m => m.Score is > 10 and <= 20).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs (50 -inf BYSCORE REV LIMIT 5 12\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(ordered).Where(m => m.Score < 50).Skip(5).Take(12).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 98 +inf BYSCORE WITHSCORES\r\n");
+        Assert.Equal(Array(ordered.Where(m => m.Score >= 98).SelectMany(m => new[] { m.Member, m.Score.ToString(System.Globalization.CultureInfo.InvariantCulture) })), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 10 -990 REV\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(ordered).Skip(10).Take(1).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        var byName = members.Select(m => m.Member).Order(StringComparer.Ordinal).ToList();
+        await client.SendAsync("ZRANGE zl [m100 (m200 BYLEX LIMIT 10 20\r\n");
+        Assert.Equal(Array(byName.Where(m => string.CompareOrdinal(m, "m100") >= 0 && string.CompareOrdinal(m, "m200") < 0).Skip(10).Take(20)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zl (m990 - BYLEX REV\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(byName).Where(m => string.CompareOrdinal(m, "m990") < 0)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 1 x BYSCORE\r\nZRANGE zl a b BYLEX\r\nZRANGE zs 0 -1 LIMIT 0 1\r\nZRANGE zl - + BYLEX WITHSCORES\r\n");
+        Assert.Equal(
+            "-ERR min or max is not a float\r\n-ERR min or max not valid string range item\r\n" +
+            "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" +
+            "-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n",
+            await client.ReadRepliesAsync(4));
+    }
+
     /// <summary>Sends one SCAN and splits its reply into the next cursor and the keys (ASCII keys only).</summary>
     private static async Task<(string Cursor, List<string> Keys)> ScanAsync(RawRespClient client, string command)
     {
