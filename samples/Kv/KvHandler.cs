@@ -133,7 +133,7 @@ internal sealed class KvHandler(KvServer server) : IConnectionHandler
         var reader = new SequenceReader<byte>(input);
         var executed = 0;
         var outcome = Outcome.NeedMore;
-        lock (server.Keyspace.Lock)
+        lock (server.Lock)
         {
             context.Now = Keyspace.Now;
             while (!context.Session.Closing)
@@ -228,7 +228,7 @@ internal sealed class KvHandler(KvServer server) : IConnectionHandler
             return;
         }
 
-        lock (server.Keyspace.Lock)
+        lock (server.Lock)
         {
             foreach (var channel in session.Channels)
             {

@@ -2,7 +2,7 @@ using System.Buffers;
 
 namespace Sockeye.Samples.Kv;
 
-/// <summary>One client's state: its name, its subscriptions and where its replies go.</summary>
+/// <summary>One client's state: its name, its database, its subscriptions and where its replies go.</summary>
 internal sealed class KvSession(Connection connection)
 {
     /// <summary>The client's connection.</summary>
@@ -10,6 +10,9 @@ internal sealed class KvSession(Connection connection)
 
     /// <summary>CLIENT SETNAME's name, or null.</summary>
     public byte[]? Name { get; set; }
+
+    /// <summary>The database SELECT chose (0 to <see cref="KvServer.DatabaseCount"/> − 1); 0 at first, as in Redis.</summary>
+    public int Database { get; set; }
 
     /// <summary>Channels subscribed to (Latin-1 strings: one char per byte, so any bytes round-trip).</summary>
     public HashSet<string> Channels { get; } = new(StringComparer.Ordinal);

@@ -21,8 +21,8 @@ internal sealed class CommandContext(KvServer server, KvSession session)
     /// <summary>Where the reply is written.</summary>
     public IBufferWriter<byte> Output { get; set; } = null!;
 
-    /// <summary>The keyspace (its lock is held while a command runs).</summary>
-    public Keyspace Keys => Server.Keyspace;
+    /// <summary>The client's selected database (the server's lock is held while a command runs).</summary>
+    public Keyspace Keys => Server.Databases[Session.Database];
 
     /// <summary>The time the batch started, for expiry checks.</summary>
     public long Now { get; set; }

@@ -62,8 +62,8 @@ internal static class CommandTable
         Add("quit", -1, ServerCommands.Quit, CommandFlags.Subscriber);
         Add("select", 2, ServerCommands.Select);
         Add("dbsize", 1, ServerCommands.DbSize);
-        Add("flushdb", -1, ServerCommands.Flush);
-        Add("flushall", -1, ServerCommands.Flush);
+        Add("flushdb", -1, c => ServerCommands.Flush(c, all: false));
+        Add("flushall", -1, c => ServerCommands.Flush(c, all: true));
         Add("info", -1, ServerCommands.Info);
         Add("config", -2, ServerCommands.Config);
         Add("client", -2, ServerCommands.Client);

@@ -107,7 +107,7 @@ internal static class KeyCommands
         }
         else
         {
-            c.Keys.SetExpiry(c.Args[1], entry, at);
+            c.Keys.SetExpiry(entry, at);
         }
 
         RespWriter.Integer(c.Output, 1);
@@ -140,12 +140,13 @@ internal static class KeyCommands
 
     public static void Type(CommandContext c) => RespWriter.Simple(c.Output, c.Find(1)?.TypeName ?? "none");
 
-    /// <summary>SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: every matching key in one reply and
-    /// cursor 0 (COUNT is a hint in Redis too), which keeps SCAN's guarantee that a full iteration
-    /// returns every key present throughout it.</summary>
+    /// <summary>SCAN cursor [MATCH pattern] [COUNT n] [TYPE type]: one step of an iteration over the
+    /// selected database's slot array (<see cref="Keyspace.Scan"/>): O(COUNT) slots per call, default 10 as
+    /// in Redis, every key present throughout the iteration returned, cursor 0 at the end. MATCH and TYPE
+    /// filter what the step found, so a step may return fewer keys than COUNT, or none, before the end.</summary>
     public static void Scan(CommandContext c)
     {
-        if (!RespParser.TryParseLong(c.Args[1], out var cursor) || cursor < 0)
+        if (!TryParseCursor(c.Args[1], out var cursor))
         {
             c.Error("ERR invalid cursor");
             return;
@@ -153,6 +154,7 @@ internal static class KeyCommands
 
         byte[]? pattern = null;
         string? type = null;
+        long count = 10;
         for (var j = 2; j < c.Args.Count; j++)
         {
             var hasNext = j + 1 < c.Args.Count;
@@ -162,7 +164,7 @@ internal static class KeyCommands
             }
             else if (c.Is(j, "COUNT"u8) && hasNext)
             {
-                if (!c.TryInteger(++j, out var count))
+                if (!c.TryInteger(++j, out count))
                 {
                     return;
                 }
@@ -184,10 +186,53 @@ internal static class KeyCommands
             }
         }
 
-        var keys = Matching(c, pattern, type);
+        var found = new List<Entry>();
+        var next = c.Keys.Scan(cursor, count, c.Now, found);
+        var matchAll = pattern is null || pattern is [(byte)'*'];
+        var keys = new List<byte[]>(found.Count);
+        foreach (var entry in found)
+        {
+            if ((matchAll || Glob.IsMatch(pattern, entry.Key)) && (type is null || entry.TypeName == type))
+            {
+                keys.Add(entry.Key);
+            }
+        }
+
         RespWriter.ArrayHeader(c.Output, 2);
-        RespWriter.Bulk(c.Output, "0"u8);
+        RespWriter.Bulk(c.Output, next.ToString(System.Globalization.CultureInfo.InvariantCulture));
         WriteKeys(c, keys);
+    }
+
+    /// <summary>A cursor as redis-server 7.0 reads one (C's <c>strtoul</c>, base 10): an optional sign
+    /// (<c>-1</c> wraps to 2^64 − 1), digits, nothing after them, no leading space, no overflow; the
+    /// empty string is 0.</summary>
+    internal static bool TryParseCursor(ReadOnlySpan<byte> text, out ulong cursor)
+    {
+        cursor = 0;
+        if (text.IsEmpty)
+        {
+            return true;
+        }
+
+        var negative = text[0] == (byte)'-';
+        var digits = text[0] is (byte)'-' or (byte)'+' ? text[1..] : text;
+        if (digits.IsEmpty)
+        {
+            return false;
+        }
+
+        foreach (var b in digits)
+        {
+            if (b is < (byte)'0' or > (byte)'9' || cursor > (ulong.MaxValue - (ulong)(b - '0')) / 10)
+            {
+                return false;
+            }
+
+            cursor = (cursor * 10) + (ulong)(b - '0');
+        }
+
+        cursor = negative ? unchecked(0UL - cursor) : cursor;
+        return true;
     }
 
     public static void Keys(CommandContext c) => WriteKeys(c, Matching(c, c.Args.ToArray(1), type: null));

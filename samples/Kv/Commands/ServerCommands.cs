@@ -41,6 +41,8 @@ internal static class ServerCommands
         c.Session.Closing = true;
     }
 
+    /// <summary>SELECT index: the connection's database from now on; Redis's three errors (not an
+    /// integer, not an int, not 0 to 15).</summary>
     public static void Select(CommandContext c)
     {
         if (!c.TryInteger(1, out var index))
@@ -48,18 +50,26 @@ internal static class ServerCommands
             return;
         }
 
-        if (index != 0)
+        if (index is < int.MinValue or > int.MaxValue)
+        {
+            c.Error("ERR value is out of range, value must between -2147483648 and 2147483647");
+            return;
+        }
+
+        if (index is < 0 or >= KvServer.DatabaseCount)
         {
             c.Error("ERR DB index is out of range");
             return;
         }
 
+        c.Session.Database = (int)index;
         RespWriter.Ok(c.Output);
     }
 
     public static void DbSize(CommandContext c) => RespWriter.Integer(c.Output, c.Keys.Count);
 
-    public static void Flush(CommandContext c)
+    /// <summary>FLUSHDB (the selected database) or FLUSHALL (all 16) [ASYNC|SYNC]: both delete at once.</summary>
+    public static void Flush(CommandContext c, bool all)
     {
         if (c.Args.Count > 2 || (c.Args.Count == 2 && !c.Is(1, "ASYNC"u8) && !c.Is(1, "SYNC"u8)))
         {
@@ -67,7 +77,18 @@ internal static class ServerCommands
             return;
         }
 
-        c.Keys.Clear();
+        if (all)
+        {
+            foreach (var db in c.Server.Databases)
+            {
+                db.Clear();
+            }
+        }
+        else
+        {
+            c.Keys.Clear();
+        }
+
         RespWriter.Ok(c.Output);
     }
 
@@ -88,9 +109,13 @@ internal static class ServerCommands
             .Append("role:master\r\n")
             .Append("connected_slaves:0\r\n")
             .Append("\r\n# Keyspace\r\n");
-        if (c.Keys.Count > 0)
+        for (var i = 0; i < c.Server.Databases.Count; i++)
         {
-            text.Append("db0:keys=").Append(c.Keys.Count).Append(",expires=").Append(c.Keys.ExpiresCount).Append(",avg_ttl=0\r\n");
+            var db = c.Server.Databases[i];
+            if (db.Count > 0)
+            {
+                text.Append("db").Append(i).Append(":keys=").Append(db.Count).Append(",expires=").Append(db.ExpiresCount).Append(",avg_ttl=0\r\n");
+            }
         }
 
         RespWriter.Bulk(c.Output, text.ToString());
@@ -111,7 +136,7 @@ internal static class ServerCommands
             var parameters = new (string Name, string Value)[]
             {
                 ("appendonly", "no"),
-                ("databases", "1"),
+                ("databases", "16"),
                 ("maxclients", c.Server.MaxClients.ToString(System.Globalization.CultureInfo.InvariantCulture)),
                 ("maxmemory", "0"),
                 ("port", c.Server.Port.ToString(System.Globalization.CultureInfo.InvariantCulture)),

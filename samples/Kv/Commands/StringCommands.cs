@@ -108,7 +108,7 @@ internal static class StringCommands
         var entry = c.Keys.Set(c.Args[1], c.Args.ToArray(2));
         if (expiresAt > 0 || keptExpiry > 0)
         {
-            c.Keys.SetExpiry(c.Args[1], entry, expiresAt > 0 ? expiresAt : keptExpiry);
+            c.Keys.SetExpiry(entry, expiresAt > 0 ? expiresAt : keptExpiry);
         }
 
         if (!get)
@@ -132,7 +132,7 @@ internal static class StringCommands
         }
 
         var entry = c.Keys.Set(c.Args[1], c.Args.ToArray(3));
-        c.Keys.SetExpiry(c.Args[1], entry, c.Now + (amount * unit));
+        c.Keys.SetExpiry(entry, c.Now + (amount * unit));
         RespWriter.Ok(c.Output);
     }
 

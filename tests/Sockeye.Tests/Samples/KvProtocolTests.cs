@@ -148,7 +148,7 @@ public class KvProtocolTests
         Assert.Equal(":1\r\n", receivers[0]);
         await Loopback.EventuallyAsync(() =>
         {
-            lock (server.Kv.Keyspace.Lock)
+            lock (server.Kv.Lock)
             {
                 return server.Kv.Hub.ChannelCount == 0;
             }
@@ -166,9 +166,9 @@ public class KvProtocolTests
 
         await Loopback.EventuallyAsync(() =>
         {
-            lock (server.Kv.Keyspace.Lock)
+            lock (server.Kv.Lock)
             {
-                return server.Kv.Keyspace.Count == 1 && server.Kv.Keyspace.ExpiresCount == 1;
+                return server.Kv.Databases[0].Count == 1 && server.Kv.Databases[0].ExpiresCount == 1;
             }
         }, "the sweep deleted the 200 expired keys and kept the long-lived one");
     }
@@ -185,14 +185,66 @@ public class KvProtocolTests
     }
 
     [Fact]
-    public async Task SelectOfAnotherDatabaseIsRefusedSinceOnlyDbZeroExists()
+    public async Task SelectGivesEachConnectionItsOwnDatabaseOfSixteenWithIsolatedKeys()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var first = await RawRespClient.ConnectAsync(server.EndPoint);
+        using var second = await RawRespClient.ConnectAsync(server.EndPoint);
+
+        // redis-server 7.0.15's replies.
+        await first.SendAsync("SELECT 16\r\nSELECT -1\r\nSELECT abc\r\nSELECT 99999999999\r\nSELECT 01\r\n");
+        Assert.Equal(
+            "-ERR DB index is out of range\r\n-ERR DB index is out of range\r\n-ERR value is not an integer or out of range\r\n" +
+            "-ERR value is out of range, value must between -2147483648 and 2147483647\r\n-ERR value is not an integer or out of range\r\n",
+            await first.ReadRepliesAsync(5));
+
+        await first.SendAsync("SET k zero\r\nSELECT 15\r\nGET k\r\nSET k fifteen\r\nSET only15 x\r\nDBSIZE\r\nKEYS *\r\n");
+        Assert.Equal("+OK\r\n+OK\r\n$-1\r\n+OK\r\n+OK\r\n:2\r\n", await first.ReadRepliesAsync(6));
+        Assert.Equal(2, (await first.ReadRepliesAsync()).Split("\r\n$").Length - 1);
+
+        // Another connection starts in db 0 and does not see db 15's keys; SELECT is per connection.
+        await second.SendAsync("GET k\r\nEXISTS only15\r\nDBSIZE\r\nSELECT 15\r\nGET k\r\nDEL only15\r\n");
+        Assert.Equal("$4\r\nzero\r\n:0\r\n:1\r\n+OK\r\n$7\r\nfifteen\r\n:1\r\n", await second.ReadRepliesAsync(6));
+        await first.SendAsync("EXISTS only15\r\nSCAN 0 COUNT 100\r\nSELECT 0\r\nGET k\r\n");
+        Assert.Equal(":0\r\n*2\r\n$1\r\n0\r\n*1\r\n$1\r\nk\r\n+OK\r\n$4\r\nzero\r\n", await first.ReadRepliesAsync(4));
+
+        await first.SendAsync("INFO\r\n");
+        var info = await first.ReadRepliesAsync();
+        Assert.Contains("db0:keys=1,expires=0,avg_ttl=0\r\ndb15:keys=1,expires=0,avg_ttl=0\r\n", info, StringComparison.Ordinal);
+        Assert.DoesNotContain("db1:", info, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlushDbEmptiesTheSelectedDatabaseAndFlushAllEmptiesThemAll()
     {
         await using var server = await KvTestServer.StartAsync();
         using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a 1\r\nSELECT 3\r\nSET b 2\r\nSET c 3\r\nSELECT 7\r\nSET d 4\r\n");
+        await client.ReadRepliesAsync(6);
 
-        await client.SendAsync("SELECT 0\r\nSELECT 1\r\n");
+        await client.SendAsync("FLUSHDB\r\nDBSIZE\r\nSELECT 3\r\nDBSIZE\r\nSELECT 0\r\nDBSIZE\r\n");
+        Assert.Equal("+OK\r\n:0\r\n+OK\r\n:2\r\n+OK\r\n:1\r\n", await client.ReadRepliesAsync(6));
 
-        Assert.Equal("+OK\r\n-ERR DB index is out of range\r\n", await client.ReadRepliesAsync(2));
+        await client.SendAsync("FLUSHALL\r\nDBSIZE\r\nSELECT 3\r\nDBSIZE\r\nGET b\r\n");
+        Assert.Equal("+OK\r\n:0\r\n+OK\r\n:0\r\n$-1\r\n", await client.ReadRepliesAsync(5));
+        Assert.Equal(0, server.Kv.TotalKeys);
+    }
+
+    [Fact]
+    public async Task TheActiveSweepCoversEveryDatabase()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync(string.Concat(Enumerable.Range(0, 16).Select(db => $"SELECT {db}\r\nSET short v PX 50\r\nSET long v EX 1000\r\n")));
+        await client.ReadRepliesAsync(48);
+
+        await Loopback.EventuallyAsync(() =>
+        {
+            lock (server.Kv.Lock)
+            {
+                return server.Kv.Databases.All(db => db.Count == 1 && db.ExpiresCount == 1);
+            }
+        }, "the sweep deleted the expired key of each of the 16 databases and kept the long-lived ones");
     }
 
     [Fact]
@@ -203,11 +255,228 @@ public class KvProtocolTests
         for (var i = 0; i < 10_000; i++)
         {
             var key = Encoding.ASCII.GetBytes($"k{i}");
-            keys.SetExpiry(key, keys.Set(key, "v"u8.ToArray()), i < 10 ? now + 1 : now + 3_600_000);
+            keys.SetExpiry(keys.Set(key, "v"u8.ToArray()), i < 10 ? now + 1 : now + 3_600_000);
         }
 
         Assert.Equal(0, keys.SweepExpired(now, 100));
         Assert.Equal(10, keys.SweepExpired(now + 2, 100_000));
         Assert.Equal(9_990, keys.Count);
+    }
+
+    [Fact]
+    public void ReExpiringOneKeyManyTimesKeepsTheExpiryHeapBounded()
+    {
+        var keys = new Keyspace();
+        var key = "k"u8.ToArray();
+        var entry = keys.Set(key, "v"u8.ToArray());
+        var now = Keyspace.Now;
+        for (var i = 0; i < 100_000; i++)
+        {
+            // Far in the future, so no sweep would ever reach the old elements.
+            keys.SetExpiry(entry, now + 3_600_000 + i);
+            Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key after {i + 1} EXPIREs");
+        }
+
+        // Flipping between two times (two elements can then carry the current time) and PERSIST stay bounded too.
+        for (var i = 0; i < 100_000; i++)
+        {
+            keys.SetExpiry(entry, now + 3_600_000 + (i % 2));
+            if (i % 3 == 0)
+            {
+                keys.ClearExpiry(entry);
+            }
+        }
+
+        keys.SetExpiry(entry, now + 3_600_001);
+        Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring key");
+        Assert.Equal(1, keys.ExpiresCount);
+
+        // The key still expires when its time comes, once.
+        Assert.Equal(0, keys.SweepExpired(now + 3_599_999, 100));
+        Assert.Equal(1, keys.SweepExpired(now + 3_600_002, 100));
+        Assert.Equal(0, keys.Count);
+        Assert.Equal(0, keys.ExpiresCount);
+    }
+
+    [Fact]
+    public async Task ReExpiringAKeyOverTheProtocolKeepsTheExpiryHeapBounded()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET k v\r\n");
+        await client.ReadRepliesAsync();
+
+        for (var batch = 0; batch < 20; batch++)
+        {
+            await client.SendAsync(string.Concat(Enumerable.Range(0, 1000).Select(i => $"EXPIRE k {100_000 + (batch * 1000) + i}\r\n")) + "PERSIST k\r\nDEL k\r\nSET k v\r\n");
+            await client.ReadRepliesAsync(1003);
+        }
+
+        lock (server.Kv.Lock)
+        {
+            var keys = server.Kv.Databases[0];
+            Assert.True(keys.ExpiryHeapCount <= (2 * keys.ExpiresCount) + 64, $"{keys.ExpiryHeapCount} heap elements for {keys.ExpiresCount} expiring keys");
+        }
+    }
+
+    [Fact]
+    public async Task AScanIterationWithCountReturnsEveryKeyPresentThroughoutInBoundedStepsWhileKeysComeAndGo()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        for (var batch = 0; batch < 10; batch++)
+        {
+            // 10,000 keys that stay, 5,000 that are deleted while the iteration runs.
+            await client.SendAsync(string.Concat(Enumerable.Range(batch * 1000, 1000).Select(i => $"SET k{i} v\r\n")) +
+                string.Concat(Enumerable.Range(batch * 500, 500).Select(i => $"SET gone{i} v\r\n")));
+            await client.ReadRepliesAsync(1500);
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var cursor = "0";
+        var calls = 0;
+        var added = 0;
+        do
+        {
+            var (next, keys) = await ScanAsync(client, $"SCAN {cursor} COUNT 100");
+            calls++;
+            Assert.True(keys.Count < 10_000, $"one SCAN COUNT 100 returned {keys.Count} keys");
+            Assert.True(keys.Count <= 100, $"one SCAN COUNT 100 returned {keys.Count} keys (this server looks at 10 × COUNT slots at most)");
+            seen.UnionWith(keys);
+            cursor = next;
+
+            // Between steps: delete 50 of the doomed keys (holes before and after the cursor) and add 30 new ones.
+            var churn = string.Concat(Enumerable.Range(calls * 50 % 5000, 50).Select(i => $"DEL gone{i}\r\n")) +
+                string.Concat(Enumerable.Range(added, 30).Select(i => $"SET new{i} v\r\n"));
+            added += 30;
+            await client.SendAsync(churn);
+            await client.ReadRepliesAsync(80);
+        }
+        while (cursor != "0" && calls < 10_000);
+
+        Assert.Equal("0", cursor);
+        Assert.True(calls > 10_000 / 100 / 4, $"the iteration took {calls} calls: a call must not return the whole keyspace");
+        var missing = Enumerable.Range(0, 10_000).Select(i => $"k{i}").Where(k => !seen.Contains(k)).ToList();
+        Assert.True(missing.Count == 0, $"{missing.Count} keys present throughout were not returned, e.g. {string.Join(' ', missing.Take(5))}");
+        Assert.All(seen, key => Assert.Matches("^(k|gone|new)[0-9]+$", key));
+    }
+
+    [Fact]
+    public async Task ScanFiltersByMatchAndTypeAndEndsAtCursorZero()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync(string.Concat(Enumerable.Range(0, 300).Select(i => i % 3 == 0 ? $"LPUSH list{i} x\r\n" : $"SET str{i} v\r\n")));
+        await client.ReadRepliesAsync(300);
+
+        async Task<List<string>> AllAsync(string options)
+        {
+            var all = new List<string>();
+            var cursor = "0";
+            for (var calls = 0; calls < 1000; calls++)
+            {
+                var (next, keys) = await ScanAsync(client, $"SCAN {cursor} {options}");
+                all.AddRange(keys);
+                cursor = next;
+                if (cursor == "0")
+                {
+                    return all;
+                }
+            }
+
+            throw new InvalidOperationException("the iteration never ended");
+        }
+
+        var lists = await AllAsync("TYPE LIST COUNT 7");
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => $"list{i * 3}").Order(StringComparer.Ordinal), lists.Order(StringComparer.Ordinal));
+        var matching = await AllAsync("MATCH str1?");
+        Assert.Equal(new[] { "str10", "str11", "str13", "str14", "str16", "str17", "str19" }, matching.Order(StringComparer.Ordinal));
+        Assert.Equal(300, (await AllAsync("COUNT 1000")).Count);
+        Assert.Empty(await AllAsync("TYPE zset"));
+    }
+
+    [Fact]
+    public async Task ScanRejectsABadCursorAndBadOptionsWithRedisErrors()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a 1\r\n");
+        await client.ReadRepliesAsync();
+
+        // The replies redis-server 7.0.15 gives (its cursor is C's strtoul: -1 wraps to 2^64 - 1, past every slot).
+        await client.SendAsync(
+            "SCAN abc\r\nSCAN 1x\r\nSCAN 18446744073709551616\r\nSCAN 0 COUNT 0\r\nSCAN 0 COUNT -1\r\nSCAN 0 COUNT abc\r\n" +
+            "SCAN 0 FOO\r\nSCAN 0 MATCH\r\nSCAN -1\r\nSCAN 18446744073709551615\r\nSCAN 0\r\n");
+
+        Assert.Equal(
+            "-ERR invalid cursor\r\n-ERR invalid cursor\r\n-ERR invalid cursor\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
+            "-ERR value is not an integer or out of range\r\n-ERR syntax error\r\n-ERR syntax error\r\n" +
+            "*2\r\n$1\r\n0\r\n*0\r\n*2\r\n$1\r\n0\r\n*0\r\n*2\r\n$1\r\n0\r\n*1\r\n$1\r\na\r\n",
+            await client.ReadRepliesAsync(11));
+    }
+
+    [Fact]
+    public async Task ScanDeletesTheExpiredKeysItMeets()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+        await client.SendAsync("SET a v PX 1\r\nSET b v PX 1\r\nSET c v\r\n");
+        await client.ReadRepliesAsync(3);
+        await Task.Delay(20);
+
+        await client.SendAsync("SCAN 0\r\nDBSIZE\r\n");
+
+        Assert.Equal("*2\r\n$1\r\n0\r\n*1\r\n$1\r\nc\r\n:1\r\n", await client.ReadRepliesAsync(2));
+    }
+
+    [Fact]
+    public async Task ZRangeByScoreAndByLexOverAThousandMembersMatchTheirDefinitions()
+    {
+        await using var server = await KvTestServer.StartAsync();
+        using var client = await RawRespClient.ConnectAsync(server.EndPoint);
+
+        // Scores 0 to 99, ten members each (m000 to m999), so ties are ordered by member bytes; lex: equal scores.
+        var members = Enumerable.Range(0, 1000).Select(i => (Score: i % 100, Member: $"m{i:D3}")).ToList();
+        await client.SendAsync(string.Concat(members.Select(m => $"ZADD zs {m.Score} {m.Member}\r\nZADD zl 0 {m.Member}\r\n")));
+        await client.ReadRepliesAsync(2000);
+        var ordered = members.OrderBy(m => m.Score).ThenBy(m => m.Member, StringComparer.Ordinal).ToList();
+
+        static string Array(IEnumerable<string> items) => $"*{items.Count()}\r\n" + string.Concat(items.Select(i => $"${i.Length}\r\n{i}\r\n"));
+
+        await client.SendAsync("ZRANGE zs (10 20 BYSCORE\r\n");
+        Assert.Equal(Array(ordered.Where(m => m.Score is > 10 and <= 20).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs (50 -inf BYSCORE REV LIMIT 5 12\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(ordered).Where(m => m.Score < 50).Skip(5).Take(12).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 98 +inf BYSCORE WITHSCORES\r\n");
+        Assert.Equal(Array(ordered.Where(m => m.Score >= 98).SelectMany(m => new[] { m.Member, m.Score.ToString(System.Globalization.CultureInfo.InvariantCulture) })), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 10 -990 REV\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(ordered).Skip(10).Take(1).Select(m => m.Member)), await client.ReadRepliesAsync());
+
+        var byName = members.Select(m => m.Member).Order(StringComparer.Ordinal).ToList();
+        await client.SendAsync("ZRANGE zl [m100 (m200 BYLEX LIMIT 10 20\r\n");
+        Assert.Equal(Array(byName.Where(m => string.CompareOrdinal(m, "m100") >= 0 && string.CompareOrdinal(m, "m200") < 0).Skip(10).Take(20)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zl (m990 - BYLEX REV\r\n");
+        Assert.Equal(Array(Enumerable.Reverse(byName).Where(m => string.CompareOrdinal(m, "m990") < 0)), await client.ReadRepliesAsync());
+
+        await client.SendAsync("ZRANGE zs 1 x BYSCORE\r\nZRANGE zl a b BYLEX\r\nZRANGE zs 0 -1 LIMIT 0 1\r\nZRANGE zl - + BYLEX WITHSCORES\r\n");
+        Assert.Equal(
+            "-ERR min or max is not a float\r\n-ERR min or max not valid string range item\r\n" +
+            "-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n" +
+            "-ERR syntax error, WITHSCORES not supported in combination with BYLEX\r\n",
+            await client.ReadRepliesAsync(4));
+    }
+
+    /// <summary>Sends one SCAN and splits its reply into the next cursor and the keys (ASCII keys only).</summary>
+    private static async Task<(string Cursor, List<string> Keys)> ScanAsync(RawRespClient client, string command)
+    {
+        await client.SendAsync(command + "\r\n");
+        var lines = (await client.ReadRepliesAsync()).Split("\r\n");
+        Assert.True(lines[0] == "*2", $"SCAN answered {string.Join("|", lines)}");
+        var count = int.Parse(lines[3][1..], System.Globalization.CultureInfo.InvariantCulture);
+        return (lines[2], Enumerable.Range(0, count).Select(i => lines[5 + (2 * i)]).ToList());
     }
 }
