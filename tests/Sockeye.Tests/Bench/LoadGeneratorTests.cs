@@ -20,6 +20,20 @@ public class LoadGeneratorTests
         Quiet = true,
     };
 
+    /// <summary>An idle workload driven by hand, without a coordinator: opened and proved, a hold of no
+    /// length, proved again, its result taken; the connections stay open for what the test does next.</summary>
+    private static async Task<Workload> OpenAndProveTwiceAsync(BenchSettings settings)
+    {
+        var workload = LocalParticipant.CreateWorkload(settings);
+        await workload.PrepareAsync(CancellationToken.None).WaitAsync(Limit);
+        var run = workload.RunAsync();
+        workload.BeginMeasurement();
+        workload.EndMeasurement();
+        await run.WaitAsync(Limit);
+        workload.Complete();
+        return workload;
+    }
+
     private static Task<BenchResult> RunAsync(BenchSettings settings) =>
         new BenchCoordinator(settings, TextWriter.Null).RunAsync(CancellationToken.None).WaitAsync(Limit);
 
@@ -194,13 +208,7 @@ public class LoadGeneratorTests
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(EchoHandler.Instance);
         var settings = Settings(server, BenchMode.Idle, 40) with { IoEngine = engine, Linger = TimeSpan.FromSeconds(20) };
-        await using var workload = LocalParticipant.CreateWorkload(settings);
-        await workload.PrepareAsync(CancellationToken.None).WaitAsync(Limit);
-        var run = workload.RunAsync();
-        workload.BeginMeasurement();
-        workload.EndMeasurement();
-        await run.WaitAsync(Limit);
-        workload.Complete();
+        await using var workload = await OpenAndProveTwiceAsync(settings);
         Assert.Equal(40, workload.Result().Operations);
 
         // The result is out, the connections are still held: the server's drain is what ends them.
@@ -223,12 +231,7 @@ public class LoadGeneratorTests
         await using var server = new TcpServer(new TcpServerOptions());
         await server.StartAsync(EchoHandler.Instance);
         var settings = Settings(server, BenchMode.Idle, 10) with { IoEngine = engine };
-        await using var workload = LocalParticipant.CreateWorkload(settings);
-        await workload.PrepareAsync(CancellationToken.None).WaitAsync(Limit);
-        var run = workload.RunAsync();
-        workload.BeginMeasurement();
-        workload.EndMeasurement();
-        await run.WaitAsync(Limit);
+        await using var workload = await OpenAndProveTwiceAsync(settings);
 
         var outcome = await workload.LingerAsync(TimeSpan.FromMilliseconds(300)).WaitAsync(Limit);
 

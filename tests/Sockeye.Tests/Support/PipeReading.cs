@@ -27,4 +27,18 @@ public static class PipeReading
 
         return all.ToArray();
     }
+
+    /// <summary>Reads and drops everything until the peer ends the stream (a server that answers nothing).</summary>
+    public static async Task DiscardToEndAsync(this PipeReader input)
+    {
+        while (true)
+        {
+            var result = await input.ReadAsync();
+            input.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                return;
+            }
+        }
+    }
 }
