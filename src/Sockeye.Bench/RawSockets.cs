@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Sockeye.Transport.Epoll;
 
 namespace Sockeye.Bench;
 
@@ -15,17 +16,17 @@ internal static unsafe partial class RawSockets
 {
     private const string Libc = "libc";
 
-    public const uint EPOLLIN = 0x001;
-    public const uint EPOLLOUT = 0x004;
-    public const uint EPOLLRDHUP = 0x2000;
-    public const int EPOLL_CTL_ADD = 1;
-    public const int EPOLL_CTL_DEL = 2;
-    public const int EPOLL_CTL_MOD = 3;
-    public const int EINTR = 4;
-    public const int EAGAIN = 11;
+    // The epoll constants, the event layout and epoll_create/epoll_wait are the server engine's (EpollNative).
+    public const uint EPOLLIN = EpollNative.EPOLLIN;
+    public const uint EPOLLOUT = EpollNative.EPOLLOUT;
+    public const uint EPOLLRDHUP = EpollNative.EPOLLRDHUP;
+    public const int EPOLL_CTL_ADD = EpollNative.EPOLL_CTL_ADD;
+    public const int EPOLL_CTL_DEL = EpollNative.EPOLL_CTL_DEL;
+    public const int EPOLL_CTL_MOD = EpollNative.EPOLL_CTL_MOD;
+    public const int EAGAIN = EpollNative.EAGAIN;
     public const int EINPROGRESS = 115;
 
-    private const int EPOLL_CLOEXEC = 0x80000;
+    private const int EINTR = EpollNative.EINTR;
     private const int SOCK_STREAM = 1;
     private const int SOCK_NONBLOCK = 0x800;
     private const int SOCK_CLOEXEC = 0x80000;
@@ -38,27 +39,18 @@ internal static unsafe partial class RawSockets
     private const int TCP_NODELAY = 1;
     private const int IP_BIND_ADDRESS_NO_PORT = 24;
 
-    /// <summary>Whether this engine runs here (Linux on x86-64 or arm64, as the server's epoll engine).</summary>
-    public static bool IsSupported =>
-        OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
-
-    /// <summary>Whether epoll events are packed (12 bytes: x86-64) or aligned (16 bytes: arm64).</summary>
-    private static readonly bool PackedEvents = RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    /// <summary>Whether this engine runs here: where the server's epoll engine does.</summary>
+    public static bool IsSupported => PollerGroup.IsSupported;
 
     /// <summary>The size of one <c>struct epoll_event</c>.</summary>
-    public static int EventSize => PackedEvents ? 12 : 16;
+    public static int EventSize => EpollNative.EventSize;
 
     /// <summary>Where the 64-bit user data sits in an event.</summary>
-    public static int EventDataOffset => PackedEvents ? 4 : 8;
+    public static int EventDataOffset => EpollNative.EventDataOffset;
 
-    [LibraryImport(Libc, EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
+    // epoll_ctl on a plain descriptor number (the engine's takes a SafeHandle).
     [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
     private static partial int EpollCtl(int epfd, int op, int fd, byte* ev);
-
-    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
-    private static partial int EpollWaitCall(int epfd, byte* events, int maxEvents, int timeout);
 
     [LibraryImport(Libc, EntryPoint = "socket", SetLastError = true)]
     private static partial int SocketCall(int domain, int type, int protocol);
@@ -88,7 +80,7 @@ internal static unsafe partial class RawSockets
     /// <exception cref="SocketException">The kernel refused (descriptors or memory).</exception>
     public static int EpollCreate()
     {
-        var epfd = EpollCreate1(EPOLL_CLOEXEC);
+        var epfd = EpollNative.EpollCreate(EpollNative.EPOLL_CLOEXEC);
         return epfd >= 0 ? epfd : throw new SocketException(Marshal.GetLastPInvokeError());
     }
 
@@ -106,7 +98,7 @@ internal static unsafe partial class RawSockets
     /// <exception cref="SocketException">The wait failed otherwise.</exception>
     public static int Wait(int epfd, byte* events, int maxEvents, int timeoutMilliseconds)
     {
-        var count = EpollWaitCall(epfd, events, maxEvents, timeoutMilliseconds);
+        var count = EpollNative.EpollWait(epfd, events, maxEvents, timeoutMilliseconds);
         if (count >= 0)
         {
             return count;
