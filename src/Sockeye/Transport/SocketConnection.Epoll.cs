@@ -16,6 +16,15 @@ internal sealed partial class SocketConnection
     // SyncRoot (never this object: the handler holds it); read without it on the fast path.
     private uint _pollEvents;
 
+    // Set by the poll thread, before it wakes the reader, once an event said the peer hung up or the
+    // socket failed (EPOLLRDHUP, EPOLLHUP, EPOLLERR): a short receive then no longer means the socket is
+    // empty, since the FIN or the error waits behind the bytes it returned and raises no further edge.
+    private volatile bool _inputHangup;
+
+    /// <summary>Whether an event has said the peer hung up or the socket failed (see <see cref="SocketReader"/>'s
+    /// drained receive).</summary>
+    internal bool InputHangup => _inputHangup;
+
     /// <summary>The connection's token in its poller; 0 until its socket is registered.</summary>
     internal ulong PollToken { get; set; }
 
@@ -61,6 +70,11 @@ internal sealed partial class SocketConnection
     {
         if ((events & (EpollNative.EPOLLIN | EpollNative.EPOLLRDHUP | EpollNative.EPOLLHUP | EpollNative.EPOLLERR)) != 0)
         {
+            if ((events & (EpollNative.EPOLLRDHUP | EpollNative.EPOLLHUP | EpollNative.EPOLLERR)) != 0)
+            {
+                _inputHangup = true; // before the signal, so the reader sees it with the edge
+            }
+
             _reader.OnPollReadable();
         }
 

@@ -61,6 +61,7 @@ internal sealed partial class SocketReader : PipeReader, IValueTaskSource<ReadRe
     private const int InReadFlag = 1 << 10;            // a read is in progress for the timeouts
     private const int TrackConsumptionFlag = 1 << 11;  // ... which only consuming ends
     private const int UntimedFlag = 1 << 12;           // reads are timed by a layer on top (TLS)
+    private const int DrainedFlag = 1 << 13;           // epoll: the last receive was short, the socket had no more
 
     // The socket, the pool and the limit are reached through the connection rather than kept here:
     // each field is 8 bytes on every idle connection (docs/MEMORY.md).
@@ -156,6 +157,8 @@ internal sealed partial class SocketReader : PipeReader, IValueTaskSource<ReadRe
     private bool InRead { get => Has(InReadFlag); set => Set(InReadFlag, value); }
 
     private bool TrackConsumption { get => Has(TrackConsumptionFlag); set => Set(TrackConsumptionFlag, value); }
+
+    private bool Drained { get => Has(DrainedFlag); set => Set(DrainedFlag, value); }
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {

@@ -266,6 +266,108 @@ public sealed class IoEngineTests
         Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
     }
 
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task RequestsAndRepliesInLockstepEachArriveAfterAShortReceive(IoEngine engine, bool inline)
+    {
+        // Request-reply, one at a time: after each short receive the epoll engine waits for the next
+        // edge without asking the kernel again (the drained receive). Every request must still be
+        // seen: sizes on both sides of a receive's block, pauses so some requests arrive while the
+        // reader waits and some while it is busy.
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(EchoHandler.Instance);
+        var seed = Random.Shared.Next();
+
+        var failures = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            var random = new Random(seed + i);
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            for (var round = 0; round < 100; round++)
+            {
+                var request = new byte[random.Next(4) == 0 ? random.Next(2_000, 20_000) : random.Next(1, 200)];
+                random.NextBytes(request);
+                if (random.Next(5) == 0)
+                {
+                    await Task.Delay(random.Next(1, 4));
+                }
+
+                await client.SendAllAsync(request);
+                var reply = await client.ReceiveExactlyAsync(request.Length, Loopback.Patience);
+                if (!reply.AsSpan().SequenceEqual(request))
+                {
+                    return $"client {i}: round {round} came back wrong";
+                }
+            }
+
+            return null;
+        }));
+
+        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task BytesFollowedAtOnceByTheFinAreReadAndTheEndIsSeen(IoEngine engine, bool inline)
+    {
+        // The FIN right behind a short request: a receive returns the bytes without the FIN, and the
+        // FIN's edge may already have been taken with the bytes' one, so the reader must not treat the
+        // short receive as "empty, wait for an edge" (no edge would come: the handler would hang).
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(EchoHandler.Instance);
+        var seed = Random.Shared.Next();
+
+        var failures = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        {
+            var random = new Random(seed + i);
+            var request = new byte[random.Next(1, 3_000)];
+            random.NextBytes(request);
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            await client.SendAllAsync(request);
+            client.Shutdown(SocketShutdown.Send);
+            var reply = await client.ReceiveExactlyAsync(request.Length, Loopback.Patience);
+            var end = await client.ReceiveEndAsync(Loopback.Patience);
+            return reply.AsSpan().SequenceEqual(request) && end == SocketError.Success
+                ? null
+                : $"client {i}: {request.Length} bytes, echo intact {reply.AsSpan().SequenceEqual(request)}, end {end}";
+        }));
+
+        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+    }
+
+    [Theory]
+    [MemberData(nameof(Engines))]
+    public async Task BytesFollowedAtOnceByAResetEndTheHandlersRead(IoEngine engine, bool inline)
+    {
+        // As above with a reset instead of a FIN: the handler's read must end (bytes then the reset,
+        // or the reset alone), never wait for an edge the reset already spent.
+        var ended = 0;
+        await using var server = new TcpServer(Options(engine, inline));
+        await server.StartAsync(async connection =>
+        {
+            try
+            {
+                await connection.Input.DiscardToEndAsync();
+            }
+            catch (ConnectionLostException)
+            {
+            }
+            finally
+            {
+                Interlocked.Increment(ref ended);
+            }
+        });
+
+        for (var i = 0; i < 50; i++)
+        {
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            await client.SendAllAsync(new byte[1 + (i * 37)]);
+            client.LingerState = new LingerOption(true, 0);
+            client.Dispose(); // RST right behind the bytes
+        }
+
+        await Loopback.EventuallyAsync(() => Volatile.Read(ref ended) == 50, $"all 50 handlers' reads ended ({Volatile.Read(ref ended)} did)");
+    }
+
     [Fact]
     public async Task AClosedConnectionGivesItsPollerSlotBack()
     {

@@ -503,6 +503,16 @@ internal static class PollState
         }
     }
 
+    /// <summary>Takes back an edge recorded while nobody waited (<see cref="Ready"/> becomes
+    /// <see cref="Idle"/>), before a receive or send that covers what the edge announced.</summary>
+    public static void TakeReady(ref int state)
+    {
+        if (Volatile.Read(ref state) == Ready)
+        {
+            Interlocked.CompareExchange(ref state, Idle, Ready);
+        }
+    }
+
     /// <summary>Marks the socket closed; <see langword="true"/> when someone was waiting and must be woken.</summary>
     public static bool Close(ref int state) => Interlocked.Exchange(ref state, Closed) == Waiting;
 }
