@@ -172,23 +172,32 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>Remembers that this connection joined <paramref name="group"/>, so that it leaves it
     /// when it closes; false when it is already closed.</summary>
+    /// <remarks>Under the lock of the <see cref="ConnectionExtras"/> object (internal, never handed out).
+    /// One group is held in the field itself and a list is made only for a second: most members are in
+    /// one group, and the list and its array cost about 90 bytes per member.</remarks>
     internal bool TrackGroup(Fanout.ConnectionGroup group)
     {
-        var groups = Extras.Groups;
-        if (groups is null)
+        var extras = Extras;
+        lock (extras)
         {
-            Interlocked.CompareExchange(ref Extras.Groups, [], null);
-            groups = Extras.Groups!;
-        }
-
-        lock (groups)
-        {
-            if (Extras.GroupsClosed)
+            if (extras.GroupsClosed)
             {
                 return false;
             }
 
-            groups.Add(group);
+            switch (extras.Groups)
+            {
+                case null:
+                    extras.Groups = group;
+                    break;
+                case List<Fanout.ConnectionGroup> list:
+                    list.Add(group);
+                    break;
+                case var first:
+                    extras.Groups = new List<Fanout.ConnectionGroup> { (Fanout.ConnectionGroup)first, group };
+                    break;
+            }
+
             return true;
         }
     }
@@ -196,11 +205,20 @@ public abstract class Connection : IAsyncDisposable
     /// <summary>Forgets <paramref name="group"/> (the connection left it).</summary>
     internal void UntrackGroup(Fanout.ConnectionGroup group)
     {
-        if (Volatile.Read(ref _extras)?.Groups is { } groups)
+        if (Volatile.Read(ref _extras) is not { } extras)
         {
-            lock (groups)
+            return;
+        }
+
+        lock (extras)
+        {
+            if (extras.Groups is List<Fanout.ConnectionGroup> list)
             {
-                groups.Remove(group);
+                list.Remove(group);
+            }
+            else if (ReferenceEquals(extras.Groups, group))
+            {
+                extras.Groups = null;
             }
         }
     }
@@ -213,22 +231,22 @@ public abstract class Connection : IAsyncDisposable
             return;
         }
 
-        Fanout.ConnectionGroup[] groups;
-        var list = extras.Groups;
-        if (list is null)
-        {
-            Interlocked.CompareExchange(ref extras.Groups, [], null);
-            list = extras.Groups!;
-        }
-
-        lock (list)
+        object? groups;
+        lock (extras)
         {
             extras.GroupsClosed = true;
-            groups = [.. list];
-            list.Clear();
+            groups = extras.Groups;
+            extras.Groups = null;
         }
 
-        foreach (var group in groups)
+        if (groups is List<Fanout.ConnectionGroup> list)
+        {
+            foreach (var group in list)
+            {
+                group.RemoveClosed(this);
+            }
+        }
+        else if (groups is Fanout.ConnectionGroup group)
         {
             group.RemoveClosed(this);
         }

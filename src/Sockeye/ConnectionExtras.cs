@@ -36,8 +36,10 @@ internal sealed class ConnectionExtras
     /// <summary>Set before the abort that disconnects a slow consumer, so the close is counted as one.</summary>
     public bool SlowConsumer;
 
-    /// <summary>The groups this connection is a member of, to leave them when it closes (locked on itself).</summary>
-    public List<Fanout.ConnectionGroup>? Groups;
+    /// <summary>The groups this connection is a member of, to leave them when it closes: null, one
+    /// <see cref="Fanout.ConnectionGroup"/>, or a <see cref="List{T}"/> of them once there are two
+    /// (under this object's lock; see <see cref="Connection.TrackGroup"/>).</summary>
+    public object? Groups;
 
     /// <summary>The connection handlers were given in place of this transport (the TLS layer), so that
     /// the transport's close makes it leave its groups too.</summary>
@@ -48,6 +50,6 @@ internal sealed class ConnectionExtras
     /// end as one protocol error, however the handler then ends (set on the transport).</summary>
     public string? ProtocolError;
 
-    /// <summary>The connection closed and left its groups: it joins no more (under the Groups lock).</summary>
+    /// <summary>The connection closed and left its groups: it joins no more (under this object's lock).</summary>
     public bool GroupsClosed;
 }

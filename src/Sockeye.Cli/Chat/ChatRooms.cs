@@ -26,18 +26,25 @@ internal sealed class ChatRooms : IAsyncDisposable
     public ConnectionGroup? Find(string name) => _rooms.TryGetValue(name, out var room) ? room : null;
 
     /// <summary>Adds <paramref name="connection"/> to the room, creating it if needed.</summary>
-    public void Join(string name, Connection connection)
+    /// <returns>The room's own name (<see cref="ConnectionGroup.Name"/>), for members to keep instead of
+    /// a copy of their own; a room that exists is found without making a string of the name.</returns>
+    public string Join(ReadOnlySpan<char> name, Connection connection)
     {
+        var byName = _rooms.GetAlternateLookup<ReadOnlySpan<char>>();
         while (true)
         {
-            var room = _rooms.GetOrAdd(name, static n => new ConnectionGroup(n));
+            if (!byName.TryGetValue(name, out var room))
+            {
+                room = _rooms.GetOrAdd(name.ToString(), static n => new ConnectionGroup(n));
+            }
+
             room.Add(connection);
 
-            // A room emptied and forgotten between GetOrAdd and Add is not the room any more: join the
+            // A room emptied and forgotten between the lookup and Add is not the room any more: join the
             // one that replaced it instead, so no member is left in a room nobody can reach.
-            if (_rooms.TryGetValue(name, out var current) && ReferenceEquals(current, room))
+            if (byName.TryGetValue(name, out var current) && ReferenceEquals(current, room))
             {
-                return;
+                return room.Name;
             }
 
             room.Remove(connection);

@@ -104,6 +104,15 @@ internal static class ServeCommand
             if (chatOptions is not null)
             {
                 options.SendQueue = chatOptions.SendQueue(parse);
+
+                // The chat handler keeps a partial line in the reader, so the reader must hold the
+                // longest line: past --max-read-buffer it would reset the client before the line limit
+                // answered "ERR line too long".
+                var lineBuffer = Chat.ChatHandler.MinReadBufferSize(chatOptions.MaxLine(parse));
+                if (options.MaxReadBufferSize < lineBuffer)
+                {
+                    options.MaxReadBufferSize = lineBuffer;
+                }
             }
 
             if (options.UnixSocketPath is null && ScaleOptions.UseActivatedSocket(options) is { } activationError)

@@ -24,8 +24,11 @@ public sealed class OutgoingMessage : IDisposable
     private const int LargestClass = 20; // 1 MiB
     private const int KeptPerClass = 256;
 
-    private static readonly ConcurrentStack<byte[]>[] s_arrays = CreateClasses();
-    private static readonly ConcurrentStack<OutgoingMessage> s_messages = new();
+    // Queues, not stacks: a ConcurrentStack allocates a node on every push (64 bytes of garbage per
+    // message given back, one node for the array and one for the message) and counts by walking its
+    // nodes; a queue reuses its slots and knows its count.
+    private static readonly ConcurrentQueue<byte[]>[] s_arrays = CreateClasses();
+    private static readonly ConcurrentQueue<OutgoingMessage> s_messages = new();
 
     private byte[] _array = [];
     private int _length;
@@ -101,19 +104,19 @@ public sealed class OutgoingMessage : IDisposable
         _length = 0;
         if (ClassOf(array.Length) is { } index && array.Length == 1 << index && s_arrays[index - SmallestClass].Count < KeptPerClass)
         {
-            s_arrays[index - SmallestClass].Push(array);
+            s_arrays[index - SmallestClass].Enqueue(array);
         }
 
         if (s_messages.Count < KeptPerClass * 4)
         {
-            s_messages.Push(this);
+            s_messages.Enqueue(this);
         }
     }
 
     private static OutgoingMessage Rent(int length)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(length);
-        var message = s_messages.TryPop(out var pooled) ? pooled : new OutgoingMessage();
+        var message = s_messages.TryDequeue(out var pooled) ? pooled : new OutgoingMessage();
         message._array = RentArray(length);
         message._length = length;
         Volatile.Write(ref message._references, 1);
@@ -127,7 +130,7 @@ public sealed class OutgoingMessage : IDisposable
             return GC.AllocateUninitializedArray<byte>(Math.Max(length, 1), pinned: true);
         }
 
-        return s_arrays[index - SmallestClass].TryPop(out var array)
+        return s_arrays[index - SmallestClass].TryDequeue(out var array)
             ? array
             : GC.AllocateUninitializedArray<byte>(1 << index, pinned: true);
     }
@@ -140,12 +143,12 @@ public sealed class OutgoingMessage : IDisposable
         return index <= LargestClass ? index : null;
     }
 
-    private static ConcurrentStack<byte[]>[] CreateClasses()
+    private static ConcurrentQueue<byte[]>[] CreateClasses()
     {
-        var classes = new ConcurrentStack<byte[]>[LargestClass - SmallestClass + 1];
+        var classes = new ConcurrentQueue<byte[]>[LargestClass - SmallestClass + 1];
         for (var i = 0; i < classes.Length; i++)
         {
-            classes[i] = new ConcurrentStack<byte[]>();
+            classes[i] = new ConcurrentQueue<byte[]>();
         }
 
         return classes;

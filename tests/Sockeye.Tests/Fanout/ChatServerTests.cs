@@ -88,6 +88,50 @@ public sealed class ChatServerTests
     }
 
     [Fact]
+    public async Task CommandsSentOneByteAtATimeAreAnsweredInOrder()
+    {
+        await using var server = await StartAsync();
+        using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        foreach (var b in "NICK alice\r\nJOIN lobby\nFOO\nQUIT\n"u8.ToArray())
+        {
+            await client.SendAllAsync(new[] { b });
+            await Task.Delay(1);
+        }
+
+        Assert.Equal(["OK NICK alice", "OK JOIN lobby", "ERR unknown command FOO", "OK QUIT"], await FanoutServer.ReadLinesAsync(client, 4));
+        Assert.Equal(SocketError.Success, await client.ReceiveEndAsync());
+    }
+
+    [Fact]
+    public async Task AJoinedMemberThatIsIdleHoldsNoReadBufferNoFramingReaderAndNoGroupList()
+    {
+        // Issue 17's idle subscriber: after NICK and JOIN it holds none of what a read or a second
+        // room would need, and still gets the room's lines.
+        var connections = new TaskCompletionSource<Sockeye.Transport.SocketConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var handler = new ChatHandler(new ChatRooms(), 4096);
+        await using var server = new TcpServer(new TcpServerOptions());
+        await server.StartAsync(connection =>
+        {
+            connections.TrySetResult((Sockeye.Transport.SocketConnection)connection);
+            return handler.HandleAsync(connection);
+        });
+        using var member = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await member.SendAllAsync("NICK idle\nJOIN lobby\n"u8.ToArray());
+        Assert.Equal(["OK NICK idle", "OK JOIN lobby"], await FanoutServer.ReadLinesAsync(member, 2));
+        var connection = await connections.Task.WaitAsync(Loopback.Patience);
+
+        await Loopback.EventuallyAsync(() => connection.Reader.IsReceivePending, "the idle member waits for input");
+        var pool = server.MemoryPool;
+        await Loopback.EventuallyAsync(() => pool.BlocksAllocated - pool.FreeBlocks == 0, "every block is back in the pool");
+        Assert.Null(connection.FrameReader);
+        Assert.IsType<Sockeye.Fanout.ConnectionGroup>(connection.ExtrasIfCreated?.Groups);
+
+        using var speaker = await Loopback.ConnectAsync(server.LocalEndPoint!);
+        await speaker.SendAllAsync("NICK bob\nJOIN lobby\nMSG lobby hi\n"u8.ToArray());
+        Assert.Equal(["lobby bob: hi"], await FanoutServer.ReadLinesAsync(member, 1));
+    }
+
+    [Fact]
     public async Task WhoamiNamesTheClientFromTheProxyHeaderAndTheInstancesOwnAddress()
     {
         var options = Security.ProxyProtocolTests.Options();

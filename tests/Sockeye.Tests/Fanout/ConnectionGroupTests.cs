@@ -81,6 +81,40 @@ public sealed class ConnectionGroupTests
     }
 
     [Fact]
+    public async Task AMemberThatLeftOneOfThreeGroupsLeavesTheOtherTwoWhenItCloses()
+    {
+        // The first group a connection joins is tracked in a field, the rest in a list made at the
+        // second: leaving the first and then closing must still leave the others.
+        var second = new ConnectionGroup("second");
+        var third = new ConnectionGroup("third");
+        await using var fixture = await FanoutServer.StartAsync(afterJoin: async connection =>
+        {
+            second.Add(connection);
+            third.Add(connection);
+            var result = await connection.Input.ReadAsync();
+            while (!result.IsCompleted)
+            {
+                connection.Input.AdvanceTo(result.Buffer.End);
+                result = await connection.Input.ReadAsync();
+            }
+        });
+        var clients = await fixture.ConnectAsync(2);
+        await Loopback.EventuallyAsync(() => third.Count == 2, "two members in the third group");
+        foreach (var member in fixture.Group.Members())
+        {
+            Assert.True(fixture.Group.Remove(member));
+            Assert.False(fixture.Group.Remove(member));
+        }
+
+        clients[0].Dispose();
+        await Loopback.EventuallyAsync(() => second.Count == 1 && third.Count == 1, "the closed member to leave the other two groups");
+        Assert.Equal(0, fixture.Group.Count);
+        Assert.Equal(new BroadcastResult(1, 0), third.Broadcast("still here\n"u8));
+        clients[1].Dispose();
+        await Loopback.EventuallyAsync(() => second.Count == 0 && third.Count == 0, "the last member to leave both");
+    }
+
+    [Fact]
     public async Task JoinsAndLeavesDuringBroadcastsNeverThrowAndEndConsistent()
     {
         await using var fixture = await FanoutServer.StartAsync();
