@@ -111,6 +111,9 @@ public partial class SupervisedTopTests
         using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         try
         {
+            // SO_REUSEADDR as the server's listener sets it: a port whose old connections sit in
+            // TIME_WAIT (common after the suite's thousands of short connections) is free to it.
+            probe.SetRawSocketOption(1 /* SOL_SOCKET */, 2 /* SO_REUSEADDR */, BitConverter.GetBytes(1));
             probe.Bind(new IPEndPoint(IPAddress.Loopback, port));
             return true;
         }
