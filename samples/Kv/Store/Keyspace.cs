@@ -11,9 +11,10 @@ namespace Sockeye.Samples.Kv.Store;
 /// <para>Why one lock (<see cref="KvServer.Lock"/>, shared by the 16 databases) and not a lock-free map
 /// or a shard per core: Redis's commands are atomic (INCR, MSET, SPOP, LPUSH of many values, SET ... GET),
 /// and one lock gives exactly that with plain collections. The handler takes it once per read, for every
-/// command that read holds, so a pipelined batch pays one acquisition; on this 2-core machine the lock is
-/// rarely contended (see samples/Kv/README.md). A lock-free dictionary would still need a lock per list,
-/// hash or set value for the compound commands.</para>
+/// command that read holds, so a pipelined batch pays one acquisition. Measured against both: on one
+/// thread (Kv pinned to one core, as redis-server) the lock is the cheapest; from two threads at once the
+/// dearest (samples/Kv/README.md; BENCHMARKS.md, "Kv's keyspace"). A lock-free dictionary would still
+/// need a lock per list, hash or set value for the compound commands.</para>
 /// <para><b>SCAN's cursor.</b> Besides the dictionary, every entry sits at a fixed index of a slot array
 /// (<see cref="Entry.Slot"/>) from its creation to its deletion; a deleted key leaves a hole that a later
 /// key may fill (a free list), and the array is emptied when the database is. A cursor is the next index
