@@ -30,17 +30,23 @@ public sealed class IoEngineTests
 
     private static TcpServerOptions Options(IoEngine engine, bool inline) => new() { IoEngine = engine, InlineCompletions = inline };
 
+    /// <summary>Runs <paramref name="count"/> clients at once, each with its own random source from one
+    /// seed (named in a failure), and asserts that none returned a failure text.</summary>
+    private static async Task EveryClientSucceedsAsync(int count, Func<int, Random, Task<string?>> client)
+    {
+        var seed = Random.Shared.Next();
+        var failures = await Task.WhenAll(Enumerable.Range(0, count).Select(i => client(i, new Random(seed + i))));
+        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+    }
+
     [Theory]
     [MemberData(nameof(Engines))]
     public async Task EveryByteComesBackInOrderFromFiftyClientsWritingRandomPieces(IoEngine engine, bool inline)
     {
         await using var server = new TcpServer(Options(engine, inline));
         await server.StartAsync(EchoHandler.Instance);
-        var seed = Random.Shared.Next();
-
-        var failures = await Task.WhenAll(Enumerable.Range(0, 50).Select(async i =>
+        await EveryClientSucceedsAsync(50, async (i, random) =>
         {
-            var random = new Random(seed + i);
             var payload = new byte[random.Next(1, 300_000)];
             random.NextBytes(payload);
             using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
@@ -57,9 +63,7 @@ public sealed class IoEngineTests
             await writer;
             var same = echoed.AsSpan().CommonPrefixLength(payload);
             return same == payload.Length ? null : $"client {i}: first wrong byte at {same} of {payload.Length}";
-        }));
-
-        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+        });
     }
 
     [Theory]
@@ -276,11 +280,8 @@ public sealed class IoEngineTests
         // reader waits and some while it is busy.
         await using var server = new TcpServer(Options(engine, inline));
         await server.StartAsync(EchoHandler.Instance);
-        var seed = Random.Shared.Next();
-
-        var failures = await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        await EveryClientSucceedsAsync(20, async (i, random) =>
         {
-            var random = new Random(seed + i);
             using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
             for (var round = 0; round < 100; round++)
             {
@@ -300,9 +301,7 @@ public sealed class IoEngineTests
             }
 
             return null;
-        }));
-
-        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+        });
     }
 
     [Theory]
@@ -314,11 +313,8 @@ public sealed class IoEngineTests
         // short receive as "empty, wait for an edge" (no edge would come: the handler would hang).
         await using var server = new TcpServer(Options(engine, inline));
         await server.StartAsync(EchoHandler.Instance);
-        var seed = Random.Shared.Next();
-
-        var failures = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        await EveryClientSucceedsAsync(200, async (i, random) =>
         {
-            var random = new Random(seed + i);
             var request = new byte[random.Next(1, 3_000)];
             random.NextBytes(request);
             using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
@@ -329,9 +325,7 @@ public sealed class IoEngineTests
             return reply.AsSpan().SequenceEqual(request) && end == SocketError.Success
                 ? null
                 : $"client {i}: {request.Length} bytes, echo intact {reply.AsSpan().SequenceEqual(request)}, end {end}";
-        }));
-
-        Assert.All(failures, f => Assert.True(f is null, $"seed {seed}: {f}"));
+        });
     }
 
     [Theory]
