@@ -10,13 +10,9 @@ public partial class SupervisedTopTests
     [Fact]
     public async Task TopWithTheCommandTheSupervisorPrintsShowsEveryWorkersConnectionsSummed()
     {
-        var metricsPort = FreePortPair();
-        using var serve = CliProcess.Start($"serve echo --processes 2 --port 0 --metrics-port {metricsPort}");
+        var (serve, metricsPort) = await StartWithMetricsAsync();
+        using var _ = serve;
         var endPoint = await serve.ListeningAsync();
-        await Loopback.EventuallyAsync(
-            () => serve.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal)
-                && serve.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort + 1}/metrics", StringComparison.Ordinal),
-            "both workers serve their metrics");
         var watch = WatchLine().Match(serve.Stdout);
         Assert.True(watch.Success, $"no 'watch all' line in: {serve.Stdout}");
         Assert.Equal($"top --url http://127.0.0.1:{metricsPort}/metrics --workers 2", watch.Groups[1].Value);
@@ -89,6 +85,37 @@ public partial class SupervisedTopTests
         }
 
         return active;
+    }
+
+    /// <summary>Starts <c>serve echo --processes 2</c> with metrics on a free port pair and waits until both
+    /// workers serve them. The pair was free when probed, but the suite's other tests open connections from
+    /// ephemeral ports all the while and may take one of the two first: then a worker cannot bind, and the
+    /// run starts again on a new pair (three tries; the last one's output is in the failure).</summary>
+    private static async Task<(CliProcess Serve, int MetricsPort)> StartWithMetricsAsync()
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            var metricsPort = FreePortPair();
+            var serve = CliProcess.Start($"serve echo --processes 2 --port 0 --metrics-port {metricsPort}");
+            try
+            {
+                await Loopback.EventuallyAsync(
+                    () => serve.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort}/metrics", StringComparison.Ordinal)
+                        && serve.Stdout.Contains($"metrics on http://127.0.0.1:{metricsPort + 1}/metrics", StringComparison.Ordinal),
+                    "both workers serve their metrics", within: TimeSpan.FromSeconds(attempt < 3 ? 10 : 20));
+                return (serve, metricsPort);
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+                serve.Dispose();
+            }
+            catch (TimeoutException ex)
+            {
+                var output = $"stdout: {serve.Stdout}\nstderr: {serve.Stderr}";
+                serve.Dispose();
+                throw new TimeoutException($"{ex.Message} (ports {metricsPort}-{metricsPort + 1}, try {attempt}); {output}", ex);
+            }
+        }
     }
 
     /// <summary>A port that, with the one after it, was free a moment ago (worker i serves on M + i − 1).</summary>
