@@ -94,6 +94,18 @@ internal sealed partial class SocketReader : PipeReader, IValueTaskSource<ReadRe
         {
             _receiver = new SocketReceiver(this);
         }
+        else if (connection.Context.InlineCompletions)
+        {
+            // A new connection starts drained: its first read registers the socket and waits for an
+            // edge instead of asking the kernel first. With inline completions the handler starts on the
+            // poll thread microseconds after accept, before the client's first bytes in most cases, so
+            // that receive would mostly hear EAGAIN (0.32 per short connection); the registration reports
+            // bytes already there as an edge at once (epoll_ctl checks readiness when a socket is added),
+            // and the handler resumes on the same poll thread, so nothing is handed between threads.
+            // Not with the thread pool: a handler started there reads later, when the bytes usually
+            // are there, and an edge would cost a hand-off a receive does not.
+            _flags |= DrainedFlag;
+        }
     }
 
     /// <summary>Whether the peer's FIN was received (for the close reason).</summary>

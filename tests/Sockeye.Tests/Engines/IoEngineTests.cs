@@ -329,6 +329,55 @@ public sealed class IoEngineTests
     }
 
     [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ANewConnectionsFirstBytesAreReadWhetherTheyCameBeforeOrAfterItsFirstRead(bool startHandlersInline)
+    {
+        // With inline completions a new epoll connection starts drained: its first read registers the
+        // socket and waits for an edge without a receive first. Bytes already there at accept (sent with
+        // the handshake's last ACK, or while the poll thread was busy with other accepts) must raise that
+        // edge at registration; bytes sent later, the ordinary one. A burst of clients, some sending at
+        // once (some with the FIN behind), some after a pause, covers both sides, in the CLI's
+        // configuration (handlers started on the poll thread) and with handlers started on the pool.
+        var options = Options(IoEngine.Epoll, inline: true);
+        options.StartHandlersInline = startHandlersInline;
+        await using var server = new TcpServer(options);
+        await server.StartAsync(EchoHandler.Instance);
+        await EveryClientSucceedsAsync(200, async (i, random) =>
+        {
+            var request = new byte[random.Next(1, 2_000)];
+            random.NextBytes(request);
+            using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await client.ConnectAsync(server.LocalEndPoint!);
+            if (random.Next(2) == 0)
+            {
+                await Task.Delay(random.Next(1, 5));
+            }
+
+            await client.SendAllAsync(request);
+            var fin = random.Next(2) == 0;
+            if (fin)
+            {
+                client.Shutdown(SocketShutdown.Send);
+            }
+
+            var reply = await client.ReceiveExactlyAsync(request.Length, Loopback.Patience);
+            if (!reply.AsSpan().SequenceEqual(request))
+            {
+                return $"client {i}: {request.Length} bytes came back wrong";
+            }
+
+            if (!fin)
+            {
+                client.Shutdown(SocketShutdown.Send);
+            }
+
+            var end = await client.ReceiveEndAsync(Loopback.Patience);
+            return end == SocketError.Success ? null : $"client {i}: the server's end was {end} (FIN first {fin})";
+        });
+    }
+
+    [Theory]
     [MemberData(nameof(Engines))]
     public async Task BytesFollowedAtOnceByAResetEndTheHandlersRead(IoEngine engine, bool inline)
     {
