@@ -122,7 +122,7 @@ internal sealed class AcceptLoop
                 continue;
             }
 
-            if (!Admit(socket.SafeHandle, socket, socket.RemoteEndPoint, backoff, acceptor, poller: null))
+            if (!Admit(socket.SafeHandle, socket, PeerAddress.Of(socket.RemoteEndPoint), backoff, acceptor, poller: null))
             {
                 if (!await backoff.TemporaryErrorAsync(SocketError.TooManyOpenSockets).ConfigureAwait(false)) return;
             }
@@ -167,7 +167,7 @@ internal sealed class AcceptLoop
     /// with .NET's engine.</param>
     /// <returns><see langword="false"/> when the descriptor cushion could not be retaken (the
     /// socket was refused): the caller backs off as for <c>EMFILE</c>.</returns>
-    internal bool Admit(SafeHandle handle, Socket? socket, EndPoint? remote, AcceptBackoff backoff, int acceptor, Poller? poller)
+    internal bool Admit(SafeHandle handle, Socket? socket, PeerAddress remote, AcceptBackoff backoff, int acceptor, Poller? poller)
     {
         if (!backoff.CushionInPlace())
         {
@@ -222,7 +222,7 @@ internal sealed class AcceptLoop
 
     /// <summary>Configures the socket and wraps it; <see langword="null"/> (the socket closed) when the
     /// peer reset before the options could be set.</summary>
-    private SocketConnection? TryCreateConnection(SafeHandle handle, Socket? socket, EndPoint? remote)
+    private SocketConnection? TryCreateConnection(SafeHandle handle, Socket? socket, PeerAddress remote)
     {
         try
         {
@@ -243,12 +243,12 @@ internal sealed class AcceptLoop
         || (ex is SocketException se && SocketErrors.IsClosedLocally(se.SocketErrorCode))
         || !_server.IsListening;
 
-    private void Refuse(SafeHandle handle, Socket? socket, EndPoint? remote, bool forLimit)
+    private void Refuse(SafeHandle handle, Socket? socket, PeerAddress remote, bool forLimit)
     {
         _counters.OnRejected(forLimit);
         if (_logger.IsEnabled(LogLevel.Debug))
         {
-            SockeyeLog.ConnectionRejected(_logger, remote, _server.Slots.Taken, _options.MaxConnections);
+            SockeyeLog.ConnectionRejected(_logger, remote.ToEndPoint(), _server.Slots.Taken, _options.MaxConnections);
         }
 
         // RST at once: no handler, no buffers, no TIME_WAIT on our side.
@@ -268,7 +268,7 @@ internal sealed class AcceptLoop
         }
     }
 
-    private static void Configure(SafeHandle handle, Socket? socket, EndPoint? remote, TcpServerOptions options)
+    private static void Configure(SafeHandle handle, Socket? socket, PeerAddress remote, TcpServerOptions options)
     {
         if (options.ListenFd is not null)
         {
@@ -279,7 +279,7 @@ internal sealed class AcceptLoop
             SetOption(handle, socket, SocketOptionLevel.Socket, SocketOptionName.DontLinger, 0);
         }
 
-        if (remote is not IPEndPoint)
+        if (!remote.IsIp)
         {
             return; // A Unix domain socket: Nagle, keep-alive and TCP buffer tuning do not exist there.
         }

@@ -94,7 +94,8 @@ internal sealed class EdgeGate : IDisposable
         {
             refused = RefusalReason.AcceptRate;
         }
-        else if (connection.RemoteEndPoint is IPEndPoint peer)
+        else if ((_options.ProxyProtocol is not null || _admission is { ChecksAddress: true })
+            && connection.RemoteEndPoint is IPEndPoint peer) // asked only when checked: made on first ask
         {
             var address = SourceAdmission.Normalize(peer.Address);
             if (_options.ProxyProtocol is { } proxy)

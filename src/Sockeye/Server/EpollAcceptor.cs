@@ -225,7 +225,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
     {
         System.Runtime.InteropServices.SafeHandle handle;
         Socket? socket = null;
-        EndPoint? remote;
+        PeerAddress remote;
         if (_unix)
         {
             var socketHandle = new SafeSocketHandle(fd, ownsHandle: true);
@@ -235,7 +235,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
             try
             {
                 socket = new Socket(socketHandle);
-                remote = socket.RemoteEndPoint;
+                remote = PeerAddress.Of(socket.RemoteEndPoint);
             }
             catch (SocketException)
             {
@@ -246,7 +246,7 @@ internal sealed class EpollAcceptor : IAcceptReady, IDisposable
         else
         {
             handle = new SocketDescriptor(fd);
-            remote = SocketAddressReader.ToEndPoint(address);
+            remote = PeerAddress.FromSocketAddress(address); // an IPv4 endpoint is made only if asked for
         }
 
         return _loop.Admit(handle, socket, remote, _backoff, _index, poller);

@@ -41,25 +41,28 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     // monitor (SyncRoot): a served connection allocates this delegate anyway, so locking it instead
     // of a new object() keeps the 24 bytes per idle connection that a lock object would cost.
     private readonly Action _handlerDone;
+    // The peer's endpoint, once made; until then an accepted IPv4 peer is only _packedRemote
+    // (PeerAddress): most servers never ask, and the endpoint objects are 72 bytes per connection.
     private EndPoint? _remoteEndPoint;
+    private readonly long _packedRemote;
     private int _closedFired;
     private int _aborted;
 
     public SocketConnection(Socket socket, ConnectionContext context)
         // The endpoint is cached by the socket after accept or connect, so keeping it costs nothing
         // and it stays readable after the socket is closed.
-        : this(socket.SafeHandle, socket, socket.RemoteEndPoint, context)
+        : this(socket.SafeHandle, socket, PeerAddress.Of(socket.RemoteEndPoint), context)
     {
     }
 
     /// <summary>A connection over a descriptor the epoll engine accepted itself
     /// (the server's poller accept path), with the peer address <c>accept4</c> gave.</summary>
-    public SocketConnection(System.Runtime.InteropServices.SafeHandle handle, EndPoint? remoteEndPoint, ConnectionContext context)
-        : this(handle, null, remoteEndPoint, context)
+    public SocketConnection(System.Runtime.InteropServices.SafeHandle handle, PeerAddress remote, ConnectionContext context)
+        : this(handle, null, remote, context)
     {
     }
 
-    private SocketConnection(System.Runtime.InteropServices.SafeHandle handle, Socket? socket, EndPoint? remoteEndPoint, ConnectionContext context)
+    private SocketConnection(System.Runtime.InteropServices.SafeHandle handle, Socket? socket, PeerAddress remote, ConnectionContext context)
     {
         _handle = handle;
         _socket = socket;
@@ -67,7 +70,8 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         _handlerDone = OnHandlerDone;
         _reader = new SocketReader(this);
         _writer = new SocketWriter(this);
-        _remoteEndPoint = remoteEndPoint;
+        _remoteEndPoint = remote.EndPoint;
+        _packedRemote = remote.Packed;
         Id = Interlocked.Increment(ref s_lastId);
     }
 
@@ -93,7 +97,22 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         }
     }
 
-    public override EndPoint? RemoteEndPoint => _remoteEndPoint;
+    public override EndPoint? RemoteEndPoint => Volatile.Read(ref _remoteEndPoint) ?? MakeRemoteEndPoint();
+
+    /// <summary>Whether the peer has an IP address, without making its endpoint.</summary>
+    internal bool HasIpPeer => _packedRemote != 0 || Volatile.Read(ref _remoteEndPoint) is IPEndPoint;
+
+    // First ask for a packed peer: the endpoint is made and kept (one object for every caller, also
+    // when two threads ask at once). A PROXY header's client (SetRemoteEndPoint) replaces it.
+    private EndPoint? MakeRemoteEndPoint()
+    {
+        if (PeerAddress.Unpack(_packedRemote) is not { } made)
+        {
+            return null;
+        }
+
+        return Interlocked.CompareExchange(ref _remoteEndPoint, made, null) ?? made;
+    }
 
     private static IPEndPoint? ReadLocalEndPoint(System.Runtime.InteropServices.SafeHandle handle)
     {

@@ -11,8 +11,8 @@ namespace Sockeye.Transport.Epoll;
 /// </summary>
 internal static class SocketAddressReader
 {
-    private const ushort AfInet = 2;
-    private const ushort AfInet6 = 10;
+    internal const ushort AfInet = 2;
+    internal const ushort AfInet6 = 10;
 
     /// <summary>The endpoint in <paramref name="address"/>; <see langword="null"/> for a family other
     /// than IPv4 or IPv6 (or a truncated address).</summary>
