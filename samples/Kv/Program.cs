@@ -30,6 +30,10 @@ await using var server = new TcpServer(new TcpServerOptions
     // Commands run in microseconds and never block, so the poll thread may run them.
     InlineCompletions = true,
     StartHandlersInline = true,
+
+    // One poll thread: every command runs on it, so the keyspace's one lock is never handed between
+    // cores (on two cores at once it cost 2-4x per command; BENCHMARKS.md, "Kv's keyspace").
+    PollThreads = 1,
 });
 
 var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -137,6 +137,15 @@ public sealed partial class TcpServerOptions
     /// Ignored with <see cref="IoEngine.Sockets"/>.</remarks>
     public bool InlineCompletions { get; set; }
 
+    /// <summary>How many epoll poll threads serve the server's connections; 0 (the default) for the
+    /// engine's own choice: one per core with <see cref="InlineCompletions"/>, else one per 16 cores.</summary>
+    /// <remarks>Between 0 and 64. One poll thread with inline completions runs every handler of the
+    /// server on one thread, as redis-server does: for a handler that keeps shared state under one lock
+    /// (samples/Kv), which two poll threads on two cores would contend on. Poll threads are created on
+    /// first use and live for the process; servers that ask for the same kind and count share them.
+    /// Ignored with <see cref="IoEngine.Sockets"/>.</remarks>
+    public int PollThreads { get; set; }
+
     /// <summary>Where the server logs accept errors, handler faults and shutdown; <see langword="null"/>
     /// logs nothing.</summary>
     /// <remarks>Per-connection events are logged at Debug only: a server with a million connections
@@ -171,6 +180,8 @@ public sealed partial class TcpServerOptions
         RequireDuration(KeepAliveInterval, nameof(KeepAliveInterval));
         Require(KeepAliveRetryCount is > 0 and <= 127, nameof(KeepAliveRetryCount), KeepAliveRetryCount, "must be between 1 and 127");
         Require(Enum.IsDefined(IoEngine), nameof(IoEngine), IoEngine, "must be Default, Epoll or Sockets");
+        Require(PollThreads is >= 0 and <= Transport.Epoll.PollerGroup.MaxPollers, nameof(PollThreads), PollThreads,
+            $"must be between 0 (the engine's choice) and {Transport.Epoll.PollerGroup.MaxPollers}");
         Require(IoEngine != IoEngine.Epoll || Transport.Epoll.PollerGroup.IsSupported, nameof(IoEngine), IoEngine,
             "needs Linux on x86-64 or arm64; use Default or Sockets here");
         ValidateTimeouts();
@@ -222,6 +233,6 @@ public sealed partial class TcpServerOptions
     {
         IoEngine.Sockets => null,
         _ when !Transport.Epoll.PollerGroup.IsSupported => null,
-        _ => Transport.Epoll.PollerGroup.Get(InlineCompletions),
+        _ => Transport.Epoll.PollerGroup.Get(InlineCompletions, PollThreads),
     };
 }

@@ -48,17 +48,30 @@ internal static class ServeCommand
             Description = "What waits for the connections' sockets: epoll (Sockeye's own loop, least memory; Linux), sockets (.NET's engine) or default (epoll where it runs)",
             DefaultValueFactory = _ => IoEngine.Default,
         };
+        var pollThreads = new Option<int>("--poll-threads")
+        {
+            Description = "Epoll poll threads for the connections (0: the engine's choice, one per core with inline completions; 1 runs every handler on one thread)",
+            DefaultValueFactory = _ => 0,
+        };
+        pollThreads.Validators.Add(r =>
+        {
+            var value = r.GetValueOrDefault<int>();
+            if (value is < 0 or > Transport.Epoll.PollerGroup.MaxPollers)
+            {
+                r.AddError($"--poll-threads must be between 0 (the engine's choice) and {Transport.Epoll.PollerGroup.MaxPollers}, got {value}");
+            }
+        });
         var framing = EchoFraming.FramingOption();
         var maxFrameSize = EchoFraming.MaxFrameSizeOption();
 
         var echo = chat
             ? new Command("chat", "A chat server (rooms, NICK/JOIN/PART/MSG/QUIT lines; docs/CHAT.md): every MSG is broadcast to the room's other members.")
             {
-                host, port, maxConnections, descriptorReserve, drainTimeout, unix, unixMode, inline, ioEngine, statsInterval,
+                host, port, maxConnections, descriptorReserve, drainTimeout, unix, unixMode, inline, ioEngine, pollThreads, statsInterval,
             }
             : new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
             {
-                host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, statsInterval,
+                host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, pollThreads, statsInterval,
             };
         var chatOptions = chat ? new ChatOptions() : null;
         chatOptions?.AddTo(echo);
@@ -101,6 +114,7 @@ internal static class ServeCommand
             options.StartHandlersInline = parse.GetValue(inline) && options.Tls is null;
             options.InlineCompletions = parse.GetValue(inline);
             options.IoEngine = parse.GetValue(ioEngine);
+            options.PollThreads = parse.GetValue(pollThreads);
             if (chatOptions is not null)
             {
                 options.SendQueue = chatOptions.SendQueue(parse);

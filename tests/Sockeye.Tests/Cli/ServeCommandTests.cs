@@ -12,6 +12,8 @@ public class ServeCommandTests
     [InlineData("serve echo --max-connections -5", "--max-connections must be at least 1, got -5")]
     [InlineData("serve echo --drain-timeout soon", "--drain-timeout: 'soon' is not a duration")]
     [InlineData("serve echo --host example", "--host must be an IP address, got 'example'")]
+    [InlineData("serve echo --poll-threads 65", "--poll-threads must be between 0 (the engine's choice) and 64, got 65")]
+    [InlineData("serve chat --poll-threads -1", "--poll-threads must be between 0 (the engine's choice) and 64, got -1")]
     [InlineData("serve", "Required command was not provided")]
     [InlineData("serve nope", "Unrecognized command 'nope' for 'sockeye serve' (commands: echo, chat, udp-echo; or --config FILE)")]
     [InlineData("bench nope", "Unrecognized command or argument 'nope'")]

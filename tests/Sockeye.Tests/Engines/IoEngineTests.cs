@@ -461,6 +461,74 @@ public sealed class IoEngineTests
         Assert.Equal(used, server.IoEngine);
     }
 
+    [Theory]
+    [InlineData(true, 1)]
+    [InlineData(true, 3)]
+    [InlineData(false, 2)]
+    public async Task AServerGetsThePollThreadsItAskedForAndServesOnThem(bool inline, int pollThreads)
+    {
+        // PollThreads = 1 with inline completions is Kv's configuration (every handler on one thread);
+        // 3 is more than this machine's cores, to see the count is the one asked for, not the core count.
+        var groups = new System.Collections.Concurrent.ConcurrentBag<PollerGroup?>();
+        var threads = new System.Collections.Concurrent.ConcurrentDictionary<string, byte>();
+        await using var server = new TcpServer(new TcpServerOptions { IoEngine = IoEngine.Epoll, InlineCompletions = inline, StartHandlersInline = inline, PollThreads = pollThreads });
+        await server.StartAsync(async connection =>
+        {
+            groups.Add(((SocketConnection)connection).Context.Poller);
+            var input = connection.Input;
+            while (true)
+            {
+                var result = await input.ReadAsync();
+                if (inline)
+                {
+                    threads.TryAdd(Thread.CurrentThread.Name ?? "(unnamed)", 0);
+                }
+
+                foreach (var segment in result.Buffer)
+                {
+                    await connection.Output.WriteAsync(segment);
+                }
+
+                input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+
+        await EveryClientSucceedsAsync(30, async (i, random) =>
+        {
+            var request = new byte[random.Next(1, 500)];
+            random.NextBytes(request);
+            using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
+            await client.SendAllAsync(request);
+            var reply = await client.ReceiveExactlyAsync(request.Length, Loopback.Patience);
+            return reply.AsSpan().SequenceEqual(request) ? null : $"client {i}: the echo came back wrong";
+        });
+
+        var group = Assert.Single(groups.Distinct());
+        Assert.NotNull(group);
+        Assert.Equal(pollThreads, group!.Pollers.Count);
+        Assert.Same(PollerGroup.Get(inline, pollThreads), group); // one group per kind and count, shared
+        if (inline)
+        {
+            // Handlers resumed only on this group's poll threads (at most as many as asked for).
+            Assert.All(threads.Keys, name => Assert.StartsWith("sockeye-epoll-inline-", name, StringComparison.Ordinal));
+            Assert.InRange(threads.Count, 1, pollThreads);
+        }
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(65)]
+    public void APollThreadCountOutsideZeroToSixtyFourIsRefusedByName(int count)
+    {
+        var error = Assert.Throws<ArgumentException>(() => new TcpServerOptions { PollThreads = count }.Validate());
+        Assert.Equal(nameof(TcpServerOptions.PollThreads), error.ParamName);
+        Assert.Contains($"must be between 0 (the engine's choice) and 64, got {count}", error.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void AnUnknownEngineIsRefusedByName()
     {

@@ -363,27 +363,34 @@ internal sealed unsafe class Poller
 /// <summary>
 /// The pollers of one kind: with inline completions one per core (continuations run on the poll
 /// thread, so every core needs one), otherwise one per 16 cores, handing continuations to the thread
-/// pool. Both are created on first use and live for the process.
+/// pool; or as many as a server asked for (<see cref="TcpServerOptions.PollThreads"/>). Each kind and
+/// count is created on first use and lives for the process, shared by every server that asks for it.
 /// </summary>
 internal sealed class PollerGroup
 {
+    /// <summary>The most poll threads a group may have: a connection's token keeps its poller's index
+    /// in 8 bits, and more threads than this would only contend.</summary>
+    public const int MaxPollers = 64;
+
     private static readonly Lock s_create = new();
-    private static PollerGroup? s_inline;
-    private static PollerGroup? s_dispatching;
+    private static readonly Dictionary<(bool Inline, int Count), PollerGroup> s_groups = [];
 
     private readonly Poller[] _pollers;
     private int _next;
 
-    private PollerGroup(bool inline)
+    private PollerGroup(bool inline, int count)
     {
         Inline = inline;
-        var count = inline ? Math.Clamp(Environment.ProcessorCount, 1, 64) : Math.Clamp(Environment.ProcessorCount / 16, 1, 16);
         _pollers = new Poller[count];
         for (var i = 0; i < count; i++)
         {
             _pollers[i] = new Poller(i, inline ? $"sockeye-epoll-inline-{i}" : $"sockeye-epoll-{i}");
         }
     }
+
+    /// <summary>How many poll threads a group of the kind has by default.</summary>
+    public static int DefaultCount(bool inline) =>
+        inline ? Math.Clamp(Environment.ProcessorCount, 1, MaxPollers) : Math.Clamp(Environment.ProcessorCount / 16, 1, 16);
 
     /// <summary>Whether this machine can run the epoll engine: Linux on x86-64 or arm64.</summary>
     public static bool IsSupported =>
@@ -392,12 +399,26 @@ internal sealed class PollerGroup
     /// <summary>Whether continuations run on the poll threads.</summary>
     public bool Inline { get; }
 
-    /// <summary>The process's group of the given kind.</summary>
-    public static PollerGroup Get(bool inline)
+    /// <summary>The process's group of the given kind, with <paramref name="count"/> poll threads
+    /// (0: <see cref="DefaultCount"/>). A count equal to the default is the default group.</summary>
+    public static PollerGroup Get(bool inline, int count = 0)
     {
+        if (count == 0)
+        {
+            count = DefaultCount(inline);
+        }
+
+        ArgumentOutOfRangeException.ThrowIfLessThan(count, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, MaxPollers);
         lock (s_create)
         {
-            return inline ? s_inline ??= new PollerGroup(true) : s_dispatching ??= new PollerGroup(false);
+            if (!s_groups.TryGetValue((inline, count), out var group))
+            {
+                group = new PollerGroup(inline, count);
+                s_groups.Add((inline, count), group);
+            }
+
+            return group;
         }
     }
 
