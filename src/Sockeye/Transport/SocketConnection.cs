@@ -77,7 +77,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         get
         {
-            var extras = Extras;
+            var extras = Extras.Rare;
             if (extras.LocalEndPoint is null)
             {
                 try
@@ -114,7 +114,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         {
             // Created only when someone asks: most handlers never do, and an idle connection should
             // not carry a CancellationTokenSource it does not need.
-            var extras = Extras;
+            var extras = Extras.Rare;
             var source = Volatile.Read(ref extras.ClosedSource);
             if (source is null)
             {
@@ -204,7 +204,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             return;
         }
 
-        Extras.AbortReason = reason;
+        Extras.Rare.AbortReason = reason;
         try
         {
             // Linger 0: close() sends RST and drops unsent bytes instead of lingering in FIN_WAIT.
@@ -219,7 +219,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         StopPolling();
         CloseSocket();
         EndPollWaits();
-        Outbox?.Close(); // queued messages are dropped with the connection
+        CloseOutbox(); // queued messages are dropped with the connection
         FireConnectionClosed();
     }
 
@@ -238,7 +238,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         // Set by the first DisposeAsync; later calls (a handler's `await using`, then the server's own
         // dispose) wait for the same work instead of repeating it.
-        var extras = Extras;
+        var extras = Extras.Rare;
         var task = Volatile.Read(ref extras.DisposeTask);
         if (task is null)
         {
@@ -297,7 +297,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     /// <summary>The receive side ended (FIN, reset or abort).</summary>
     internal void OnReceiveEnded() => FireConnectionClosed();
 
-    private string AbortMessage => $"connection {Id} was aborted: {ExtrasIfCreated?.AbortReason}";
+    private string AbortMessage => $"connection {Id} was aborted: {ExtrasIfCreated?.RareIfCreated?.AbortReason}";
 
     /// <summary>Turns a socket failure into the exception the handler sees.</summary>
     internal Exception TranslateError(Exception ex)
@@ -332,7 +332,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             extras.Upper?.LeaveGroups();
         }
 
-        var source = extras is null ? null : Volatile.Read(ref extras.ClosedSource);
+        var source = extras?.RareIfCreated is { } rare ? Volatile.Read(ref rare.ClosedSource) : null;
         if (source is not null)
         {
             // Callbacks are the handler's code: run them on the pool, not inside a socket completion.
@@ -346,7 +346,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         try
         {
-            ExtrasIfCreated!.ClosedSource!.Cancel();
+            ExtrasIfCreated!.RareIfCreated!.ClosedSource!.Cancel();
         }
         catch (AggregateException ex)
         {
