@@ -222,6 +222,7 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
+        var spin = default(SpinWait);
         while (!TryEnterGate())
         {
             // A drain of the send queue is sending: the gate is handed over after its batch. A queue
@@ -231,6 +232,8 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
                 await handedOver.ConfigureAwait(false);
                 break;
             }
+
+            spin.SpinOnce();
         }
 
         try
