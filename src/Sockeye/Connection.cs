@@ -96,7 +96,7 @@ public abstract class Connection : IAsyncDisposable
 
     /// <summary>A place for the handler's own per-connection state (a session, a user id, ...).
     /// Created on first use; not thread-safe.</summary>
-    public IDictionary<object, object?> Items => Extras.Items ??= [];
+    public IDictionary<object, object?> Items => Extras.Rare.Items ??= [];
 
     /// <summary>Ends the connection at once: the socket is reset (RST), unsent output is dropped, and
     /// pending reads and flushes fail with <see cref="ConnectionClosedException"/> carrying
@@ -180,13 +180,10 @@ public abstract class Connection : IAsyncDisposable
         var extras = Extras;
         lock (extras)
         {
-            if (extras.GroupsClosed)
-            {
-                return false;
-            }
-
             switch (extras.Groups)
             {
+                case var closed when ReferenceEquals(closed, ConnectionExtras.GroupsClosed):
+                    return false;
                 case null:
                     extras.Groups = group;
                     break;
@@ -234,9 +231,8 @@ public abstract class Connection : IAsyncDisposable
         object? groups;
         lock (extras)
         {
-            extras.GroupsClosed = true;
             groups = extras.Groups;
-            extras.Groups = null;
+            extras.Groups = ConnectionExtras.GroupsClosed;
         }
 
         if (groups is List<Fanout.ConnectionGroup> list)

@@ -1,55 +1,65 @@
-using System.Net;
-
 namespace Sockeye;
 
 /// <summary>
 /// The part of a <see cref="Connection"/> that most connections never use, or use only at the end of
 /// their life: one object created on first use instead of a field each in every connection (an idle
-/// connection pays 8 bytes for the reference instead of 56 for the fields; docs/MEMORY.md).
+/// connection pays 8 bytes for the reference instead of 80 for the fields; docs/MEMORY.md).
 /// </summary>
-/// <remarks>Fields that are set from several threads are written with <see cref="Interlocked"/> by
-/// their owners; the others belong to the handler's task.</remarks>
+/// <remarks>
+/// <para>Two objects: this one holds what a connection may use while it waits (its send queue, its
+/// groups, the framing helpers' reader), so an idle group member or framed connection carries 48 bytes;
+/// what is used rarely or only at the end (<see cref="Connection.Items"/>, the <c>ConnectionClosed</c>
+/// source, the abort reason, the local endpoint, the dispose task, ...) is in
+/// <see cref="ConnectionRareExtras"/>, made on first use. With all of them in one object a group member
+/// held 104 bytes for 2 fields it used (BENCHMARKS.md, "Idle subscriber: send queue given back").</para>
+/// <para>Fields that are set from several threads are written with <see cref="Interlocked"/> by their
+/// owners; the others belong to the handler's task.</para>
+/// </remarks>
 internal sealed class ConnectionExtras
 {
-    /// <summary><see cref="Connection.Items"/>.</summary>
-    public Dictionary<object, object?>? Items;
+    /// <summary>What <see cref="Groups"/> holds once the connection closed and left its groups: it
+    /// joins no more.</summary>
+    public static readonly object GroupsClosed = new();
+
+    /// <summary>The send queue for messages from other tasks (<see cref="Connection.TrySend(Fanout.OutgoingMessage)"/>),
+    /// while it has one: taken from the server's pool by a send and given back when a drain empties it
+    /// (<see cref="Transport.OutboxPool"/>).</summary>
+    public Transport.Outbox? Outbox;
+
+    /// <summary>The groups this connection is a member of, to leave them when it closes: null, one
+    /// <see cref="Fanout.ConnectionGroup"/>, a <see cref="List{T}"/> of them once there are two, or
+    /// <see cref="GroupsClosed"/> (under this object's lock; see <see cref="Connection.TrackGroup"/>).</summary>
+    public object? Groups;
 
     /// <summary>The framing helpers' reader (see <see cref="Connection.FrameReader"/>).</summary>
     public Framing.Internal.FrameReader? FrameReader;
 
-    /// <summary>Behind <see cref="Connection.ConnectionClosed"/>, created when someone asks for it.</summary>
-    public CancellationTokenSource? ClosedSource;
+    private ConnectionRareExtras? _rare;
 
-    /// <summary>Why the connection was aborted, for the exceptions that report it.</summary>
-    public string? AbortReason;
+    /// <summary>The TLS layer over this transport (<see cref="ConnectionRareExtras.Upper"/>); forwarded so
+    /// that the TLS code sets it where it always did.</summary>
+    public Connection? Upper
+    {
+        get => RareIfCreated?.Upper;
+        set => Rare.Upper = value;
+    }
 
-    /// <summary>The local endpoint, read from the socket on first request and kept.</summary>
-    public EndPoint? LocalEndPoint;
+    /// <summary>The rarely used fields, created on first use; safe to call from any thread.</summary>
+    public ConnectionRareExtras Rare
+    {
+        get
+        {
+            var rare = Volatile.Read(ref _rare);
+            if (rare is null)
+            {
+                rare = new ConnectionRareExtras();
+                rare = Interlocked.CompareExchange(ref _rare, rare, null) ?? rare;
+            }
 
-    /// <summary>The first dispose's work, which later calls wait for instead of repeating it.</summary>
-    public Task? DisposeTask;
+            return rare;
+        }
+    }
 
-    /// <summary>The send queue for messages from other tasks (<see cref="Connection.TrySend(Fanout.OutgoingMessage)"/>),
-    /// created by the first one.</summary>
-    public Transport.Outbox? Outbox;
-
-    /// <summary>Set before the abort that disconnects a slow consumer, so the close is counted as one.</summary>
-    public bool SlowConsumer;
-
-    /// <summary>The groups this connection is a member of, to leave them when it closes: null, one
-    /// <see cref="Fanout.ConnectionGroup"/>, or a <see cref="List{T}"/> of them once there are two
-    /// (under this object's lock; see <see cref="Connection.TrackGroup"/>).</summary>
-    public object? Groups;
-
-    /// <summary>The connection handlers were given in place of this transport (the TLS layer), so that
-    /// the transport's close makes it leave its groups too.</summary>
-    public Connection? Upper;
-
-    /// <summary>Why the handler rejected the peer's input with
-    /// <see cref="Framing.ConnectionFramingExtensions.RejectAsync"/>: the server counts the connection's
-    /// end as one protocol error, however the handler then ends (set on the transport).</summary>
-    public string? ProtocolError;
-
-    /// <summary>The connection closed and left its groups: it joins no more (under this object's lock).</summary>
-    public bool GroupsClosed;
+    /// <summary>The rarely used fields if they were created, else <see langword="null"/>.</summary>
+    public ConnectionRareExtras? RareIfCreated => Volatile.Read(ref _rare);
 }

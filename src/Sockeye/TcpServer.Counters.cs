@@ -5,6 +5,9 @@ namespace Sockeye;
 // The public counters: each reads the server's TcpServerCounters (or its slots), which the parts add to.
 public sealed partial class TcpServer
 {
+    /// <summary>The server's spare send queues and their counts (tests: no queue is lost).</summary>
+    internal Transport.OutboxPool SendQueuePool => _context.Outboxes;
+
     /// <summary>Connections open now (each holds one of the <see cref="TcpServerOptions.MaxConnections"/> slots).</summary>
     public int ActiveConnections => _lifecycle.Slots.Taken;
 

@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using Sockeye.Fanout;
 using Sockeye.Framing;
+using Sockeye.Framing.Internal;
 
 namespace Sockeye.Cli.Chat;
 
@@ -22,6 +23,10 @@ namespace Sockeye.Cli.Chat;
 /// </remarks>
 internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHandler
 {
+    // One codec for every connection: each keeps only where its search for a line's end stopped
+    // (DelimiterSearch, 8 bytes of the handler's state) instead of a codec of 40 bytes.
+    private readonly LineCodec _codec = new(maxLine);
+
     private static readonly byte[] Quit = "OK QUIT\n"u8.ToArray();
     private static readonly byte[] TooLong = "ERR line too long\n"u8.ToArray();
 
@@ -31,7 +36,7 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
 
     public async Task HandleAsync(Connection connection)
     {
-        var codec = new LineCodec(maxLine);
+        var search = default(DelimiterSearch);
         var session = default(Session);
         try
         {
@@ -49,13 +54,13 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
                     // drain until its deadline aborts the connection.
                     if (connection.Input.TryRead(out var rest))
                     {
-                        ExecuteLines(connection, codec, ref session, rest);
+                        ExecuteLines(connection, ref search, ref session, rest);
                     }
 
                     return;
                 }
 
-                if (!ExecuteLines(connection, codec, ref session, result))
+                if (!ExecuteLines(connection, ref search, ref session, result))
                 {
                     return;
                 }
@@ -70,13 +75,13 @@ internal sealed class ChatHandler(ChatRooms rooms, int maxLine) : IConnectionHan
     /// <summary>Runs every whole line of <paramref name="result"/> and consumes them; false when the
     /// connection ends (QUIT, a line over the limit, the peer's FIN).</summary>
     /// <exception cref="InvalidDataException">The peer closed the connection in the middle of a line.</exception>
-    private bool ExecuteLines(Connection connection, LineCodec codec, ref Session session, in ReadResult result)
+    private bool ExecuteLines(Connection connection, ref DelimiterSearch search, ref Session session, in ReadResult result)
     {
         var buffer = result.Buffer;
         var go = true;
         try
         {
-            while (go && codec.TryDecode(buffer, out var line, out var consumed))
+            while (go && _codec.TryDecode(buffer, ref search, out var line, out var consumed))
             {
                 connection.OnFrameDecoded(); // counted as the framing helpers count them (FramesDecoded)
                 go = Execute(connection, ref session, line.IsSingleSegment ? line.FirstSpan : line.ToArray());

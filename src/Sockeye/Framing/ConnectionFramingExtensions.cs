@@ -216,7 +216,7 @@ public static class ConnectionFramingExtensions
         ArgumentException.ThrowIfNullOrEmpty(reason);
         var wait = linger ?? DefaultRejectLinger;
         ArgumentOutOfRangeException.ThrowIfLessThan(wait, TimeSpan.Zero);
-        var facts = connection.Root.Extras;
+        var facts = connection.Root.Extras.Rare;
         facts.ProtocolError ??= reason;
         try
         {

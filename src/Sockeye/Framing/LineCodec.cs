@@ -66,9 +66,16 @@ public sealed class LineCodec : IFrameCodec
     public bool WriteCrLf { get; }
 
     /// <inheritdoc />
-    public bool TryDecode(in ReadOnlySequence<byte> input, out ReadOnlySequence<byte> frame, out SequencePosition consumed)
+    public bool TryDecode(in ReadOnlySequence<byte> input, out ReadOnlySequence<byte> frame, out SequencePosition consumed) =>
+        TryDecode(input, ref _search, out frame, out consumed);
+
+    /// <summary><see cref="TryDecode(in ReadOnlySequence{byte}, out ReadOnlySequence{byte}, out SequencePosition)"/>
+    /// with the search state kept by the caller: one codec then serves every connection of a server,
+    /// each keeping only its 8-byte <paramref name="search"/> (the chat server's members: a codec is 40
+    /// bytes per waiting connection). Thread-safe when each stream has its own <paramref name="search"/>.</summary>
+    internal bool TryDecode(in ReadOnlySequence<byte> input, ref DelimiterSearch search, out ReadOnlySequence<byte> frame, out SequencePosition consumed)
     {
-        var newline = _search.IndexOf(input, "\n"u8, _window, out var windowFull);
+        var newline = search.IndexOf(input, "\n"u8, _window, out var windowFull);
         if (newline < 0)
         {
             if (windowFull)

@@ -93,7 +93,7 @@ internal sealed class ConnectionLifecycle
             try
             {
                 await handler.ConfigureAwait(false); // completed already: this only rethrows its fault
-                if (connection.ExtrasIfCreated?.ProtocolError is { } rejected)
+                if (connection.ExtrasIfCreated?.RareIfCreated?.ProtocolError is { } rejected)
                 {
                     // The handler answered a protocol error itself (RejectAsync) and returned.
                     _counters.OnProtocolError();
@@ -163,7 +163,7 @@ internal sealed class ConnectionLifecycle
         var listening = _server.IsListening;
         var reason = connection.TimedOutKind is not null ? ConnectionCloseReason.Timeout
             : fault is { } f ? f
-            : connection.IsAborted && connection.ExtrasIfCreated?.SlowConsumer == true ? ConnectionCloseReason.SlowConsumer
+            : connection.IsAborted && connection.ExtrasIfCreated?.RareIfCreated?.SlowConsumer == true ? ConnectionCloseReason.SlowConsumer
             : connection.IsAborted ? (listening ? ConnectionCloseReason.Aborted : ConnectionCloseReason.Shutdown)
             : connection.Reader.PeerReset ? ConnectionCloseReason.PeerReset
             : connection.Reader.PeerClosed ? ConnectionCloseReason.PeerClosed

@@ -34,6 +34,10 @@ internal sealed class ConnectionContext
     /// <summary>The send-queue limits a connection starts with (<see cref="TcpServerOptions.SendQueue"/>).</summary>
     public Sockeye.Fanout.SendQueueOptions SendQueue { get; init; } = Sockeye.Fanout.SendQueueOptions.Default;
 
+    /// <summary>The spare send queues: a connection holds one only while messages from other tasks are
+    /// queued or in flight (<see cref="Outbox"/>).</summary>
+    public OutboxPool Outboxes { get; } = new();
+
     /// <summary>The epoll engine the connections are registered with; <see langword="null"/> when they
     /// use .NET's socket engine (<see cref="IoEngine.Sockets"/>, or not Linux).</summary>
     public Epoll.PollerGroup? Poller { get; }

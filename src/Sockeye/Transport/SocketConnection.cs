@@ -81,7 +81,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         get
         {
-            var extras = Extras;
+            var extras = Extras.Rare;
             if (extras.LocalEndPoint is null)
             {
                 try
@@ -98,9 +98,6 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     }
 
     public override EndPoint? RemoteEndPoint => Volatile.Read(ref _remoteEndPoint) ?? MakeRemoteEndPoint();
-
-    /// <summary>Whether the peer has an IP address, without making its endpoint.</summary>
-    internal bool HasIpPeer => _packedRemote != 0 || Volatile.Read(ref _remoteEndPoint) is IPEndPoint;
 
     // First ask for a packed peer: the endpoint is made and kept (one object for every caller, also
     // when two threads ask at once). A PROXY header's client (SetRemoteEndPoint) replaces it.
@@ -133,7 +130,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         {
             // Created only when someone asks: most handlers never do, and an idle connection should
             // not carry a CancellationTokenSource it does not need.
-            var extras = Extras;
+            var extras = Extras.Rare;
             var source = Volatile.Read(ref extras.ClosedSource);
             if (source is null)
             {
@@ -223,7 +220,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             return;
         }
 
-        Extras.AbortReason = reason;
+        Extras.Rare.AbortReason = reason;
         try
         {
             // Linger 0: close() sends RST and drops unsent bytes instead of lingering in FIN_WAIT.
@@ -238,7 +235,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
         StopPolling();
         CloseSocket();
         EndPollWaits();
-        Outbox?.Close(); // queued messages are dropped with the connection
+        CloseOutbox(); // queued messages are dropped with the connection
         FireConnectionClosed();
     }
 
@@ -257,7 +254,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         // Set by the first DisposeAsync; later calls (a handler's `await using`, then the server's own
         // dispose) wait for the same work instead of repeating it.
-        var extras = Extras;
+        var extras = Extras.Rare;
         var task = Volatile.Read(ref extras.DisposeTask);
         if (task is null)
         {
@@ -316,7 +313,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     /// <summary>The receive side ended (FIN, reset or abort).</summary>
     internal void OnReceiveEnded() => FireConnectionClosed();
 
-    private string AbortMessage => $"connection {Id} was aborted: {ExtrasIfCreated?.AbortReason}";
+    private string AbortMessage => $"connection {Id} was aborted: {ExtrasIfCreated?.RareIfCreated?.AbortReason}";
 
     /// <summary>Turns a socket failure into the exception the handler sees.</summary>
     internal Exception TranslateError(Exception ex)
@@ -351,7 +348,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
             extras.Upper?.LeaveGroups();
         }
 
-        var source = extras is null ? null : Volatile.Read(ref extras.ClosedSource);
+        var source = extras?.RareIfCreated is { } rare ? Volatile.Read(ref rare.ClosedSource) : null;
         if (source is not null)
         {
             // Callbacks are the handler's code: run them on the pool, not inside a socket completion.
@@ -365,7 +362,7 @@ internal sealed partial class SocketConnection : Connection, IThreadPoolWorkItem
     {
         try
         {
-            ExtrasIfCreated!.ClosedSource!.Cancel();
+            ExtrasIfCreated!.RareIfCreated!.ClosedSource!.Cancel();
         }
         catch (AggregateException ex)
         {

@@ -162,7 +162,10 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
             return;
         }
 
-        _closed = true;
+        // Written before the send queue is looked at, with a full fence: a send that takes a queue from
+        // the pool meanwhile either sees this (and closes its queue) or is seen below.
+        Volatile.Write(ref _closed, true);
+        Interlocked.MemoryBarrier();
         try
         {
             if (_unflushed > 0 && _error is null && !_connection.IsAborted)
@@ -171,20 +174,32 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
             }
 
             // Messages other tasks queued go out before the FIN: a graceful close loses none of them.
-            if (_connection.Outbox is { } outbox && _error is null && !_connection.IsAborted)
+            // A queue given back meanwhile sent all it had; the connection's next one is looked at again.
+            while (_error is null && !_connection.IsAborted && _connection.Outbox is { } outbox)
             {
                 if (!TryEnterGate())
                 {
-                    await outbox.WaitForGateAsync().ConfigureAwait(false);
+                    if (!outbox.TryWaitForGate(_connection, out var handedOver))
+                    {
+                        continue;
+                    }
+
+                    await handedOver.ConfigureAwait(false);
                 }
 
+                bool drained;
                 try
                 {
-                    await outbox.DrainBeforeCloseAsync().ConfigureAwait(false);
+                    drained = await outbox.TryDrainBeforeCloseAsync(_connection).ConfigureAwait(false);
                 }
                 finally
                 {
                     FreeGate();
+                }
+
+                if (drained)
+                {
+                    break;
                 }
             }
 
@@ -199,7 +214,7 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
         }
         finally
         {
-            _connection.Outbox?.Close();
+            _connection.CloseOutbox();
             ReleaseAll();
         }
     }
@@ -207,10 +222,18 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
-        if (!TryEnterGate())
+        var spin = default(SpinWait);
+        while (!TryEnterGate())
         {
-            // A drain of the send queue is sending: the gate is handed over after its batch.
-            await _connection.Outbox!.WaitForGateAsync().ConfigureAwait(false);
+            // A drain of the send queue is sending: the gate is handed over after its batch. A queue
+            // given back meanwhile has freed the gate on its way out: try the gate again.
+            if (_connection.Outbox is { } outbox && outbox.TryWaitForGate(_connection, out var handedOver))
+            {
+                await handedOver.ConfigureAwait(false);
+                break;
+            }
+
+            spin.SpinOnce();
         }
 
         try
@@ -279,7 +302,9 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
     private void ExitGateAfterFlush()
     {
         FreeGate();
-        _connection.Outbox?.AfterFlush();
+        while (_connection.Outbox is { } outbox && !outbox.TryAfterFlush(_connection))
+        {
+        }
     }
 
     // ---- the epoll engine ----
