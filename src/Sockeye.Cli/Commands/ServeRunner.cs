@@ -78,7 +78,7 @@ internal static class ServeRunner
     /// <summary>Registers for SIGTERM and SIGINT, and for SIGHUP as <see cref="ReloadOnSighup"/> does.
     /// The returned task completes with the first stop signal received, which is cancelled so the
     /// process stays up to drain; a SIGHUP during the drain still reloads and does not disturb it.
-    /// Dispose the registration when done.</summary>
+    /// Dispose the registration when done (after a stop signal it stays registered to the process's end).</summary>
     /// <param name="logger">Where each SIGHUP is logged.</param>
     /// <param name="reload">Reloads what can be reloaded and says what it did, in a few words.</param>
     public static (Task<PosixSignal> Signal, IDisposable Registration) WaitForSignals(ILogger logger, Func<string> reload)
@@ -93,7 +93,7 @@ internal static class ServeRunner
         var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
         var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         var sighup = ReloadOnSighup(logger, () => reload() + (stop.Task.IsCompleted ? " (while draining)" : ""));
-        return (stop.Task, new Registrations(sigterm, sigint, sighup));
+        return (stop.Task, new Registrations(stop.Task, sigterm, sigint, sighup));
     }
 
     /// <summary>
@@ -130,10 +130,19 @@ internal static class ServeRunner
         _ => "TLS certificate reload failed; the previous certificates stay in use",
     };
 
-    private sealed class Registrations(params IDisposable[] items) : IDisposable
+    /// <summary>The signal registrations. After a stop signal they are kept to the process's end: the
+    /// process exits once its drain ends, and a repeated signal that arrived between a disposal here and
+    /// that exit would meet the default action and end it with 130 or 143 instead of the drain's status
+    /// (an operator's second Ctrl-C, an orchestrator repeating its SIGTERM).</summary>
+    private sealed class Registrations(Task stopped, params IDisposable[] items) : IDisposable
     {
         public void Dispose()
         {
+            if (stopped.IsCompleted)
+            {
+                return;
+            }
+
             foreach (var item in items)
             {
                 item.Dispose();

@@ -81,10 +81,15 @@ public sealed class SendQueuePoolTests
     {
         var ended = new TaskCompletionSource<Connection>(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var helloRead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var fixture = await FanoutServer.StartAsync(afterJoin: async connection =>
         {
             Assert.Equal(SendResult.Queued, connection.TrySend("hello\n"u8));
             await Loopback.EventuallyAsync(() => connection.ExtrasIfCreated?.Outbox is null, "the queue given back after the drain");
+
+            // Not before the client has its line: an abort's reset that overtakes the client's connect
+            // completion (a loaded machine) makes the connect itself fail with ECONNRESET.
+            await helloRead.Task.WaitAsync(Loopback.Patience);
             if (abort)
             {
                 connection.Abort("test");
@@ -99,6 +104,7 @@ public sealed class SendQueuePoolTests
         });
         using var client = await Loopback.ConnectAsync(fixture.Server.LocalEndPoint!);
         Assert.Equal("hello", Assert.Single(await FanoutServer.ReadLinesAsync(client, 1)));
+        helloRead.SetResult();
         var closed = await ended.Task.WaitAsync(Loopback.Patience);
 
         Assert.Equal(SendResult.Closed, closed.TrySend("late\n"u8));
