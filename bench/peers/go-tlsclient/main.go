@@ -165,8 +165,19 @@ func main() {
 		fail(1, "probe handshake with %s failed: %v", c.address, err)
 	}
 
-	start := time.Now()
-	c.from = start.Add(*warmup)
+	// echo opens its connections before the clock starts: the window holds round trips only.
+	var conns []*tls.Conn
+	if *mode == "echo" {
+		conns = make([]*tls.Conn, *connections)
+		for i := range conns {
+			conn, err := c.dial()
+			if err != nil {
+				fail(1, "connection %d of %d: %v", i+1, *connections, err)
+			}
+			conns[i] = conn
+		}
+	}
+	c.from = time.Now().Add(*warmup)
 	c.until = c.from.Add(*duration)
 	c.latencies = make([][]int32, *connections)
 
@@ -186,17 +197,6 @@ func main() {
 	}()
 
 	if *mode == "echo" {
-		conns := make([]*tls.Conn, *connections)
-		for i := range conns { // all connections first: the window holds round trips only
-			conn, err := c.dial()
-			if err != nil {
-				fail(1, "connection %d of %d: %v", i+1, *connections, err)
-			}
-			conns[i] = conn
-		}
-		if time.Now().After(c.from) {
-			fail(1, "opening %d connections took longer than the %v warm-up", *connections, *warmup)
-		}
 		for i := range conns {
 			wg.Add(1)
 			go func(i int) { defer wg.Done(); c.echoLoop(i, conns[i]) }(i)
