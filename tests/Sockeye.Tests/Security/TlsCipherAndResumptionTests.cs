@@ -177,6 +177,23 @@ public sealed class TlsCipherAndResumptionTests : IDisposable
         Assert.DoesNotContain(logging.Collector.GetSnapshot(), r => r.Id.Id is 1302 or 1303);
     }
 
+    [Fact]
+    public async Task TheTunedContextSurvivesDotNetsContextCacheCleanup()
+    {
+        // .NET's SSL_CTX cache drops every context not in use whenever it reaches a multiple of 32 entries;
+        // an idle listener's tuned context must not be among them, or the next handshake would get a fresh
+        // one with AES-256 first and two tickets.
+        await using var server = await StartAsync(t => t.CipherPolicy = TlsCipherPolicy.Aes128First);
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, await NegotiateAndEchoAsync(server));
+        for (var i = 0; i < 34; i++)
+        {
+            await using var other = await StartAsync(_ => { }); // a context of its own, idle once disposed
+        }
+
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, await NegotiateAndEchoAsync(server));
+        Assert.Equal(1, Tickets(await OpensslEchoAsync(server, "")));
+    }
+
     /// <summary>How many TLS 1.3 NewSessionTicket messages s_client reported.</summary>
     private static int Tickets(string output) =>
         output.Split('\n').Count(line => line.Contains("Post-Handshake New Session Ticket arrived", StringComparison.Ordinal));

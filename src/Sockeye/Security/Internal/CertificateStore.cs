@@ -58,7 +58,9 @@ internal sealed class CertificateStore : IDisposable
             {
                 var next = Load(_options, _alpn);
                 LogCipherFallback(next);
+                var previous = Volatile.Read(ref _current);
                 Volatile.Write(ref _current, next);
+                ReleasePins(previous);
                 Interlocked.Increment(ref _reloads);
                 SockeyeLog.TlsCertificatesReloaded(_logger, next.Count);
                 return true;
@@ -150,8 +152,20 @@ internal sealed class CertificateStore : IDisposable
         return false;
     }
 
+    // Handshakes already running on the old contexts hold their own references; new ones see the new set.
+    private static void ReleasePins(Snapshot snapshot)
+    {
+        foreach (var pin in snapshot.Pins)
+        {
+            _ = pin.DisposeAsync().AsTask();
+        }
+
+        snapshot.Pins.Clear();
+    }
+
     public void Dispose()
     {
+        ReleasePins(Volatile.Read(ref _current));
         foreach (var watcher in _watchers)
         {
             watcher.Dispose();
@@ -216,7 +230,13 @@ internal sealed class CertificateStore : IDisposable
             // Before the snapshot is published: no handshake can be using these contexts yet.
             foreach (var context in snapshot.Contexts)
             {
-                if (options.CipherOrder.TryApply(BaseOptions(options, alpn, context), options.CipherPolicy, tickets) is not { } reason)
+                var reason = options.CipherOrder.TryApply(BaseOptions(options, alpn, context), options.CipherPolicy, tickets, out var pin);
+                if (pin is not null)
+                {
+                    snapshot.Pins.Add(pin);
+                }
+
+                if (reason is null)
                 {
                     continue;
                 }
@@ -292,6 +312,11 @@ internal sealed class CertificateStore : IDisposable
 
         /// <summary>Why <see cref="CipherFallback"/> is needed.</summary>
         public string? CipherFallbackReason { get; set; }
+
+        /// <summary>What keeps the tuned OpenSSL contexts of this set in use, so .NET's context cache never
+        /// evicts and rebuilds them without the cipher order and ticket count (see
+        /// <see cref="OpenSslCipherOrder.TryApply"/>); disposed once another set replaces this one.</summary>
+        public List<IAsyncDisposable> Pins { get; } = [];
 
         /// <summary>Why the TLS 1.3 ticket count could not be set to
         /// <see cref="OpenSslCipherOrder.TicketsPerHandshake"/> (OpenSSL's default then applies).</summary>

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Security.Authentication;
@@ -112,8 +113,13 @@ internal sealed class OpenSslCipherOrder
     /// share. Call it before any real handshake uses that certificate context.</summary>
     /// <returns><see langword="null"/> when everything asked is in effect and proven (or nothing was
     /// asked); otherwise why not, with the certificate context left as .NET made it.</returns>
-    public string? TryApply(SslServerAuthenticationOptions server, TlsCipherPolicy policy, int? tickets = null)
+    /// <remarks>On success <c>pin</c> is the server end of the proving handshake, kept open: while it lives
+    /// .NET counts the shared context as in use, and its cache never evicts a context in use (it drops
+    /// every idle one whenever it reaches a multiple of 32 entries, and the next handshake would then get a
+    /// fresh context without these settings). Dispose it when the certificate context is no longer served.</remarks>
+    public string? TryApply(SslServerAuthenticationOptions server, TlsCipherPolicy policy, int? tickets, out IAsyncDisposable? pin)
     {
+        pin = null;
         var tls13 = Tls13Suites(policy);
         var tls12 = Tls12Suites(policy);
         if ((tls13 is null || tls12 is null) && tickets is null)
@@ -123,7 +129,9 @@ internal sealed class OpenSslCipherOrder
 
         try
         {
-            return Task.Run(() => ApplyAsync(server, policy, tls13, tls12, tickets)).WaitAsync(PrimeTimeout).GetAwaiter().GetResult();
+            var (reason, kept) = Task.Run(() => ApplyAsync(server, policy, tls13, tls12, tickets)).WaitAsync(PrimeTimeout).GetAwaiter().GetResult();
+            pin = kept;
+            return reason;
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or TimeoutException)
         {
@@ -131,7 +139,25 @@ internal sealed class OpenSslCipherOrder
         }
     }
 
-    private async Task<string?> ApplyAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string? tls13, string? tls12, int? tickets)
+    private async Task<(string? Reason, IAsyncDisposable? Pin)> ApplyAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string? tls13, string? tls12, int? tickets)
+    {
+        var proof = new StrongBox<Pair?>();
+        var reason = await ApplyCoreAsync(server, policy, tls13, tls12, tickets, proof).ConfigureAwait(false);
+        if (reason is null)
+        {
+            return (null, proof.Value);
+        }
+
+        if (proof.Value is { } failed)
+        {
+            await failed.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return (reason, null);
+    }
+
+    /// <remarks><c>proof</c> receives the proving handshake's pair, for the caller to keep or dispose.</remarks>
+    private async Task<string?> ApplyCoreAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string? tls13, string? tls12, int? tickets, StrongBox<Pair?> proof)
     {
         nint sharedContext;
         var first = await HandshakeAsync(server).ConfigureAwait(false);
@@ -172,7 +198,7 @@ internal sealed class OpenSslCipherOrder
 
         // The proof: the next handshake reaches the same context and settles on the policy's first suite.
         var second = await HandshakeAsync(server).ConfigureAwait(false);
-        await using var secondScope = second.ConfigureAwait(false);
+        proof.Value = second;
         var native2 = _native!;
         var reached = WithSsl(native2, second.Server, native2.GetContext);
         if (reached != sharedContext)
