@@ -82,4 +82,7 @@ internal static partial class SockeyeLog
 
     [LoggerMessage(1302, LogLevel.Information, "TLS cipher policy {Policy} is applied per handshake through .NET's CipherSuitesPolicy ({Reason}); TLS sessions will not resume and each handshake builds its own OpenSSL context")]
     public static partial void TlsCipherOrderFallback(ILogger logger, Sockeye.Security.TlsCipherPolicy policy, string reason);
+
+    [LoggerMessage(1303, LogLevel.Information, "TLS 1.3 servers send OpenSSL's default number of session tickets per handshake, not {Tickets} ({Reason}); resumption works, each full handshake costs one ticket more")]
+    public static partial void TlsTicketCountUnchanged(ILogger logger, int tickets, string reason);
 }

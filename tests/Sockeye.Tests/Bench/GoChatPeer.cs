@@ -5,9 +5,8 @@ using Sockeye.Tests.Support;
 namespace Sockeye.Tests.Bench;
 
 /// <summary>
-/// bench/peers/go-chat, built from the repository with <c>go build</c> and run on a loopback port the
-/// kernel chooses; killed when disposed. Fails the test with how to install Go when it is missing
-/// (.ci/run installs golang-go).
+/// bench/peers/go-chat, built from the repository with <c>go build</c> (<see cref="GoPrograms"/>) and
+/// run on a loopback port the kernel chooses; killed when disposed.
 /// </summary>
 internal sealed class GoChatPeer : IAsyncDisposable
 {
@@ -25,24 +24,7 @@ internal sealed class GoChatPeer : IAsyncDisposable
 
     public static async Task<GoChatPeer> StartAsync()
     {
-        var go = FindGo();
-        var source = Path.Combine(FindRepository(), "bench", "peers", "go-chat");
-        var binary = Path.Combine(Path.GetTempPath(), $"sockeye-go-chat-{Environment.ProcessId}");
-        var build = new ProcessStartInfo(go, ["build", "-o", binary, "."])
-        {
-            WorkingDirectory = source,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        // A build cache of its own: the test may run without a HOME to keep Go's default cache in.
-        build.Environment["GOCACHE"] = Path.Combine(Path.GetTempPath(), "sockeye-go-build-cache");
-        using (var building = Process.Start(build)!)
-        {
-            var errors = building.StandardError.ReadToEndAsync();
-            await building.WaitForExitAsync().WaitAsync(TimeSpan.FromMinutes(3));
-            Assert.True(building.ExitCode == 0, $"go build of {source} failed: {await errors}");
-        }
-
+        var binary = await GoPrograms.BuildAsync("go-chat");
         var run = new ProcessStartInfo(binary, ["-port", "0"]) { RedirectStandardOutput = true };
         var process = Process.Start(run)!;
         try
@@ -61,36 +43,6 @@ internal sealed class GoChatPeer : IAsyncDisposable
         {
             File.Delete(binary); // The running process keeps its image; nothing is left behind.
         }
-    }
-
-    private static string FindGo()
-    {
-        var path = Environment.GetEnvironmentVariable("PATH")?.Split(':') ?? [];
-        foreach (var directory in path.Concat(["/usr/lib/go/bin", "/usr/local/go/bin"]))
-        {
-            var candidate = Path.Combine(directory, "go");
-            if (File.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        Assert.Fail("go is not installed: .ci/run installs it (apt-get install -y golang-go); install it the same way to run this test");
-        return "";
-    }
-
-    private static string FindRepository()
-    {
-        for (var directory = new DirectoryInfo(AppContext.BaseDirectory); directory is not null; directory = directory.Parent)
-        {
-            if (File.Exists(Path.Combine(directory.FullName, "bench", "peers", "go-chat", "main.go")))
-            {
-                return directory.FullName;
-            }
-        }
-
-        Assert.Fail($"bench/peers/go-chat is in no parent folder of {AppContext.BaseDirectory}");
-        return "";
     }
 
     public async ValueTask DisposeAsync()

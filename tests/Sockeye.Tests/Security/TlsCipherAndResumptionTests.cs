@@ -124,6 +124,80 @@ public sealed class TlsCipherAndResumptionTests : IDisposable
         Assert.DoesNotContain("Reused,", second, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(TlsCipherPolicy.Default)]
+    [InlineData(TlsCipherPolicy.Aes128First)]
+    public async Task ServerSendsOneSessionTicketPerHandshakeAsGoDoesNotOpenSslsTwo(TlsCipherPolicy policy)
+    {
+        using var logging = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logging).SetMinimumLevel(LogLevel.Debug));
+        await using var server = await StartAsync(t => t.CipherPolicy = policy, factory);
+        var session = Path.Combine(_directory, "session.pem");
+
+        var first = await OpensslEchoAsync(server, $"-sess_out {session}");
+        Assert.Equal(1, Tickets(first));
+
+        // The one ticket resumes, and the resumed handshake issues one again.
+        var second = await OpensslEchoAsync(server, $"-sess_in {session}");
+        Assert.Contains("Reused, TLSv1.3", second, StringComparison.Ordinal);
+        Assert.Equal(1, Tickets(second));
+        Assert.DoesNotContain(logging.Collector.GetSnapshot(), r => r.Id.Id is 1302 or 1303);
+    }
+
+    [Fact]
+    public async Task WhenOpenSslIsUnreachableTheDefaultPolicyKeepsOpenSslsTwoTicketsAndEvent1303SaysWhy()
+    {
+        using var logging = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logging).SetMinimumLevel(LogLevel.Debug));
+        await using var server = await StartAsync(t => t.CipherOrder = new OpenSslCipherOrder("_noSuchField", "libssl.so"), factory);
+        var session = Path.Combine(_directory, "session.pem");
+
+        var first = await OpensslEchoAsync(server, $"-sess_out {session}");
+        Assert.Equal(2, Tickets(first));
+        Assert.Contains("Reused, TLSv1.3", await OpensslEchoAsync(server, $"-sess_in {session}"), StringComparison.Ordinal);
+        var unchanged = Assert.Single(logging.Collector.GetSnapshot(), r => r.Id.Id == 1303);
+        Assert.Contains("_noSuchField", unchanged.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(logging.Collector.GetSnapshot(), r => r.Id.Id == 1302); // the cipher order was never asked for
+    }
+
+    [Fact]
+    public async Task ResumptionTurnedOffLeavesTheContextAloneAndNeedsNoInProcessHandshake()
+    {
+        using var logging = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logging).SetMinimumLevel(LogLevel.Debug));
+        await using var server = await StartAsync(t =>
+        {
+            t.AllowSessionResumption = false;
+            t.CipherOrder = new OpenSslCipherOrder("_noSuchField", "libssl.so"); // would log 1303 if it were used
+        }, factory);
+
+        // .NET still sends OpenSSL's two tickets then, though each handshake has a context (and ticket key)
+        // of its own, so none can ever resume: recorded here so a runtime that stops doing it is noticed.
+        Assert.Equal(2, Tickets(await OpensslEchoAsync(server, "")));
+        Assert.DoesNotContain(logging.Collector.GetSnapshot(), r => r.Id.Id is 1302 or 1303);
+    }
+
+    [Fact]
+    public async Task TheTunedContextSurvivesDotNetsContextCacheCleanup()
+    {
+        // .NET's SSL_CTX cache drops every context not in use whenever it reaches a multiple of 32 entries;
+        // an idle listener's tuned context must not be among them, or the next handshake would get a fresh
+        // one with AES-256 first and two tickets.
+        await using var server = await StartAsync(t => t.CipherPolicy = TlsCipherPolicy.Aes128First);
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, await NegotiateAndEchoAsync(server));
+        for (var i = 0; i < 34; i++)
+        {
+            await using var other = await StartAsync(_ => { }); // a context of its own, idle once disposed
+        }
+
+        Assert.Equal(TlsCipherSuite.TLS_AES_128_GCM_SHA256, await NegotiateAndEchoAsync(server));
+        Assert.Equal(1, Tickets(await OpensslEchoAsync(server, "")));
+    }
+
+    /// <summary>How many TLS 1.3 NewSessionTicket messages s_client reported.</summary>
+    private static int Tickets(string output) =>
+        output.Split('\n').Count(line => line.Contains("Post-Handshake New Session Ticket arrived", StringComparison.Ordinal));
+
     /// <summary>One openssl s_client connection that echoes a line; returns everything it printed.</summary>
     private static async Task<string> OpensslEchoAsync(TcpServer server, string sessionArguments)
     {

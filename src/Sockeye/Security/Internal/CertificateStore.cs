@@ -29,6 +29,7 @@ internal sealed class CertificateStore : IDisposable
     private long _reloads;
     private int _releaseUnavailableLogged;
     private int _cipherFallbackLogged;
+    private int _ticketCountLogged;
 
     public CertificateStore(TlsOptions options, ILogger logger)
     {
@@ -57,7 +58,9 @@ internal sealed class CertificateStore : IDisposable
             {
                 var next = Load(_options, _alpn);
                 LogCipherFallback(next);
+                var previous = Volatile.Read(ref _current);
                 Volatile.Write(ref _current, next);
+                ReleasePins(previous);
                 Interlocked.Increment(ref _reloads);
                 SockeyeLog.TlsCertificatesReloaded(_logger, next.Count);
                 return true;
@@ -114,7 +117,16 @@ internal sealed class CertificateStore : IDisposable
         {
             SockeyeLog.TlsCipherOrderFallback(_logger, _options.CipherPolicy, reason);
         }
+
+        if (snapshot.TicketCountReason is { } ticketReason && Interlocked.Exchange(ref _ticketCountLogged, 1) == 0)
+        {
+            SockeyeLog.TlsTicketCountUnchanged(_logger, OpenSslCipherOrder.TicketsPerHandshake, ticketReason);
+        }
     }
+
+    /// <summary>Why the TLS 1.3 ticket count is OpenSSL's default rather than one per handshake;
+    /// <see langword="null"/> when it is one (or resumption is off).</summary>
+    public string? TicketCountReason => Volatile.Read(ref _current).TicketCountReason;
 
     /// <summary>Lets OpenSSL free <paramref name="stream"/>'s record buffers between records when
     /// <see cref="TlsOptions.ReleaseIdleBuffers"/> is on; logs once when the runtime does not allow it.</summary>
@@ -140,8 +152,20 @@ internal sealed class CertificateStore : IDisposable
         return false;
     }
 
+    // Handshakes already running on the old contexts hold their own references; new ones see the new set.
+    private static void ReleasePins(Snapshot snapshot)
+    {
+        foreach (var pin in snapshot.Pins)
+        {
+            _ = pin.DisposeAsync().AsTask();
+        }
+
+        snapshot.Pins.Clear();
+    }
+
     public void Dispose()
     {
+        ReleasePins(Volatile.Read(ref _current));
         foreach (var watcher in _watchers)
         {
             watcher.Dispose();
@@ -197,17 +221,36 @@ internal sealed class CertificateStore : IDisposable
 
         var fallback = options.Certificate is null ? null : LoadContext(options.Certificate);
         var snapshot = new Snapshot(fallback, byName, byWildcard);
-        if (options.CipherPolicy != TlsCipherPolicy.Default)
+
+        // One TLS 1.3 ticket per handshake, as Go sends, where OpenSSL would send two; only where tickets
+        // are issued at all (resumption on). Set with the cipher order on the shared OpenSSL context.
+        int? tickets = options.AllowSessionResumption ? OpenSslCipherOrder.TicketsPerHandshake : null;
+        if (options.CipherPolicy != TlsCipherPolicy.Default || tickets is not null)
         {
             // Before the snapshot is published: no handshake can be using these contexts yet.
             foreach (var context in snapshot.Contexts)
             {
-                if (options.CipherOrder.TryApply(BaseOptions(options, alpn, context), options.CipherPolicy) is { } reason)
+                var reason = options.CipherOrder.TryApply(BaseOptions(options, alpn, context), options.CipherPolicy, tickets, out var pin);
+                if (pin is not null)
                 {
-                    snapshot.CipherFallbackReason = reason;
-                    snapshot.CipherFallback = OperatingSystem.IsWindows() ? null : OpenSslCipherOrder.Fallback(options.CipherPolicy);
-                    break;
+                    snapshot.Pins.Add(pin);
                 }
+
+                if (reason is null)
+                {
+                    continue;
+                }
+
+                if (options.CipherPolicy == TlsCipherPolicy.Default)
+                {
+                    // Only the ticket count is missing: .NET's defaults stay, nothing to fall back to.
+                    snapshot.TicketCountReason ??= reason;
+                    continue;
+                }
+
+                snapshot.CipherFallbackReason = reason;
+                snapshot.CipherFallback = OperatingSystem.IsWindows() ? null : OpenSslCipherOrder.Fallback(options.CipherPolicy);
+                break;
             }
         }
 
@@ -269,6 +312,15 @@ internal sealed class CertificateStore : IDisposable
 
         /// <summary>Why <see cref="CipherFallback"/> is needed.</summary>
         public string? CipherFallbackReason { get; set; }
+
+        /// <summary>What keeps the tuned OpenSSL contexts of this set in use, so .NET's context cache never
+        /// evicts and rebuilds them without the cipher order and ticket count (see
+        /// <see cref="OpenSslCipherOrder.TryApply"/>); disposed once another set replaces this one.</summary>
+        public List<IAsyncDisposable> Pins { get; } = [];
+
+        /// <summary>Why the TLS 1.3 ticket count could not be set to
+        /// <see cref="OpenSslCipherOrder.TicketsPerHandshake"/> (OpenSSL's default then applies).</summary>
+        public string? TicketCountReason { get; set; }
 
         public SslStreamCertificateContext? Select(string? serverName)
         {

@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Reflection;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
 using System.Security.Authentication;
@@ -98,21 +99,39 @@ internal sealed class OpenSslCipherOrder
         _ => null,
     };
 
-    /// <summary>Sets <paramref name="policy"/> on the OpenSSL context that handshakes with
-    /// <paramref name="server"/> (a listener's options, with its certificate context) will share. Call it
-    /// before any real handshake uses that certificate context.</summary>
-    /// <returns><see langword="null"/> when the order is in effect and proven; otherwise why not, with
-    /// the certificate context left as .NET made it.</returns>
-    public string? TryApply(SslServerAuthenticationOptions server, TlsCipherPolicy policy)
+    /// <summary>TLS 1.3 session tickets a server sends after each handshake once
+    /// <see cref="TryApply"/> has run: one, as Go's crypto/tls sends, instead of OpenSSL's default two.
+    /// Each ticket is a copy of the session encrypted and MACed under the context's ticket key, and at
+    /// OpenSSL 3.0 the second one was about a tenth of a full handshake's CPU in the C floor
+    /// (BENCHMARKS.md, "TLS, third run"). A client that resumes takes one ticket per connection; one
+    /// that opens several resumed connections at once from one handshake needs more than one.</summary>
+    public const int TicketsPerHandshake = 1;
+
+    /// <summary>Sets <paramref name="policy"/>, and with <paramref name="tickets"/> the number of TLS 1.3
+    /// session tickets per handshake (<c>SSL_CTX_set_num_tickets</c>), on the OpenSSL context that
+    /// handshakes with <paramref name="server"/> (a listener's options, with its certificate context) will
+    /// share. Call it before any real handshake uses that certificate context.</summary>
+    /// <returns><see langword="null"/> when everything asked is in effect and proven (or nothing was
+    /// asked); otherwise why not, with the certificate context left as .NET made it.</returns>
+    /// <remarks>On success <c>pin</c> is the server end of the proving handshake, kept open: while it lives
+    /// .NET counts the shared context as in use, and its cache never evicts a context in use (it drops
+    /// every idle one whenever it reaches a multiple of 32 entries, and the next handshake would then get a
+    /// fresh context without these settings). Dispose it when the certificate context is no longer served.</remarks>
+    public string? TryApply(SslServerAuthenticationOptions server, TlsCipherPolicy policy, int? tickets, out IAsyncDisposable? pin)
     {
-        if (Tls13Suites(policy) is not { } tls13 || Tls12Suites(policy) is not { } tls12)
+        pin = null;
+        var tls13 = Tls13Suites(policy);
+        var tls12 = Tls12Suites(policy);
+        if ((tls13 is null || tls12 is null) && tickets is null)
         {
             return null;
         }
 
         try
         {
-            return Task.Run(() => ApplyAsync(server, policy, tls13, tls12)).WaitAsync(PrimeTimeout).GetAwaiter().GetResult();
+            var (reason, kept) = Task.Run(() => ApplyAsync(server, policy, tls13, tls12, tickets)).WaitAsync(PrimeTimeout).GetAwaiter().GetResult();
+            pin = kept;
+            return reason;
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException or TimeoutException)
         {
@@ -120,7 +139,25 @@ internal sealed class OpenSslCipherOrder
         }
     }
 
-    private async Task<string?> ApplyAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string tls13, string tls12)
+    private async Task<(string? Reason, IAsyncDisposable? Pin)> ApplyAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string? tls13, string? tls12, int? tickets)
+    {
+        var proof = new StrongBox<Pair?>();
+        var reason = await ApplyCoreAsync(server, policy, tls13, tls12, tickets, proof).ConfigureAwait(false);
+        if (reason is null)
+        {
+            return (null, proof.Value);
+        }
+
+        if (proof.Value is { } failed)
+        {
+            await failed.DisposeAsync().ConfigureAwait(false);
+        }
+
+        return (reason, null);
+    }
+
+    /// <remarks><c>proof</c> receives the proving handshake's pair, for the caller to keep or dispose.</remarks>
+    private async Task<string?> ApplyCoreAsync(SslServerAuthenticationOptions server, TlsCipherPolicy policy, string? tls13, string? tls12, int? tickets, StrongBox<Pair?> proof)
     {
         nint sharedContext;
         var first = await HandshakeAsync(server).ConfigureAwait(false);
@@ -140,22 +177,38 @@ internal sealed class OpenSslCipherOrder
                 }
 
                 var context = native.GetContext(ssl);
-                return context != 0 && native.SetSuites(context, tls13) && native.SetCipherList(context, tls12) ? context : 0;
+                if (context == 0)
+                {
+                    return 0;
+                }
+
+                var ordered = tls13 is null || tls12 is null || (native.SetSuites(context, tls13) && native.SetCipherList(context, tls12));
+
+                // A plain store of a count; set only when it differs, so a context .NET shares with a
+                // listener already serving (the same certificate loaded twice) sees no write at all.
+                var counted = tickets is not { } count || native.GetTickets(context) == (nuint)count || native.SetTickets(context, (nuint)count);
+                return ordered && counted ? context : 0;
             });
             if (sharedContext == 0)
             {
-                return "OpenSSL did not accept the cipher order on the server's context";
+                return tls13 is null ? "OpenSSL did not accept the session ticket count on the server's context"
+                    : "OpenSSL did not accept the cipher order on the server's context";
             }
         }
 
         // The proof: the next handshake reaches the same context and settles on the policy's first suite.
         var second = await HandshakeAsync(server).ConfigureAwait(false);
-        await using var secondScope = second.ConfigureAwait(false);
+        proof.Value = second;
         var native2 = _native!;
         var reached = WithSsl(native2, second.Server, native2.GetContext);
         if (reached != sharedContext)
         {
             return ".NET does not share one OpenSSL context between this certificate's handshakes";
+        }
+
+        if (tickets is { } expected && native2.GetTickets(reached) != (nuint)expected)
+        {
+            return $"the shared context issues {native2.GetTickets(reached)} session tickets after setting {expected}";
         }
 
         return IsPreferred(policy, second.Server.NegotiatedCipherSuite)
@@ -277,9 +330,11 @@ internal sealed class OpenSslCipherOrder
             || !NativeLibrary.TryGetExport(library, "SSL_is_server", out var isServer)
             || !NativeLibrary.TryGetExport(library, "SSL_get_SSL_CTX", out var getContext)
             || !NativeLibrary.TryGetExport(library, "SSL_CTX_set_ciphersuites", out var setSuites)
-            || !NativeLibrary.TryGetExport(library, "SSL_CTX_set_cipher_list", out var setCipherList))
+            || !NativeLibrary.TryGetExport(library, "SSL_CTX_set_cipher_list", out var setCipherList)
+            || !NativeLibrary.TryGetExport(library, "SSL_CTX_set_num_tickets", out var setTickets)
+            || !NativeLibrary.TryGetExport(library, "SSL_CTX_get_num_tickets", out var getTickets))
         {
-            reason = $"{libraries[0]} does not export SSL_is_server, SSL_get_SSL_CTX, SSL_CTX_set_ciphersuites and SSL_CTX_set_cipher_list";
+            reason = $"{libraries[0]} does not export SSL_is_server, SSL_get_SSL_CTX, SSL_CTX_set_ciphersuites, SSL_CTX_set_cipher_list and SSL_CTX_set/get_num_tickets";
             return null;
         }
 
@@ -287,7 +342,9 @@ internal sealed class OpenSslCipherOrder
             (delegate* unmanaged[Cdecl]<nint, int>)isServer,
             (delegate* unmanaged[Cdecl]<nint, nint>)getContext,
             (delegate* unmanaged[Cdecl]<nint, byte*, int>)setSuites,
-            (delegate* unmanaged[Cdecl]<nint, byte*, int>)setCipherList);
+            (delegate* unmanaged[Cdecl]<nint, byte*, int>)setCipherList,
+            (delegate* unmanaged[Cdecl]<nint, nuint, int>)setTickets,
+            (delegate* unmanaged[Cdecl]<nint, nuint>)getTickets);
     }
 
     /// <summary>A client and a server stream handshaken with each other.</summary>
@@ -309,7 +366,9 @@ internal sealed class OpenSslCipherOrder
         delegate* unmanaged[Cdecl]<nint, int> isServer,
         delegate* unmanaged[Cdecl]<nint, nint> getContext,
         delegate* unmanaged[Cdecl]<nint, byte*, int> setSuites,
-        delegate* unmanaged[Cdecl]<nint, byte*, int> setCipherList)
+        delegate* unmanaged[Cdecl]<nint, byte*, int> setCipherList,
+        delegate* unmanaged[Cdecl]<nint, nuint, int> setTickets,
+        delegate* unmanaged[Cdecl]<nint, nuint> getTickets)
     {
         public FieldInfo ContextField { get; } = contextField;
 
@@ -322,6 +381,10 @@ internal sealed class OpenSslCipherOrder
         public bool SetSuites(nint context, string suites) => Call(setSuites, context, suites);
 
         public bool SetCipherList(nint context, string list) => Call(setCipherList, context, list);
+
+        public bool SetTickets(nint context, nuint count) => setTickets(context, count) == 1;
+
+        public nuint GetTickets(nint context) => getTickets(context);
 
         private static bool Call(delegate* unmanaged[Cdecl]<nint, byte*, int> function, nint context, string text)
         {

@@ -1,0 +1,3 @@
+module sockeye/bench/go-tlsclient
+
+go 1.19
