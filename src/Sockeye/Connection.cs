@@ -50,20 +50,7 @@ public abstract class Connection : IAsyncDisposable
     internal void ReleaseAttachments() => Volatile.Read(ref _extras)?.FrameReader?.Dispose();
 
     /// <summary>The rarely used per-connection state, created on first use; safe to call from any thread.</summary>
-    internal ConnectionExtras Extras
-    {
-        get
-        {
-            var extras = Volatile.Read(ref _extras);
-            if (extras is null)
-            {
-                extras = new ConnectionExtras();
-                extras = Interlocked.CompareExchange(ref _extras, extras, null) ?? extras;
-            }
-
-            return extras;
-        }
-    }
+    internal ConnectionExtras Extras => LazyInitializer.EnsureInitialized(ref _extras, static () => new ConnectionExtras());
 
     /// <summary>The rarely used per-connection state if it was created, else <see langword="null"/>.</summary>
     internal ConnectionExtras? ExtrasIfCreated => Volatile.Read(ref _extras);

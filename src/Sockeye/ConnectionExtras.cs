@@ -45,20 +45,7 @@ internal sealed class ConnectionExtras
     }
 
     /// <summary>The rarely used fields, created on first use; safe to call from any thread.</summary>
-    public ConnectionRareExtras Rare
-    {
-        get
-        {
-            var rare = Volatile.Read(ref _rare);
-            if (rare is null)
-            {
-                rare = new ConnectionRareExtras();
-                rare = Interlocked.CompareExchange(ref _rare, rare, null) ?? rare;
-            }
-
-            return rare;
-        }
-    }
+    public ConnectionRareExtras Rare => LazyInitializer.EnsureInitialized(ref _rare, static () => new ConnectionRareExtras());
 
     /// <summary>The rarely used fields if they were created, else <see langword="null"/>.</summary>
     public ConnectionRareExtras? RareIfCreated => Volatile.Read(ref _rare);
