@@ -24,6 +24,9 @@ public class HostedUdpListenerTests
         using var client = UdpLoopback.Connect(listener.LocalEndPoint!);
         Assert.Equal("PING", Encoding.ASCII.GetString(await client.RoundTripAsync("ping"u8.ToArray())));
         Assert.Equal(2, host.Services.GetRequiredService<SockeyeListeners>().Count);
+        // The reply reaches the client before the handler's task has finished: a stop in that window
+        // drains one handler (Open = Drained = 1, CI once). Wait for it, so the stop below is an idle one.
+        await Loopback.EventuallyAsync(() => listener.UdpServer!.HandlersInFlight == 0, "the handler that replied finishes");
 
         await host.StopAsync().WaitAsync(Loopback.Patience);
 
