@@ -43,10 +43,9 @@ internal static class ServeCommand
             Description = "Run socket completions on the epoll threads instead of the thread pool: less CPU per request; right for handlers that never block (the built-in ones)",
             DefaultValueFactory = _ => true,
         };
-        var tlsInline = new Option<bool>("--tls-start-inline")
+        var tlsInline = new Option<bool?>("--tls-start-inline")
         {
-            Description = "With --inline-completions, also start TLS handshakes on the accept thread (no thread hand-off per connection; the handshake's first ~250 us of crypto runs before that thread's next accept); false queues them to the thread pool",
-            DefaultValueFactory = _ => true,
+            Description = "With --inline-completions, also start TLS connections' handshakes on the accept thread (one thread hand-off fewer per connection; a handshake's crypto then delays the next accept on that thread)",
         };
         var ioEngine = new Option<IoEngine>("--io-engine")
         {
@@ -115,11 +114,10 @@ internal static class ServeCommand
             scale.Apply(parse, options);
 
             // The built-in handlers go straight to I/O, so with inline completions they also start on
-            // the accept loop's thread, TLS handshakes too unless --tls-start-inline false: a handshake's
-            // first step computes ~250 µs before it awaits, which delays that thread's next accept, but
-            // with inline completions the rest of it runs on the poll thread anyway, and starting it there
-            // saved the pool hand-off (futex 1.7 -> 0.03 per connection; BENCHMARKS.md, "TLS, fourth run").
-            options.StartHandlersInline = parse.GetValue(inline) && (options.Tls is null || parse.GetValue(tlsInline));
+            // the accept loop's thread, but not behind a TLS handshake unless asked (--tls-start-inline):
+            // its first step computes ~250 µs before it awaits, delaying the next accept on that thread,
+            // for a saving measured at 0-6% of a handshake's CPU (BENCHMARKS.md, "TLS, fourth run").
+            options.StartHandlersInline = parse.GetValue(inline) && (options.Tls is null || parse.GetValue(tlsInline) == true);
             options.InlineCompletions = parse.GetValue(inline);
             options.IoEngine = parse.GetValue(ioEngine);
             options.PollThreads = parse.GetValue(pollThreads);
