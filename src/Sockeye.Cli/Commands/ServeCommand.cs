@@ -115,8 +115,9 @@ internal static class ServeCommand
 
             // The built-in handlers go straight to I/O, so with inline completions they also start on
             // the accept loop's thread, but not behind a TLS handshake unless asked (--tls-start-inline):
-            // its first step computes ~250 µs before it awaits, delaying the next accept on that thread,
-            // for a saving measured at 0-6% of a handshake's CPU (BENCHMARKS.md, "TLS, fourth run").
+            // its first step computes ~250 µs before it awaits, delaying the next accept on that thread;
+            // measured it saved the pool hand-off but no CPU beyond the noise, and its p99 connection time
+            // was worse in 4 of 6 loaded rounds (BENCHMARKS.md, "TLS, fourth run").
             options.StartHandlersInline = parse.GetValue(inline) && (options.Tls is null || parse.GetValue(tlsInline) == true);
             options.InlineCompletions = parse.GetValue(inline);
             options.IoEngine = parse.GetValue(ioEngine);
