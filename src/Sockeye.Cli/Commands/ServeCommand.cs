@@ -43,6 +43,10 @@ internal static class ServeCommand
             Description = "Run socket completions on the epoll threads instead of the thread pool: less CPU per request; right for handlers that never block (the built-in ones)",
             DefaultValueFactory = _ => true,
         };
+        var tlsInline = new Option<bool?>("--tls-start-inline")
+        {
+            Description = "With --inline-completions, also start TLS connections' handshakes on the accept thread (one thread hand-off fewer per connection; a handshake's crypto then delays the next accept on that thread)",
+        };
         var ioEngine = new Option<IoEngine>("--io-engine")
         {
             Description = "What waits for the connections' sockets: epoll (Sockeye's own loop, least memory; Linux), sockets (.NET's engine) or default (epoll where it runs)",
@@ -67,11 +71,11 @@ internal static class ServeCommand
         var echo = chat
             ? new Command("chat", "A chat server (rooms, NICK/JOIN/PART/MSG/QUIT lines; docs/CHAT.md): every MSG is broadcast to the room's other members.")
             {
-                host, port, maxConnections, descriptorReserve, drainTimeout, unix, unixMode, inline, ioEngine, pollThreads, statsInterval,
+                host, port, maxConnections, descriptorReserve, drainTimeout, unix, unixMode, inline, tlsInline, ioEngine, pollThreads, statsInterval,
             }
             : new Command("echo", "Echo every byte back to the sender (RFC 862), or every whole frame with --framing.")
             {
-                host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, ioEngine, pollThreads, statsInterval,
+                host, port, maxConnections, descriptorReserve, drainTimeout, framing, maxFrameSize, unix, unixMode, inline, tlsInline, ioEngine, pollThreads, statsInterval,
             };
         var chatOptions = chat ? new ChatOptions() : null;
         chatOptions?.AddTo(echo);
@@ -110,8 +114,11 @@ internal static class ServeCommand
             scale.Apply(parse, options);
 
             // The built-in handlers go straight to I/O, so with inline completions they also start on
-            // the accept loop's thread, but not behind a TLS handshake, which computes before it awaits.
-            options.StartHandlersInline = parse.GetValue(inline) && options.Tls is null;
+            // the accept loop's thread, but not behind a TLS handshake unless asked (--tls-start-inline):
+            // its first step computes ~250 µs before it awaits, delaying the next accept on that thread;
+            // measured it saved the pool hand-off but no CPU beyond the noise, and its p99 connection time
+            // was worse in 4 of 6 loaded rounds (BENCHMARKS.md, "TLS, fourth run").
+            options.StartHandlersInline = parse.GetValue(inline) && (options.Tls is null || parse.GetValue(tlsInline) == true);
             options.InlineCompletions = parse.GetValue(inline);
             options.IoEngine = parse.GetValue(ioEngine);
             options.PollThreads = parse.GetValue(pollThreads);

@@ -183,7 +183,16 @@ internal sealed class EdgeGate : IDisposable
         var handed = await PrepareConnectionAsync(connection).ConfigureAwait(false);
         if (handed is not null)
         {
-            await (handler(handed) ?? Task.CompletedTask).ConfigureAwait(false);
+            var running = handler(handed) ?? Task.CompletedTask;
+
+            // The handler's first step is over (it awaits something, or it ended): a ticket it did not
+            // carry out with a write goes now (ConnectionStream says why it was held).
+            if (handed is TlsConnection tls)
+            {
+                await tls.SendHeldAsync().ConfigureAwait(false);
+            }
+
+            await running.ConfigureAwait(false);
         }
     }
 

@@ -28,17 +28,19 @@ internal sealed class TlsConnection : Connection
     private const int TrimCheckBytes = 1024;
 
     private readonly SslStream _ssl;
+    private readonly ConnectionStream _stream;
     private readonly TlsInputReader _input;
     private readonly TlsOutput _output;
     private Outbox? _outbox;
     private bool _closed;
     private Task? _disposeTask;
 
-    private TlsConnection(SocketConnection transport, SslStream ssl, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info, bool releasesIdleBuffers)
+    private TlsConnection(SocketConnection transport, SslStream ssl, ConnectionStream stream, PinnedBlockMemoryPool pool, long? maxReadBufferSize, TlsConnectionInfo info, bool releasesIdleBuffers)
     {
         Transport = transport;
         ReleasesIdleBuffers = releasesIdleBuffers;
         _ssl = ssl;
+        _stream = stream;
         Info = info;
         _output = new TlsOutput(
             PipeWriter.Create(ssl, new StreamPipeWriterOptions(pool, minimumBufferSize: PinnedBlockMemoryPool.BlockSize, leaveOpen: true)),
@@ -48,6 +50,7 @@ internal sealed class TlsConnection : Connection
 
         // The transport's close makes this connection leave its groups (it is the one handlers add).
         transport.Extras.Upper = this;
+        stream.SendHeldBeforeWait = SendHeldAsync;
     }
 
     /// <summary>The connection underneath, which carries the bytes, the timers and the abort.</summary>
@@ -154,17 +157,21 @@ internal sealed class TlsConnection : Connection
     {
         transport.SetDeadline(time.GetUtcNow() + options.HandshakeTimeout);
         var handshake = new Handshake(certificates, options);
-        var ssl = new SslStream(new ConnectionStream(transport), leaveInnerStreamOpen: false);
+        var stream = new ConnectionStream(transport);
+        var ssl = new SslStream(stream, leaveInnerStreamOpen: false);
         try
         {
             await ssl.AuthenticateAsServerAsync(static (_, hello, state, _) => ((Handshake)state!).Select(hello), handshake, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            await SendAlertAsync(stream).ConfigureAwait(false);
             await ssl.DisposeAsync().ConfigureAwait(false);
             throw new TlsHandshakeException(handshake.Classify(ex), ex);
         }
 
+        // The last flight (the TLS 1.3 ticket) stays held, to leave with the handler's first write.
+        stream.EndHandshake();
         transport.ClearReadDeadline();
         transport.ClearWriteDeadline();
 
@@ -173,7 +180,62 @@ internal sealed class TlsConnection : Connection
 
         // From here the handler's reads are timed on the decrypted side (see TlsInputReader).
         transport.Reader.TimesReads = false;
-        return new TlsConnection(transport, ssl, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName), releases);
+        return new TlsConnection(transport, ssl, stream, pool, maxReadBufferSize, new TlsConnectionInfo(ssl, handshake.ServerName), releases);
+    }
+
+    /// <summary>A failed handshake may have written an alert as its last words (held, as every
+    /// handshake write): send it, so the client learns why, as it did when writes went out at once.</summary>
+    private static async ValueTask SendAlertAsync(ConnectionStream stream)
+    {
+        try
+        {
+            await stream.SendHeldAsync().ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort: nothing here may replace the handshake's own failure.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            // The peer is gone or the deadline aborted the socket: the alert has no one to reach.
+        }
+    }
+
+    /// <summary>
+    /// Sends the handshake's last flight (TLS 1.3: the session ticket) if it is still held, because
+    /// the handler is about to wait: its first read found nothing to read, or its first synchronous
+    /// step is over (<see cref="Server.EdgeGate"/> calls this when the handler's task is first
+    /// returned). Safe from any thread: it takes the send gate, and when a write holds the gate, that
+    /// write carries the held bytes itself.
+    /// </summary>
+    internal ValueTask SendHeldAsync() => _stream.HasHeld ? SendHeldUnderGateAsync() : default;
+
+    private async ValueTask SendHeldUnderGateAsync()
+    {
+        if (!_output.TryEnterGate())
+        {
+            return;
+        }
+
+        try
+        {
+            _output.EnterSsl();
+            try
+            {
+                await _stream.SendHeldAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _output.ExitSsl();
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or InvalidOperationException)
+        {
+            // The connection is failing: the handler's own read or write will say so.
+        }
+        finally
+        {
+            _output.FreeGate();
+            Volatile.Read(ref _outbox)?.AfterFlush();
+        }
     }
 
     /// <summary>
