@@ -179,14 +179,10 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
             {
                 if (!TryEnterGate())
                 {
-                    if (!outbox.TryWaitForGate(_connection, out var handedOver))
-                    {
-                        continue;
-                    }
-
-                    await handedOver.ConfigureAwait(false);
+                    await EnterGateSlowAsync().ConfigureAwait(false);
                 }
 
+                // A queue given back while this waited answers false: the loop looks at the next one.
                 bool drained;
                 try
                 {
@@ -222,18 +218,9 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<FlushResult> SendBufferedAsync()
     {
-        var spin = default(SpinWait);
-        while (!TryEnterGate())
+        if (!TryEnterGate())
         {
-            // A drain of the send queue is sending: the gate is handed over after its batch. A queue
-            // given back meanwhile has freed the gate on its way out: try the gate again.
-            if (_connection.Outbox is { } outbox && outbox.TryWaitForGate(_connection, out var handedOver))
-            {
-                await handedOver.ConfigureAwait(false);
-                break;
-            }
-
-            spin.SpinOnce();
+            await EnterGateSlowAsync().ConfigureAwait(false);
         }
 
         try
@@ -252,6 +239,25 @@ internal sealed class SocketWriter : PipeWriter, IOutboxSink
         }
 
         return Result();
+    }
+
+    /// <summary>Takes the send gate a drain of the send queue holds: it is handed over after the drain's
+    /// batch. A queue given back meanwhile has freed the gate on its way out (or the drain ended just
+    /// now): the gate is tried again, spinning politely, as the queue read next may be another's.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask EnterGateSlowAsync()
+    {
+        var spin = default(SpinWait);
+        while (!TryEnterGate())
+        {
+            if (_connection.Outbox is { } outbox && outbox.TryWaitForGate(_connection, out var handedOver))
+            {
+                await handedOver.ConfigureAwait(false);
+                return;
+            }
+
+            spin.SpinOnce();
+        }
     }
 
     /// <summary>Sends the chain <paramref name="head"/> … <paramref name="tail"/> (the handler's blocks or
