@@ -21,11 +21,14 @@ public sealed class TlsTests : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static TcpServerOptions Options(Action<TlsOptions>? configure = null)
+    private static TcpServerOptions Options(Action<TlsOptions>? configure = null) => Options(inline: false, configure);
+
+    // inline: the handshake starts on the accept thread (serve --tls-start-inline), as well as queued.
+    private static TcpServerOptions Options(bool inline, Action<TlsOptions>? configure = null)
     {
         var tls = new TlsOptions { Certificate = TlsCertificate.FromCertificate(Default), ReloadOnFileChange = false };
         configure?.Invoke(tls);
-        return new TcpServerOptions { Tls = tls };
+        return new TcpServerOptions { Tls = tls, StartHandlersInline = inline, InlineCompletions = inline };
     }
 
     [Fact]
@@ -81,10 +84,12 @@ public sealed class TlsTests : IDisposable
         await Loopback.EventuallyAsync(() => server.GetRefusalCount(RefusalReason.TlsHandshakeFailed) == 1, "the failed handshake was counted");
     }
 
-    [Fact]
-    public async Task BytesThatAreNotTlsFailTheHandshakeAndAreCounted()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task BytesThatAreNotTlsFailTheHandshakeAndAreCounted(bool inline)
     {
-        await using var server = new TcpServer(Options());
+        await using var server = new TcpServer(Options(inline));
         await server.StartAsync(EchoHandler.Instance);
         using var client = await Loopback.ConnectAsync(server.LocalEndPoint!);
 
@@ -95,11 +100,13 @@ public sealed class TlsTests : IDisposable
         Assert.Equal(0, server.HandlerErrors);
     }
 
-    [Fact]
-    public async Task PlainTcpClientThatSendsNothingIsDroppedAtTheHandshakeTimeoutAndNotBefore()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PlainTcpClientThatSendsNothingIsDroppedAtTheHandshakeTimeoutAndNotBefore(bool inline)
     {
         var clock = new FakeTimeProvider();
-        var options = Options(t => t.HandshakeTimeout = TimeSpan.FromSeconds(5));
+        var options = Options(inline, t => t.HandshakeTimeout = TimeSpan.FromSeconds(5));
         options.TimeProvider = clock;
         options.TimeoutResolution = TimeSpan.FromMilliseconds(100);
         await using var server = new TcpServer(options);
